@@ -1,0 +1,370 @@
+"""YAML -> validated settings and profiles; every error names file, line and field.
+
+Two kinds of file: `bot.yaml` (global settings, the sources, the notifiers' settings) and one
+YAML file per interest profile in the profiles folder. Both are read with ruamel's round-trip
+loader, which is safe (it never builds arbitrary Python objects) and keeps the line of every key,
+so a pydantic error on `sources.0.schedule` can be reported as `bot.yaml:7: sources[0].schedule`.
+
+Which source kinds and notifier keys exist comes from the registries (`bot.sources.SOURCES`,
+`bot.notifiers.NOTIFIERS`): adding one never changes this module.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, ValidationError, create_model, field_validator
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.scalarstring import ScalarString
+
+from bot.errors import ConfigError, ConfigErrors
+from bot.http import HttpSettings
+from bot.models import Profile
+from bot.notifiers import NOTIFIERS
+from bot.schema import Strict
+from bot.sources import SOURCES
+from bot.sources.base import SourceSettings
+
+DEFAULT_CONFIG = "config/bot.yaml"
+CONFIG_ENV = "DIGESTBOT_CONFIG"
+
+# A plain (unquoted) scalar like 20:00 or 1:30:00 is a base-60 integer in YAML 1.1 (PyYAML reads
+# `20:00` as 1200) and a string in YAML 1.2. Either way it is rarely what the author meant, so it
+# is refused with a hint to quote it rather than silently read one way.
+_SEXAGESIMAL = re.compile(r"[-+]?\d+(?::[0-5]?\d)+(?:\.\d*)?")
+
+
+def _notifier_fields() -> dict[str, Any]:
+    return {name: (cls.Settings | None, None) for name, cls in NOTIFIERS.items()}
+
+
+class _BotSettingsBase(Strict):
+    timezone: str = "UTC"
+    state: str = "../data/digestbot.sqlite3"
+    profiles: str = "profiles/"
+    sources: list[dict[str, Any]] = Field(default_factory=list)
+    http: HttpSettings = HttpSettings()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)") from exc
+        return value
+
+
+# The notifier keys (slack: ..., later email: ...) come from the registry.
+BotSettingsModel = create_model(  # type: ignore[call-overload]
+    "BotSettingsModel", __base__=_BotSettingsBase, **_notifier_fields()
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated bot.yaml, with paths resolved against the file's folder."""
+
+    path: Path
+    timezone: str
+    state_path: Path
+    profiles_dir: Path
+    sources: tuple[SourceSettings, ...]
+    http: HttpSettings
+    notifiers: Mapping[str, BaseModel]  # notifier name -> its settings, only those configured
+
+
+# --------------------------------------------------------------------------- YAML with lines
+
+
+def _load_yaml(path: Path) -> Any:
+    """Read one YAML file safely, keeping line numbers. Raises ConfigError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read: {exc.strerror or exc}",
+            file=str(path),
+            hint="check the path (--config or DIGESTBOT_CONFIG)",
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError("not UTF-8 text", file=str(path)) from exc
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True  # so that an unquoted 20:00 can be told from a quoted one
+    try:
+        data = yaml.load(io.StringIO(text))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ConfigError(
+            f"invalid YAML: {problem}",
+            file=str(path),
+            line=line,
+            hint="check indentation, and quote values containing ': ' or starting with # or *",
+        ) from exc
+    except YAMLError as exc:
+        raise ConfigError(f"invalid YAML: {exc}", file=str(path)) from exc
+    _check_plain_scalars(data, data, path, ())
+    return data
+
+
+def _check_plain_scalars(root: Any, node: Any, path: Path, loc: tuple[str | int, ...]) -> None:
+    if isinstance(node, CommentedMap):
+        for key, value in node.items():
+            _check_plain_scalars(root, value, path, (*loc, key))
+    elif isinstance(node, CommentedSeq):
+        for i, value in enumerate(node):
+            _check_plain_scalars(root, value, path, (*loc, i))
+    elif (
+        isinstance(node, str)
+        and not isinstance(node, ScalarString)
+        and _SEXAGESIMAL.fullmatch(node)
+    ):
+        raise ConfigError(
+            f"unquoted {node} is ambiguous in YAML (a base-60 number to some readers)",
+            file=str(path),
+            line=_line_of(root, loc),
+            field=_dotted(loc),
+            hint=f"quote it: '{node}'",
+        )
+
+
+def _line_of(data: Any, loc: tuple[str | int, ...]) -> int | None:
+    """The 1-based line of the deepest part of `loc` that exists in `data`."""
+    line: int | None = None
+    node = data
+    for part in loc:
+        if isinstance(node, CommentedMap):
+            line = node.lc.line + 1
+            if part not in node:
+                return line
+            key_line, _ = node.lc.key(part)
+            value = node[part]
+            if isinstance(value, (CommentedMap, CommentedSeq)) and not value:
+                return key_line + 1
+            line = key_line + 1
+            node = value
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
+            line = node.lc.item(part)[0] + 1
+            node = node[part]
+        else:
+            return line
+    if isinstance(node, (CommentedMap, CommentedSeq)) and line is None:
+        return node.lc.line + 1
+    return line
+
+
+def _dotted(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _pydantic_errors(
+    exc: ValidationError, data: Any, path: Path, prefix: tuple[str | int, ...] = ()
+) -> list[ConfigError]:
+    errors = []
+    for err in exc.errors():
+        loc = tuple(
+            p for p in (*prefix, *err["loc"]) if not (isinstance(p, str) and p.startswith("function-"))
+        )
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            msg, hint = "unknown key", "check its spelling against the README's list of keys"
+        elif kind == "missing":
+            msg, hint = "required key is missing", None
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            got = err.get("input")
+            hint = None
+            if got is None and kind.endswith("_type"):
+                msg += " (the value is empty)"
+                hint = "a value starting with # is a YAML comment: quote it, e.g. \"#papers\""
+            elif kind.endswith("_type") and not isinstance(got, (dict, list)):
+                msg += f", got {got!r}"
+                if isinstance(got, (int, float, bool)) and "string" in err["msg"]:
+                    hint = f"quote it to make it text: \"{got}\""
+        errors.append(
+            ConfigError(msg, file=str(path), line=_line_of(data, loc), field=_dotted(loc), hint=hint)
+        )
+    return errors
+
+
+def _load_mapping(path: Path) -> CommentedMap:
+    data = _load_yaml(path)
+    if data is None:
+        data = CommentedMap()
+    if not isinstance(data, CommentedMap):
+        raise ConfigError("expected a mapping of keys to values at the top", file=str(path), line=1)
+    return data
+
+
+# --------------------------------------------------------------------------- bot.yaml
+
+
+def config_path(explicit: str | None) -> Path:
+    """--config, else $DIGESTBOT_CONFIG, else config/bot.yaml."""
+    return Path(explicit or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate bot.yaml. Raises ConfigErrors listing every problem found."""
+    data = _load_mapping(path)
+    try:
+        model = BotSettingsModel.model_validate(dict(data))
+    except ValidationError as exc:
+        raise ConfigErrors(_pydantic_errors(exc, data, path)) from exc
+
+    errors: list[ConfigError] = []
+    sources: list[SourceSettings] = []
+    names: set[str] = set()
+    for i, raw in enumerate(model.sources):
+        loc: tuple[str | int, ...] = ("sources", i)
+        kind = raw.get("kind") if isinstance(raw, Mapping) else None
+        if kind not in SOURCES:
+            errors.append(
+                ConfigError(
+                    f"unknown source kind {kind!r}" if kind else "source without a kind",
+                    file=str(path),
+                    line=_line_of(data, (*loc, "kind")),
+                    field=_dotted((*loc, "kind")),
+                    hint="known kinds: " + ", ".join(sorted(SOURCES)),
+                )
+            )
+            continue
+        try:
+            settings = SOURCES[kind].Settings.model_validate(
+                dict(raw), context={"timezone": model.timezone}
+            )
+        except ValidationError as exc:
+            errors.extend(_pydantic_errors(exc, data, path, loc))
+            continue
+        if settings.label in names:
+            errors.append(
+                ConfigError(
+                    f"two sources are named {settings.label!r}",
+                    file=str(path),
+                    line=_line_of(data, loc),
+                    field=_dotted(loc),
+                    hint="give one of them a distinct `name:`",
+                )
+            )
+        names.add(settings.label)
+        sources.append(settings)
+    if errors:
+        raise ConfigErrors(errors)
+
+    base = path.parent
+    notifiers = {
+        name: getattr(model, name) for name in NOTIFIERS if getattr(model, name) is not None
+    }
+    return Settings(
+        path=path,
+        timezone=model.timezone,
+        state_path=(base / model.state).resolve(),
+        profiles_dir=(base / model.profiles).resolve(),
+        sources=tuple(sources),
+        http=model.http,
+        notifiers=notifiers,
+    )
+
+
+# --------------------------------------------------------------------------- profiles
+
+
+def _notify_model() -> type[BaseModel]:
+    fields: dict[str, Any] = {name: (cls.Target | None, None) for name, cls in NOTIFIERS.items()}
+    return create_model("Notify", __base__=Strict, **fields)  # type: ignore[call-overload, no-any-return]
+
+
+class ProfileModel(Strict):
+    """The keys of a profile file. See config/profiles/*.yaml for a commented example."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    keywords: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+    min_score: float = Field(0.15, ge=0, le=1)
+    max_per_digest: int = Field(10, ge=1, le=500)
+    notify: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("keywords", "exclude")
+    @classmethod
+    def _no_blank(cls, values: list[str]) -> list[str]:
+        if any(not v.strip() for v in values):
+            raise ValueError("entries must not be blank")
+        return [v.strip() for v in values]
+
+
+def load_profile(path: Path) -> Profile:
+    """Read and validate one profile file. Raises ConfigErrors."""
+    data = _load_mapping(path)
+    try:
+        model = ProfileModel.model_validate(dict(data))
+        notify = _notify_model().model_validate(dict(model.notify))
+    except ValidationError as exc:
+        loc = ("notify",) if "model" in locals() else ()
+        raise ConfigErrors(_pydantic_errors(exc, data, path, loc)) from exc
+    if not model.description.strip() and not model.keywords:
+        raise ConfigErrors(
+            [
+                ConfigError(
+                    "a profile needs a description or keywords to score against",
+                    file=str(path),
+                    line=1,
+                    field="description",
+                )
+            ]
+        )
+    destinations = tuple(
+        f"{name}:{target}"
+        for name, cls in NOTIFIERS.items()
+        for target in cls.targets(getattr(notify, name))
+    )
+    return Profile(
+        id=path.stem,
+        name=model.name,
+        description=model.description,
+        keywords=tuple(model.keywords),
+        exclude=tuple(model.exclude),
+        min_score=model.min_score,
+        max_per_digest=model.max_per_digest,
+        destinations=destinations,
+        path=str(path),
+    )
+
+
+def load_profiles(folder: Path) -> tuple[list[Profile], list[ConfigError]]:
+    """Every *.yaml / *.yml in `folder`, sorted by name. Broken files are returned as errors
+    so the others keep working."""
+    profiles: list[Profile] = []
+    errors: list[ConfigError] = []
+    if not folder.is_dir():
+        errors.append(
+            ConfigError(
+                "profiles folder not found",
+                file=str(folder),
+                hint="create it, or point `profiles:` in bot.yaml at it",
+            )
+        )
+        return profiles, errors
+    files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+    for file in files:
+        try:
+            profiles.append(load_profile(file))
+        except ConfigErrors as exc:
+            errors.extend(exc.errors)
+        except ConfigError as exc:
+            errors.append(exc)
+    return profiles, errors

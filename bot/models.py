@@ -1,0 +1,191 @@
+"""The data that flows through the pipeline, and the one rule for naming a paper.
+
+Everything here is a frozen dataclass: sources produce `Paper`s, the scorer turns them into
+`Match`es against `Profile`s, the outbox groups matches into `Delivery`s, and each run ends in a
+`RunReport`. `canonical_id()` is the single place that decides when two records are one paper.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any
+
+# New-style arXiv ids (0704.0001 .. 2607.26654, 4 or 5 digits after the dot) and old-style
+# archive ids (hep-th/9901001, cond-mat/0412498). An optional version suffix is split off.
+_NEW_ID = re.compile(r"(?P<id>\d{4}\.\d{4,5})(?P<version>v\d+)?")
+_OLD_ID = re.compile(r"(?P<id>[a-z][a-z-]*(?:\.[A-Z]{2})?/\d{7})(?P<version>v\d+)?")
+_PREFIXES = (
+    "oai:arxiv.org:",
+    "arxiv:",
+    "https://arxiv.org/abs/",
+    "http://arxiv.org/abs/",
+    "https://arxiv.org/pdf/",
+    "http://arxiv.org/pdf/",
+    "https://export.arxiv.org/abs/",
+    "http://export.arxiv.org/abs/",
+    "https://huggingface.co/papers/",
+)
+
+
+def split_arxiv_id(raw: str) -> tuple[str, str | None] | None:
+    """Return (id without version, version or None) if `raw` names an arXiv paper, else None."""
+    text = raw.strip()
+    lowered = text.lower()
+    for prefix in _PREFIXES:
+        if lowered.startswith(prefix):
+            text = text[len(prefix) :]
+            break
+    text = text.removesuffix(".pdf").rstrip("/")
+    for pattern in (_NEW_ID, _OLD_ID):
+        m = pattern.fullmatch(text)
+        if m:
+            return m.group("id"), m.group("version")
+    return None
+
+
+def canonical_id(raw: str, source: str = "unknown") -> str:
+    """The one id a paper is stored under: its arXiv id without version, else `source:raw`."""
+    parsed = split_arxiv_id(raw)
+    if parsed is not None:
+        return parsed[0]
+    return f"{source}:{raw.strip()}"
+
+
+def fold_whitespace(text: str) -> str:
+    """Fold hard line wraps and runs of white space into single spaces."""
+    return " ".join(text.split())
+
+
+@dataclass(frozen=True)
+class Paper:
+    """One paper, as the bot knows it after parsing (and merging sources)."""
+
+    id: str
+    title: str
+    abstract: str
+    authors: tuple[str, ...] = ()
+    url: str = ""
+    categories: tuple[str, ...] = ()
+    published: str = ""  # ISO date (YYYY-MM-DD) of the paper itself, when known
+    day: date | None = None  # the digest day the source listed it on
+    source: str = ""
+    version: str | None = None
+    extras: Mapping[str, Any] = field(default_factory=dict)  # upvotes, ai_summary, github_repo...
+
+    @property
+    def text(self) -> str:
+        """What the scorer reads."""
+        return f"{self.title}. {self.abstract}"
+
+    def merged_with(self, other: Paper) -> Paper:
+        """This paper with the blanks filled in from `other` (same canonical id)."""
+        extras = {**other.extras, **self.extras}
+        return replace(
+            self,
+            abstract=self.abstract or other.abstract,
+            authors=self.authors or other.authors,
+            url=self.url or other.url,
+            categories=tuple(dict.fromkeys(self.categories + other.categories)),
+            published=self.published or other.published,
+            day=self.day or other.day,
+            extras=extras,
+        )
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One person's (or team's) interests, loaded from one YAML file."""
+
+    id: str  # the file's stem: stable key for the outbox
+    name: str
+    description: str
+    keywords: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    min_score: float = 0.15
+    max_per_digest: int = 10
+    destinations: tuple[str, ...] = ()  # "notifier:target", e.g. "slack:#papers-norm"
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class Match:
+    """A paper that passed a profile, with the evidence for it."""
+
+    paper: Paper
+    profile_id: str
+    score: float
+    why: tuple[str, ...] = ()  # the terms that weighed most
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One digest for one destination: what a notifier is asked to send."""
+
+    profile_id: str
+    profile_name: str
+    destination: str  # "slack:#channel" or "console"
+    digest_day: date
+    matches: tuple[Match, ...]
+    candidates: int  # how many new papers were considered ("N matched out of M")
+
+    @property
+    def key(self) -> str:
+        """Idempotency key of this digest."""
+        return f"{self.profile_id}|{self.destination}|{self.digest_day.isoformat()}"
+
+
+@dataclass
+class SourceReport:
+    """What one source did in one run."""
+
+    name: str
+    days: list[str] = field(default_factory=list)
+    fetched: int = 0
+    new: int = 0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class DestinationReport:
+    """What one destination did in one run."""
+
+    destination: str
+    sent: int = 0  # papers delivered
+    failed: int = 0  # papers left queued
+    error: str | None = None
+
+
+@dataclass
+class RunReport:
+    """Counts per stage, per source and per destination; the run's exit code derives from it."""
+
+    sources: list[SourceReport] = field(default_factory=list)
+    destinations: dict[str, DestinationReport] = field(default_factory=dict)
+    new_papers: int = 0
+    matches: int = 0
+    profile_errors: int = 0
+    stopped: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return any(not s.ok for s in self.sources) or any(
+            d.failed or d.error for d in self.destinations.values()
+        )
+
+    def summary(self) -> str:
+        parts = [
+            f"{s.name}: {'ok' if s.ok else 'FAILED'} fetched={s.fetched} new={s.new}"
+            for s in self.sources
+        ]
+        parts += [
+            f"{d.destination}: sent={d.sent} failed={d.failed}" for d in self.destinations.values()
+        ]
+        parts.append(f"new={self.new_papers} matches={self.matches}")
+        return "run: " + "; ".join(parts)

@@ -1,0 +1,47 @@
+"""What every notifier is: settings in bot.yaml, a target type in profiles, and `send()`.
+
+A notifier owns one channel (Slack, later email). `create()` builds it from its settings and
+the environment (secrets are read from the variables the settings name) or returns None with a
+reason when it is not usable, in which case digests go to the console. `send()` delivers one
+digest or raises `DeliveryError`; it never marks anything as sent: the pipeline does that after
+`send()` returned.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+from bot.models import Delivery
+
+
+class Notifier(ABC):
+    """One configured channel."""
+
+    name: ClassVar[str]  # the key in bot.yaml and in a profile's `notify:`
+    Settings: ClassVar[type[BaseModel]]
+    Target: ClassVar[Any] = str  # the type of a profile's `notify.<name>` value
+
+    @classmethod
+    def targets(cls, value: Any) -> list[str]:
+        """A profile's `notify.<name>` value as a list of target strings."""
+        if value is None:
+            return []
+        if isinstance(value, str):
+            return [value]
+        return [str(v) for v in value]
+
+    @classmethod
+    @abstractmethod
+    def create(cls, settings: Any, env: Mapping[str, str]) -> tuple[Notifier | None, str]:
+        """(notifier, "") when usable, else (None, why not) — e.g. the token variable is unset."""
+
+    @abstractmethod
+    def send(self, delivery: Delivery, target: str) -> None:
+        """Deliver one digest to `target`. Raises DeliveryError (permanent or not)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

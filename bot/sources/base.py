@@ -1,0 +1,75 @@
+"""What every source is: settings with a cron schedule, and `fetch(day) -> [Paper]`.
+
+A source owns one kind of upstream (HF Daily Papers, arXiv RSS, ...). It does its I/O through
+the shared `Http` client and hands the bytes to pure parse functions in its own module, so
+parsing is tested on recorded payloads without a network. `fetch` either returns the papers of
+that digest day (possibly none) or raises `FetchError`: a failure is never an empty day.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import date
+from typing import ClassVar
+
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import Field, ValidationInfo, field_validator
+
+from bot.http import Http
+from bot.models import Paper
+from bot.schema import Strict
+
+_DOW_NAMES = "mon, tue, wed, thu, fri, sat, sun"
+
+
+class SourceSettings(Strict):
+    """Keys every source has in bot.yaml's `sources:` list."""
+
+    kind: str
+    name: str | None = None  # defaults to the kind; must be unique when a kind is used twice
+    schedule: str = "0 9 * * mon-fri"  # standard 5-field cron, evaluated in `timezone`
+    # Also fetch this many days before the digest day: a day's list keeps growing after the
+    # scheduled run, and papers seen before are skipped anyway.
+    lookback_days: int = Field(1, ge=0, le=14)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.kind
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_cron(cls, value: str, info: ValidationInfo) -> str:
+        fields = value.split()
+        if len(fields) != 5:
+            raise ValueError(
+                f"expected 5 cron fields (minute hour day month day-of-week), got {len(fields)}"
+            )
+        # APScheduler counts weekdays from Monday = 0 while cron counts from Sunday = 0: a
+        # number here would silently shift the schedule by a day, so only names are accepted.
+        if any(ch.isdigit() for ch in fields[4]):
+            raise ValueError(f"use day names ({_DOW_NAMES}) in the day-of-week field, not numbers")
+        tz = (info.context or {}).get("timezone", "UTC")
+        try:
+            CronTrigger.from_crontab(value, timezone=tz)
+        except ValueError as exc:
+            raise ValueError(f"invalid cron expression: {exc}") from exc
+        return value
+
+
+class Source(ABC):
+    """One configured source. Subclasses set `kind` and `Settings` and implement `fetch`."""
+
+    kind: ClassVar[str]
+    Settings: ClassVar[type[SourceSettings]]
+
+    def __init__(self, settings: SourceSettings, http: Http) -> None:
+        self.settings = settings
+        self.http = http
+
+    @property
+    def name(self) -> str:
+        return self.settings.label
+
+    @abstractmethod
+    def fetch(self, day: date) -> list[Paper]:
+        """The papers this source lists for digest `day`. Raises FetchError on failure."""
