@@ -60,7 +60,9 @@ class _BotSettingsBase(Strict):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)") from exc
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)"
+            ) from exc
         return value
 
 
@@ -177,7 +179,9 @@ def _pydantic_errors(
     errors = []
     for err in exc.errors():
         loc = tuple(
-            p for p in (*prefix, *err["loc"]) if not (isinstance(p, str) and p.startswith("function-"))
+            p
+            for p in (*prefix, *err["loc"])
+            if not (isinstance(p, str) and p.startswith("function-"))
         )
         kind = err["type"]
         if kind == "extra_forbidden":
@@ -190,13 +194,15 @@ def _pydantic_errors(
             hint = None
             if got is None and kind.endswith("_type"):
                 msg += " (the value is empty)"
-                hint = "a value starting with # is a YAML comment: quote it, e.g. \"#papers\""
+                hint = 'a value starting with # is a YAML comment: quote it, e.g. "#papers"'
             elif kind.endswith("_type") and not isinstance(got, (dict, list)):
                 msg += f", got {got!r}"
                 if isinstance(got, (int, float, bool)) and "string" in err["msg"]:
-                    hint = f"quote it to make it text: \"{got}\""
+                    hint = f'quote it to make it text: "{got}"'
         errors.append(
-            ConfigError(msg, file=str(path), line=_line_of(data, loc), field=_dotted(loc), hint=hint)
+            ConfigError(
+                msg, file=str(path), line=_line_of(data, loc), field=_dotted(loc), hint=hint
+            )
         )
     return errors
 
@@ -284,7 +290,9 @@ def load_settings(path: Path) -> Settings:
 
 
 def _notify_model() -> type[BaseModel]:
-    fields: dict[str, Any] = {name: (cls.Target | None, None) for name, cls in NOTIFIERS.items()}
+    # Not Optional: an absent key defaults to None, but an explicit empty value (`slack: #x`,
+    # where # starts a comment) is an error rather than a silently unsent profile.
+    fields: dict[str, Any] = {name: (cls.Target, None) for name, cls in NOTIFIERS.items()}
     return create_model("Notify", __base__=Strict, **fields)  # type: ignore[call-overload, no-any-return]
 
 

@@ -115,8 +115,14 @@ class Http:
             except FetchError as exc:
                 if not exc.retryable or attempt == attempts:
                     raise
-                log.warning("GET %s failed (%s); retry %d/%d in %.1fs", url, exc, attempt,
-                            attempts - 1, delay)
+                log.warning(
+                    "GET %s failed (%s); retry %d/%d in %.1fs",
+                    url,
+                    exc,
+                    attempt,
+                    attempts - 1,
+                    delay,
+                )
                 self._sleep(delay)
                 continue
             if response.status < 400:
@@ -133,8 +139,14 @@ class Http:
                     hint="the source will be asked again on the next run",
                 )
             delay = max(delay, asked or 0.0)
-            log.warning("GET %s answered %d; retry %d/%d in %.1fs", url, response.status,
-                        attempt, attempts - 1, delay)
+            log.warning(
+                "GET %s answered %d; retry %d/%d in %.1fs",
+                url,
+                response.status,
+                attempt,
+                attempts - 1,
+                delay,
+            )
             self._sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover - the loop always returns or raises
 

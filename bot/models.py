@@ -146,6 +146,7 @@ class SourceReport:
     fetched: int = 0
     new: int = 0
     error: str | None = None
+    hint: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -160,6 +161,7 @@ class DestinationReport:
     sent: int = 0  # papers delivered
     failed: int = 0  # papers left queued
     error: str | None = None
+    hint: str | None = None
 
 
 @dataclass

@@ -1,0 +1,188 @@
+"""bot.yaml and profile validation: the shipped files load; every broken input names file, line
+and field; one broken profile doesn't hide the others."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from bot.config import load_profile, load_profiles, load_settings
+from bot.errors import ConfigError, ConfigErrors
+
+REPO = Path(__file__).resolve().parents[1]
+
+GOOD_PROFILE = """\
+name: Speculative decoding
+description: Drafting tokens with a small model and verifying them with a large one.
+keywords: [speculative decoding, draft model]
+notify:
+  slack: "#papers-spec"
+"""
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def test_shipped_config_and_profile_load() -> None:
+    settings = load_settings(REPO / "config" / "bot.yaml")
+    assert settings.timezone == "UTC"
+    assert settings.state_path == (REPO / "data" / "digestbot.sqlite3").resolve()
+    assert settings.profiles_dir == (REPO / "config" / "profiles").resolve()
+    assert [(s.kind, s.schedule) for s in settings.sources] == [("hf_daily", "0 9 * * mon-fri")]
+    assert set(settings.notifiers) == {"slack"}
+    profiles, errors = load_profiles(settings.profiles_dir)
+    assert errors == []
+    [profile] = profiles
+    assert profile.id == "normalization"
+    assert profile.name == "Normalization in transformers"
+    assert profile.keywords == ("layer normalization", "RMSNorm", "pre-LN", "training stability")
+    assert profile.exclude == ("medical imaging",)
+    assert (profile.min_score, profile.max_per_digest) == (0.15, 10)
+    assert profile.destinations == ("slack:#papers-norm",)
+
+
+# (profile text, line, field, words in the message, words in the hint)
+BROKEN_PROFILES = [
+    pytest.param(
+        "name: X\ndescription: [unclosed\nkeywords: [a]\n",
+        3, None, "invalid YAML", "indentation", id="bad-yaml",
+    ),
+    pytest.param(
+        "name: X\ndescription: d\nkeyword: [a]\n",
+        3, "keyword", "unknown key", "spelling", id="unknown-key",
+    ),
+    pytest.param(
+        "name: X\ndescription: d\nmin_score: high\n",
+        3, "min_score", "valid number", None, id="wrong-type",
+    ),
+    pytest.param(
+        "name: X\ndescription: d\nmax_per_digest: 20:00\n",
+        3, "max_per_digest", "unquoted 20:00", "'20:00'", id="unquoted-20:00",
+    ),
+    pytest.param(
+        "name: 20:00\ndescription: d\n",
+        1, "name", "unquoted 20:00", "'20:00'", id="unquoted-20:00-name",
+    ),
+    pytest.param(
+        "name: X\ndescription: d\nnotify:\n  slack: #papers\n",
+        4, "notify.slack", "empty", "quote it", id="unquoted-channel-is-comment",
+    ),
+    pytest.param(
+        "name: X\ndescription: d\nkeywords:\n  - GPT\n  - 2024\n",
+        5, "keywords[1]", "valid string", 'quote it to make it text: "2024"', id="number-keyword",
+    ),
+    pytest.param(
+        "name: X\ndescription: d\nnotify:\n  pager: me\n",
+        4, "notify.pager", "unknown key", None, id="unknown-notifier",
+    ),
+    pytest.param(
+        "description: d\n", 1, "name", "required key is missing", None, id="missing-name",
+    ),
+    pytest.param(
+        "name: X\ndescription: d\nmin_score: 3\n", 3, "min_score", "less than or equal to 1",
+        None, id="out-of-range",
+    ),
+    pytest.param(
+        "- just\n- a list\n", 1, None, "expected a mapping", None, id="not-a-mapping",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "field", "message", "hint"), BROKEN_PROFILES)
+def test_broken_profile_names_file_line_and_field(
+    tmp_path: Path, text: str, line: int, field: str | None, message: str, hint: str | None
+) -> None:
+    path = write(tmp_path, "broken.yaml", text)
+    with pytest.raises((ConfigError, ConfigErrors)) as caught:
+        load_profile(path)
+    exc = caught.value
+    err = exc.errors[0] if isinstance(exc, ConfigErrors) else exc
+    assert (err.file, err.line, err.field) == (str(path), line, field)
+    where = f"{path}:{line}: {field}: " if field else f"{path}:{line}: "
+    assert str(err).startswith(where), str(err)
+    assert message in str(err)
+    if hint is not None:
+        assert err.hint is not None and hint in err.hint
+    else:
+        assert hint is None
+
+
+def test_every_error_of_a_file_is_listed(tmp_path: Path) -> None:
+    path = write(tmp_path, "p.yaml", "name: X\ndescription: d\nmin_score: high\nextra: 1\n")
+    with pytest.raises(ConfigErrors) as caught:
+        load_profile(path)
+    assert [(e.line, e.field) for e in caught.value.errors] == [(3, "min_score"), (4, "extra")]
+
+
+def test_broken_profile_does_not_hide_the_others(tmp_path: Path) -> None:
+    write(tmp_path, "a_good.yaml", GOOD_PROFILE)
+    write(tmp_path, "b_broken.yaml", "name: X\ndescription: d\nthreshold: 0.2\n")
+    write(tmp_path, "c_good.yml", GOOD_PROFILE.replace("Speculative", "Other"))
+    (tmp_path / "notes.txt").write_text("not a profile")
+    profiles, errors = load_profiles(tmp_path)
+    assert [p.id for p in profiles] == ["a_good", "c_good"]
+    assert [(Path(e.file).name, e.line, e.field) for e in errors] == [
+        ("b_broken.yaml", 3, "threshold")
+    ]
+
+
+def test_profile_needs_something_to_score_against(tmp_path: Path) -> None:
+    path = write(tmp_path, "empty.yaml", "name: Nothing\n")
+    with pytest.raises(ConfigErrors, match="description or keywords"):
+        load_profile(path)
+
+
+BOT_YAML = """\
+timezone: UTC
+state: state.sqlite3
+profiles: profiles/
+sources:
+  - kind: hf_daily
+    schedule: "0 9 * * mon-fri"
+"""
+
+BROKEN_SETTINGS = [
+    pytest.param(BOT_YAML.replace("UTC", "Mars/Olympus"), 1, "timezone", "unknown time zone",
+                 id="timezone"),
+    pytest.param(BOT_YAML.replace("hf_daily", "nope"), 5, "sources[0].kind",
+                 "unknown source kind 'nope'", id="kind"),
+    pytest.param(BOT_YAML.replace("mon-fri", "1-5"), 6, "sources[0].schedule",
+                 "use day names", id="numeric-weekday"),
+    pytest.param(BOT_YAML.replace("0 9 * * mon-fri", "61 9 * * *"), 6, "sources[0].schedule",
+                 "invalid cron", id="bad-cron"),
+    pytest.param(BOT_YAML.replace('"0 9 * * mon-fri"', '"0 9 * *"'), 6, "sources[0].schedule",
+                 "expected 5 cron fields", id="four-fields"),
+    pytest.param(BOT_YAML + "slack:\n  token: xoxb-secret\n", 8, "slack.token", "unknown key",
+                 id="token-in-file"),
+    pytest.param(BOT_YAML + "colour: blue\n", 7, "colour", "unknown key", id="unknown-top"),
+    pytest.param(BOT_YAML + "    base_url: ftp://x\n", 7, "sources[0].base_url", "http",
+                 id="bad-base-url"),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "field", "message"), BROKEN_SETTINGS)
+def test_broken_bot_yaml(
+    tmp_path: Path, text: str, line: int, field: str, message: str
+) -> None:
+    path = write(tmp_path, "bot.yaml", text)
+    with pytest.raises(ConfigErrors) as caught:
+        load_settings(path)
+    [err] = caught.value.errors
+    assert (err.file, err.line, err.field) == (str(path), line, field)
+    assert message in str(err)
+
+
+def test_missing_config_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_settings(tmp_path / "nope.yaml")
+
+
+def test_yaml_tags_do_not_build_objects(tmp_path: Path) -> None:
+    path = write(tmp_path, "p.yaml", "name: !!python/object/apply:os.system ['echo hi']\n")
+    with pytest.raises((ConfigError, ConfigErrors)):
+        load_profile(path)

@@ -1,0 +1,118 @@
+"""The SQLite state on a real file: migrations, the one-transaction record, the outbox, and the
+fetch history that decides which days are fetched again."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.errors import StateError
+from bot.models import Match, Paper
+from bot.store import SCHEMA_VERSION, FetchOutcome, Store
+
+DAY = date(2026, 7, 31)
+
+
+def paper(pid: str, title: str = "A title") -> Paper:
+    return Paper(id=pid, title=title, abstract="An abstract.", authors=("A. Author",),
+                 url=f"https://arxiv.org/abs/{pid}", day=DAY, source="hf_daily",
+                 extras={"upvotes": 3})
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store.open(tmp_path / "state" / "bot.sqlite3")
+    yield s
+    s.close()
+
+
+def test_new_file_is_migrated_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "bot.sqlite3"
+    Store.open(path).close()
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert {"papers", "deliveries", "fetches"} <= tables
+    finally:
+        conn.close()
+    Store.open(path).close()  # reopening an up-to-date file migrates nothing and works
+
+
+def test_state_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(StateError, match="schema version") as caught:
+        Store.open(path)
+    assert caught.value.hint is not None and "upgrade digestbot" in caught.value.hint
+
+
+def test_record_stores_papers_once_and_queues_deliveries(store: Store) -> None:
+    a, b = paper("2607.00001"), paper("2607.00002")
+    match = Match(a, "norm", 0.42, ("layer norm",))
+    store.record([a, b], [FetchOutcome("hf_daily", DAY, 2)],
+                 [(match, "slack:#x", "Norm", DAY, 2)], digest_day=DAY)
+    store.record([a], [], [(match, "slack:#x", "Norm", DAY, 2)], digest_day=DAY)  # again: no-op
+    assert store.known_ids(["2607.00001", "2607.00003"]) == {"2607.00001"}
+    assert store.paper_count() == 2
+    assert store.get_paper("2607.00001") == a
+    [delivery] = store.pending_deliveries()
+    assert (delivery.profile_id, delivery.profile_name, delivery.destination,
+            delivery.digest_day, delivery.candidates) == ("norm", "Norm", "slack:#x", DAY, 2)
+    assert delivery.matches == (match,)
+
+
+def test_record_is_one_transaction(store: Store) -> None:
+    bad = Match(paper("2607.09999"), "norm", 0.5)  # refers to a paper that is not stored
+    with pytest.raises(sqlite3.IntegrityError):
+        store.record([paper("2607.00001")], [FetchOutcome("hf_daily", DAY, 1)],
+                     [(bad, "console", "Norm", DAY, 1)], digest_day=DAY)
+    assert store.paper_count() == 0  # the papers written before the failure were rolled back
+    assert store.days_to_retry("hf_daily", date(2026, 8, 1), 7) == []
+
+
+def test_outbox_sent_failed_dead(store: Store) -> None:
+    papers = [paper(f"2607.0000{i}") for i in range(1, 4)]
+    queued = [(Match(p, "norm", 0.9 - i / 10), "slack:#x", "Norm", DAY, 3)
+              for i, p in enumerate(papers)]
+    store.record(papers, [], queued, digest_day=DAY)
+    [delivery] = store.pending_deliveries()
+    assert [m.paper.id for m in delivery.matches] == ["2607.00001", "2607.00002", "2607.00003"]
+    store.mark_sent(delivery, ["2607.00001"])
+    store.mark_failed(delivery, ["2607.00002"], "HTTP 500", permanent=False)
+    store.mark_failed(delivery, ["2607.00003"], "invalid_auth", permanent=True)
+    [again] = store.pending_deliveries()
+    assert [m.paper.id for m in again.matches] == ["2607.00002"]
+    assert store.delivery_counts() == {("slack:#x", "sent"): 1, ("slack:#x", "pending"): 1,
+                                       ("slack:#x", "dead"): 1}
+
+
+def test_failed_days_are_retried_until_they_succeed(store: Store) -> None:
+    store.record([], [FetchOutcome("hf_daily", date(2026, 7, 29), 0, "HTTP 503"),
+                      FetchOutcome("hf_daily", date(2026, 7, 30), 0, "HTTP 503"),
+                      FetchOutcome("other", date(2026, 7, 30), 0, "HTTP 503"),
+                      FetchOutcome("hf_daily", date(2026, 7, 10), 0, "too old")],
+                 [], digest_day=date(2026, 7, 30))
+    store.record([], [FetchOutcome("hf_daily", date(2026, 7, 29), 5)], [],
+                 digest_day=date(2026, 7, 31))
+    assert store.days_to_retry("hf_daily", date(2026, 7, 31), 7) == [date(2026, 7, 30)]
+
+
+def test_dry_run_state_is_read_only_and_not_created(tmp_path: Path) -> None:
+    path = tmp_path / "none.sqlite3"
+    ro = Store.open_readonly(path)
+    with pytest.raises(StateError, match="read-only"):
+        ro.record([paper("2607.00001")], [], [], digest_day=DAY)
+    ro.close()
+    assert not path.exists()
+    Store.open(path).close()
+    ro = Store.open_readonly(path)
+    assert ro.paper_count() == 0
+    ro.close()
