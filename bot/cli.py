@@ -49,6 +49,8 @@ def _setup_logging(verbose: bool, daemon: bool) -> None:
     level = logging.DEBUG if verbose else (logging.INFO if daemon else logging.WARNING)
     logging.getLogger("bot").setLevel(level)
     logging.getLogger("apscheduler").setLevel(logging.INFO if daemon else logging.WARNING)
+    # slack_sdk logs each failed call itself; our notifier reports it once, with a hint.
+    logging.getLogger("slack_sdk").setLevel(logging.WARNING if verbose else logging.CRITICAL)
 
 
 def _print_error(exc: BaseException) -> None:

@@ -67,7 +67,7 @@ class _BotSettingsBase(Strict):
 
 
 # The notifier keys (slack: ..., later email: ...) come from the registry.
-BotSettingsModel = create_model(  # type: ignore[call-overload]
+BotSettingsModel = create_model(
     "BotSettingsModel", __base__=_BotSettingsBase, **_notifier_fields()
 )
 
@@ -147,22 +147,17 @@ def _line_of(data: Any, loc: tuple[str | int, ...]) -> int | None:
     node = data
     for part in loc:
         if isinstance(node, CommentedMap):
-            line = node.lc.line + 1
-            if part not in node:
-                return line
-            key_line, _ = node.lc.key(part)
-            value = node[part]
-            if isinstance(value, (CommentedMap, CommentedSeq)) and not value:
-                return key_line + 1
-            line = key_line + 1
-            node = value
+            if part not in node:  # a missing key: the line of the mapping that lacks it
+                return int(node.lc.line) + 1
+            line = int(node.lc.key(part)[0]) + 1
+            node = node[part]
         elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
-            line = node.lc.item(part)[0] + 1
+            line = int(node.lc.item(part)[0]) + 1
             node = node[part]
         else:
             return line
-    if isinstance(node, (CommentedMap, CommentedSeq)) and line is None:
-        return node.lc.line + 1
+    if line is None and isinstance(node, (CommentedMap, CommentedSeq)):
+        return int(node.lc.line) + 1
     return line
 
 
@@ -293,7 +288,8 @@ def _notify_model() -> type[BaseModel]:
     # Not Optional: an absent key defaults to None, but an explicit empty value (`slack: #x`,
     # where # starts a comment) is an error rather than a silently unsent profile.
     fields: dict[str, Any] = {name: (cls.Target, None) for name, cls in NOTIFIERS.items()}
-    return create_model("Notify", __base__=Strict, **fields)  # type: ignore[call-overload, no-any-return]
+    model: type[BaseModel] = create_model("Notify", __base__=Strict, **fields)
+    return model
 
 
 class ProfileModel(Strict):

@@ -165,13 +165,20 @@ class Http:
                     chunks.append(chunk)
                 return Response(str(r.url), r.status_code, dict(r.headers), b"".join(chunks))
         except httpx.TimeoutException as exc:
-            raise FetchError(f"timed out after {self.settings.timeout:.0f}s", url=url) from exc
+            raise FetchError(f"timed out after {self.settings.timeout:g}s", url=url) from exc
         except httpx.ConnectError as exc:
             raise FetchError(
                 f"cannot connect ({_reason(exc)})",
                 url=url,
                 unreachable=True,
                 hint="check the network, or the source's base_url in bot.yaml",
+            ) from exc
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            raise FetchError(
+                f"bad URL ({_reason(exc)})",
+                url=url,
+                retryable=False,
+                hint="check the source's base_url in bot.yaml",
             ) from exc
         except httpx.HTTPError as exc:
             raise FetchError(f"transport error ({_reason(exc)})", url=url) from exc

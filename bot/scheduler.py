@@ -16,6 +16,7 @@ from datetime import datetime
 from types import FrameType
 from zoneinfo import ZoneInfo
 
+from apscheduler.events import EVENT_SCHEDULER_STARTED
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -83,15 +84,21 @@ def run_daemon(app: App) -> int:
     if not scheduler.get_jobs():
         log.warning("no sources configured: nothing will ever run")
 
+    def _stop_scheduler(*_: object) -> None:
+        if stop.is_set() and scheduler.running:
+            scheduler.shutdown(wait=False)
+
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
         log.info(
             "received %s: finishing the current step, then stopping", signal.Signals(signum).name
         )
         stop.set()
         # wait=False: the handler runs on the main thread; the running job sees `stop` and
-        # ends at its next step, and start() below returns once the loop wakes.
-        scheduler.shutdown(wait=False)
+        # ends at its next step, and start() below returns once its loop wakes.
+        _stop_scheduler()
 
+    # A signal that lands before start() switched the scheduler on is honoured as it starts.
+    scheduler.add_listener(_stop_scheduler, EVENT_SCHEDULER_STARTED)
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     for name, when in next_runs(scheduler, datetime.now(ZoneInfo(app.settings.timezone))).items():

@@ -1,0 +1,312 @@
+"""Hugging Face Daily Papers (`kind: hf_daily`): the papers listed on huggingface.co/papers.
+
+This module owns everything specific to that upstream: its settings, the paginated JSON API
+(`GET /api/daily_papers?date=...&limit=...&p=...`), the fallback to the HTML page
+(`GET /papers?date=...`, whose papers sit as JSON in the `data-props` attribute of the
+`data-target="DailyPapers"` element), and the mapping of one daily-papers item to a `Paper`.
+
+`parse_api` and `parse_page` are pure (bytes in, papers out) so they are tested on recorded
+payloads; `HfDaily.fetch` does the I/O through the shared `Http` client. The day a paper belongs
+to is the day it was listed on Daily Papers (`submittedOnDailyAt`), not its arXiv date.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from datetime import date
+from html.parser import HTMLParser
+from typing import Any, ClassVar, Literal
+from urllib.parse import quote, urlsplit
+
+from pydantic import Field, field_validator
+
+from bot.errors import FetchError, ParseError
+from bot.http import Http
+from bot.models import Paper, canonical_id, fold_whitespace, split_arxiv_id
+from bot.render import safe_http_url
+from bot.sources.base import Source, SourceSettings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://huggingface.co"
+API_PATH = "/api/daily_papers"
+PAGE_PATH = "/papers"
+PAGE_TARGET = "DailyPapers"  # data-target of the element whose data-props hold the day's list
+
+
+class HfDailySettings(SourceSettings):
+    """`sources: - kind: hf_daily` in bot.yaml."""
+
+    kind: Literal["hf_daily"]
+    base_url: str = DEFAULT_BASE_URL
+    page_size: int = Field(default=100, ge=1, le=100)  # `limit` of each API request
+    max_pages: int = Field(default=20, ge=1, le=100)  # bounds the requests of one day
+    # Read the HTML page when the API answers an error status or something unreadable.
+    fallback_to_page: bool = True
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_base_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"expected an http(s) URL with a host, got {value!r}")
+        if parts.query or parts.fragment:
+            raise ValueError(f"expected a base URL without query or fragment, got {value!r}")
+        return value.strip().rstrip("/")
+
+
+class HfDaily(Source):
+    """Fetches one digest day of Hugging Face Daily Papers: the API, else the HTML page."""
+
+    kind: ClassVar[str] = "hf_daily"
+    Settings: ClassVar[type[SourceSettings]] = HfDailySettings
+    settings: HfDailySettings
+
+    def __init__(self, settings: SourceSettings, http: Http) -> None:
+        if not isinstance(settings, HfDailySettings):
+            raise TypeError(f"HfDaily needs HfDailySettings, got {type(settings).__name__}")
+        super().__init__(settings, http)
+
+    def fetch(self, day: date) -> list[Paper]:
+        """The papers listed for `day`. An empty day is []; a failure raises FetchError."""
+        api_url = self.settings.base_url + API_PATH
+        try:
+            return self._fetch_api(api_url, day)
+        except FetchError as api_error:
+            # An unreachable host, a timeout or an oversized body will not be cured by asking
+            # the same host for another URL; an HTTP error status or an unreadable answer may
+            # be specific to the API, so the page gets a chance.
+            may_fall_back = isinstance(api_error, ParseError) or api_error.status is not None
+            if not self.settings.fallback_to_page or api_error.unreachable or not may_fall_back:
+                raise
+            page_url = self.settings.base_url + PAGE_PATH
+            log.warning(
+                "%s: API failed for %s (%s); falling back to %s",
+                self.name,
+                day.isoformat(),
+                api_error,
+                page_url,
+            )
+            try:
+                return self._fetch_page(page_url, day)
+            except FetchError as page_error:
+                raise FetchError(
+                    f"API: {api_error}; page: {page_error}",
+                    url=api_url,
+                    status=api_error.status,
+                    retryable=api_error.retryable or page_error.retryable,
+                    unreachable=page_error.unreachable,
+                    hint=api_error.hint
+                    or page_error.hint
+                    or "Hugging Face may be down or have changed its format; "
+                    "the day is fetched again on the next run",
+                ) from page_error
+
+    def _fetch_api(self, url: str, day: date) -> list[Paper]:
+        size = self.settings.page_size
+        papers: dict[str, Paper] = {}
+        for page in range(self.settings.max_pages):
+            params: dict[str, str | int] = {"date": day.isoformat(), "limit": size, "p": page}
+            response = self.http.get(url, params)
+            try:
+                items = _json_list(response.content, "the daily papers API")
+                found = _papers_from_items(items, base_url=self.settings.base_url)
+            except ParseError as exc:
+                exc.url = exc.url or response.url
+                raise
+            added = [p for p in found if p.id not in papers]
+            papers.update((p.id, p) for p in added)
+            # A short page is the last one. A full page that adds nothing new means the API
+            # ignores `p` (it would repeat forever), so that ends the day too.
+            if len(items) < size or not added:
+                break
+        else:
+            log.warning(
+                "%s: %s still had full pages after max_pages=%d; raise max_pages to get the rest",
+                self.name,
+                day.isoformat(),
+                self.settings.max_pages,
+            )
+        return list(papers.values())
+
+    def _fetch_page(self, url: str, day: date) -> list[Paper]:
+        response = self.http.get(url, {"date": day.isoformat()})
+        try:
+            return parse_page(response.content, base_url=self.settings.base_url)
+        except ParseError as exc:
+            exc.url = exc.url or response.url
+            raise
+
+
+def parse_api(content: bytes, *, base_url: str = DEFAULT_BASE_URL) -> list[Paper]:
+    """Papers from one `/api/daily_papers` answer (a JSON array of daily-papers items)."""
+    items = _json_list(content, "the daily papers API")
+    return _papers_from_items(items, base_url=base_url)
+
+
+def parse_page(content: bytes, *, base_url: str = DEFAULT_BASE_URL) -> list[Paper]:
+    """Papers from the `/papers?date=...` HTML page (2024 and current schemas)."""
+    finder = _PropsFinder(PAGE_TARGET)
+    finder.feed(content.decode("utf-8", errors="replace"))
+    finder.close()
+    if finder.props is None:
+        raise ParseError(
+            f'no element with data-target="{PAGE_TARGET}" and data-props in the page',
+            hint="Hugging Face may have changed its page; the API is the primary source",
+        )
+    try:
+        props = json.loads(finder.props)
+    except ValueError as exc:
+        raise ParseError(f"data-props of the {PAGE_TARGET} element is not JSON ({exc})") from exc
+    if not isinstance(props, dict):
+        raise ParseError(f"data-props of the page: expected a JSON object, found {_kind(props)}")
+    items = props.get("dailyPapers")
+    if not isinstance(items, list):
+        raise ParseError(
+            f"data-props of the page: expected a dailyPapers list, found {_kind(items)}"
+        )
+    # The 2024 page's items carry no submittedOnDailyAt: the page's own date is their day.
+    return _papers_from_items(items, base_url=base_url, page_day=_iso_date(props.get("date")))
+
+
+class _PropsFinder(HTMLParser):
+    """Keeps the (unescaped) `data-props` of the first element with the given `data-target`."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.target = target
+        self.props: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self.props is not None:
+            return
+        values = dict(attrs)
+        if values.get("data-target") == self.target and values.get("data-props") is not None:
+            self.props = values["data-props"]
+
+
+def _json_list(content: bytes, what: str) -> list[Any]:
+    try:
+        data = json.loads(content)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise ParseError(
+            f"{what} did not answer JSON ({_first_line(exc)}); "
+            f"it began {content[:60].decode('utf-8', errors='replace')!r}"
+        ) from exc
+    if not isinstance(data, list):
+        raise ParseError(f"{what}: expected a JSON list of papers, found {_kind(data)}")
+    return data
+
+
+def _papers_from_items(
+    items: list[Any], *, base_url: str, page_day: date | None = None
+) -> list[Paper]:
+    papers: list[Paper] = []
+    for index, item in enumerate(items):
+        paper = _paper(item, base_url=base_url, page_day=page_day)
+        if paper is None:
+            log.warning("hf_daily: skipping item %d: no paper, id or title (%.120r)", index, item)
+        else:
+            papers.append(paper)
+    if items and not papers:
+        raise ParseError(
+            f"none of the {len(items)} daily papers items has a paper id and title",
+            hint="Hugging Face may have changed its format",
+        )
+    return papers
+
+
+def _paper(item: Any, *, base_url: str, page_day: date | None) -> Paper | None:
+    """One daily-papers item as a Paper, or None if it lacks a paper, an id or a title."""
+    if not isinstance(item, dict):
+        return None
+    paper = item.get("paper")
+    if not isinstance(paper, dict):
+        return None
+    raw_id = _text(paper.get("id"))
+    title = fold_whitespace(_text(item.get("title")) or _text(paper.get("title")))
+    if not raw_id or not title:
+        return None
+    arxiv = split_arxiv_id(raw_id)
+    hf_url = f"{base_url}/papers/{quote(raw_id)}"
+    published = _iso_date(paper.get("publishedAt"))
+    return Paper(
+        id=canonical_id(raw_id, "hf"),
+        title=title,
+        abstract=fold_whitespace(_text(paper.get("summary")) or _text(item.get("summary"))),
+        authors=tuple(
+            name
+            for author in _list(paper.get("authors"))
+            if isinstance(author, dict) and (name := fold_whitespace(_text(author.get("name"))))
+        ),
+        url=f"https://arxiv.org/abs/{arxiv[0]}" if arxiv else hf_url,
+        published=published.isoformat() if published else "",
+        day=_iso_date(paper.get("submittedOnDailyAt")) or page_day,
+        source="hf_daily",
+        version=arxiv[1] if arxiv else None,
+        extras=_extras(item, paper, hf_url),
+    )
+
+
+def _extras(item: Mapping[str, Any], paper: Mapping[str, Any], hf_url: str) -> dict[str, Any]:
+    keywords = [fold_whitespace(k) for k in _list(paper.get("ai_keywords")) if isinstance(k, str)]
+    organization = item.get("organization") or paper.get("organization")
+    org_name = (
+        _text(organization.get("fullname")) or _text(organization.get("name"))
+        if isinstance(organization, dict)
+        else ""
+    )
+    candidates: dict[str, Any] = {
+        "upvotes": _count(paper.get("upvotes")),
+        "ai_summary": fold_whitespace(_text(paper.get("ai_summary"))),
+        "ai_keywords": [k for k in keywords if k],
+        "github_repo": safe_http_url(paper.get("githubRepo")),
+        "github_stars": _count(paper.get("githubStars")),
+        "project_page": safe_http_url(paper.get("projectPage")),
+        "hf_url": safe_http_url(hf_url),
+        "num_comments": _count(item.get("numComments")),
+        "organization": org_name.strip(),
+    }
+    return {key: value for key, value in candidates.items() if value not in (None, "", [])}
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _count(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _iso_date(value: object) -> date | None:
+    """The date part of an ISO timestamp such as "2026-07-31T00:00:00.000Z"."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value.strip()[:10])
+    except ValueError:
+        return None
+
+
+def _kind(value: object) -> str:
+    """How a parsed JSON value is named in an error message."""
+    if isinstance(value, dict):
+        keys = ", ".join(sorted(str(k) for k in value)[:5])
+        return f"a JSON object with keys {keys}" if keys else "an empty JSON object"
+    if value is None:
+        return "null"
+    if isinstance(value, list):
+        return f"a JSON list of {len(value)}"
+    if isinstance(value, str):
+        return f"a JSON string ({value[:60]!r})"
+    return f"a JSON {'boolean' if isinstance(value, bool) else 'number'} ({value!r})"
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc) or type(exc).__name__).splitlines()[0][:200]

@@ -1,0 +1,360 @@
+"""End to end: the real `digestbot` CLI in a subprocess, against a loopback HTTP server serving
+recorded Hugging Face responses and a loopback Slack Web API stand-in, with a real SQLite file.
+
+What these prove: a profile written for one paper of 2026-07-31 gets that paper in Slack; a second
+run posts nothing; hostile titles stay text; a persistent HF outage exits 1 and the day is fetched
+again on the next run; a broken profile does not stop the others; without a token the digest goes
+to the console; --dry-run writes nothing; check and run behave; no traceback on bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES, ROOT
+from tests.fixture_server import FixtureServer
+from tests.slack_standin import SlackStandIn
+
+DAY = "2026-07-31"
+HF_0731 = FIXTURES / "hf_daily_papers_2026-07-31_30items.json"
+SPEC_ID = "2607.26627"  # "Revisiting Lossy Verification in Speculative Decoding..."
+BM25_ID = "2607.26497"  # "BM25 Wins at Scale: ..."
+TOKEN = "xoxb-e2e-0123456789-SECRET"
+
+SPEC_PROFILE = """\
+name: Speculative decoding
+description: Faster LLM inference by drafting tokens and verifying them with the target model.
+keywords: [speculative decoding, draft model, lossy verification]
+min_score: 0.2
+notify:
+  slack: "#papers-spec"
+"""
+RAG_PROFILE = """\
+name: Retrieval
+description: Retrieval-augmented generation, BM25 and sparse retrieval at scale.
+keywords: [BM25, retrieval augmented generation]
+min_score: 0.2
+notify:
+  slack: "#papers-rag"
+"""
+
+
+@dataclass
+class Bot:
+    """A config folder wired to the loopback servers, and a way to run the CLI on it."""
+
+    root: Path
+    hf: FixtureServer
+    slack: SlackStandIn
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config" / "bot.yaml"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "data" / "state.sqlite3"
+
+    def profile(self, name: str, text: str) -> Path:
+        path = self.root / "config" / "profiles" / name
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bot", *args, "--config", str(self.config)],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+
+def write_config(root: Path, hf_url: str, slack_url: str) -> None:
+    (root / "config" / "profiles").mkdir(parents=True)
+    (root / "config" / "bot.yaml").write_text(
+        textwrap.dedent(f"""\
+        timezone: Europe/Berlin
+        state: ../data/state.sqlite3
+        profiles: profiles/
+        sources:
+          - kind: hf_daily
+            schedule: "0 9 * * mon-fri"
+            base_url: {hf_url}
+        slack:
+          token_env: SLACK_BOT_TOKEN
+          base_url: {slack_url}
+          max_retries: 1
+        http:
+          timeout: 5
+          retries: 2
+          backoff: 0.05
+        """),
+        encoding="utf-8",
+    )
+
+
+@pytest.fixture
+def bot(tmp_path: Path) -> Iterator[Bot]:
+    channels = {"#papers-spec": "C0SPEC", "#papers-rag": "C0RAG"}
+    with FixtureServer() as hf, SlackStandIn(token=TOKEN, channels=channels) as slack:
+        write_config(tmp_path, hf.base_url, slack.base_url)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK", "DIGESTBOT"))}
+        env["SLACK_BOT_TOKEN"] = TOKEN
+        yield Bot(tmp_path, hf, slack, env)
+
+
+def posted_ids(slack: SlackStandIn, channel: str) -> list[str]:
+    """arXiv ids linked from the paper sections of every message posted to `channel`."""
+    ids = []
+    for post in slack.messages_in(channel):
+        for block in post.blocks:
+            text = block.get("text", {}).get("text", "") if block.get("type") == "section" else ""
+            if text.startswith("*<https://arxiv.org/abs/"):
+                ids.append(text.split("/abs/", 1)[1].split("|", 1)[0])
+    return ids
+
+
+def test_profile_gets_its_paper_in_slack_once(bot: Bot) -> None:
+    bot.hf.serve_hf_day(DAY, HF_0731)
+    bot.profile("spec.yaml", SPEC_PROFILE)
+    bot.profile("rag.yaml", RAG_PROFILE)
+
+    first = bot.run("once", "--date", DAY)
+    assert first.returncode == 0, first.stderr
+    assert posted_ids(bot.slack, "#papers-spec") == [SPEC_ID]
+    assert posted_ids(bot.slack, "#papers-rag")[0] == BM25_ID
+    [spec_post] = bot.slack.messages_in("#papers-spec")
+    assert spec_post.blocks[0]["text"]["text"] == f"Speculative decoding — {DAY}"
+    assert "1 new paper matched out of 30" in json.dumps(spec_post.blocks)
+    assert "new=30" in first.stderr  # the summary line
+    asked = sorted({r.query.get("date", "") for r in bot.hf.requests_to("/api/daily_papers")})
+    assert asked == ["2026-07-30", DAY]  # the digest day and one look-back day
+
+    posts_before = len(bot.slack.posts)
+    second = bot.run("once", "--date", DAY)
+    assert second.returncode == 0, second.stderr
+    assert len(bot.slack.posts) == posts_before  # nothing is sent twice
+    assert "new=0" in second.stderr
+
+
+def test_hostile_titles_stay_text(bot: Bot, tmp_path: Path) -> None:
+    # The real recorded day with one title replaced by mentions and a disguised link.
+    items = json.loads(HF_0731.read_bytes())
+    hostile = "<!channel> <@U123> <https://evil.example|click> Speculative decoding & more"
+    for item in items:
+        if item["paper"]["id"] == SPEC_ID:
+            item["title"] = item["paper"]["title"] = hostile
+    payload = tmp_path / "hostile.json"
+    payload.write_text(json.dumps(items), encoding="utf-8")
+    bot.hf.serve_hf_day(DAY, payload)
+    bot.profile("spec.yaml", SPEC_PROFILE)
+
+    result = bot.run("once", "--date", DAY)
+    assert result.returncode == 0, result.stderr
+    [post] = bot.slack.messages_in("#papers-spec")
+    raw = json.dumps(post.blocks) + post.text
+    for needle in ("<!channel>", "<@U123>", "<https://evil.example"):
+        assert needle not in raw
+    assert "&lt;!channel&gt; &lt;@U123&gt; &lt;https://evil.example|click&gt;" in raw
+    assert "&amp; more" in raw
+
+
+def test_persistent_hf_outage_exits_1_and_the_day_is_fetched_next_run(bot: Bot) -> None:
+    bot.profile("spec.yaml", SPEC_PROFILE)
+    bot.hf.add("/api/daily_papers", "Service Unavailable", status=503)
+    bot.hf.add("/papers", "Service Unavailable", status=503)
+
+    failed = bot.run("once", "--date", DAY)
+    assert failed.returncode == 1
+    assert "Traceback" not in failed.stderr
+    errors = [line for line in failed.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, failed.stderr
+    assert "hf_daily" in errors[0] and "503" in errors[0]
+    assert bot.slack.posts == []
+    api_calls = len(bot.hf.requests_to("/api/daily_papers"))
+    assert api_calls == 3  # first try + 2 retries, then the source is reported failed
+
+    # HF is back. The next run is for the next day, and still fetches the failed days.
+    bot.hf.serve_hf_day(DAY, HF_0731)
+    recovered = bot.run("once", "--date", "2026-08-01")
+    assert recovered.returncode == 0, recovered.stderr
+    asked = {r.query.get("date") for r in bot.hf.requests_to("/api/daily_papers")[api_calls:]}
+    assert asked == {"2026-07-30", DAY, "2026-08-01"}
+    assert posted_ids(bot.slack, "#papers-spec") == [SPEC_ID]
+
+
+def test_broken_profile_does_not_stop_the_others(bot: Bot) -> None:
+    bot.hf.serve_hf_day(DAY, HF_0731)
+    bot.profile("spec.yaml", SPEC_PROFILE)
+    broken = bot.profile("broken.yaml", "name: Broken\ndescription: x\nmin_score: high\n")
+
+    result = bot.run("once", "--date", DAY)
+    assert result.returncode == 2  # bad config, reported after serving the good profiles
+    assert posted_ids(bot.slack, "#papers-spec") == [SPEC_ID]
+    assert f"{broken}:3: min_score:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_without_a_token_the_digest_goes_to_the_console(bot: Bot) -> None:
+    bot.hf.serve_hf_day(DAY, HF_0731)
+    bot.profile("spec.yaml", SPEC_PROFILE)
+    del bot.env["SLACK_BOT_TOKEN"]
+
+    result = bot.run("once", "--date", DAY)
+    assert result.returncode == 0, result.stderr
+    assert bot.slack.requests == []
+    assert "Speculative decoding — 2026-07-31" in result.stdout
+    assert "Revisiting Lossy Verification in Speculative Decoding" in result.stdout
+    assert f"https://arxiv.org/abs/{SPEC_ID}" in result.stdout
+    assert "SLACK_BOT_TOKEN is not set" in result.stderr
+
+
+def test_dry_run_prints_and_writes_nothing(bot: Bot) -> None:
+    bot.hf.serve_hf_day(DAY, HF_0731)
+    bot.profile("spec.yaml", SPEC_PROFILE)
+
+    result = bot.run("once", "--date", DAY, "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert not bot.state.exists()
+    assert bot.slack.requests == []
+    assert "Revisiting Lossy Verification" in result.stdout
+
+    bot.run("once", "--date", DAY)  # a real run, then a dry run on the existing state
+    before = bot.state.stat().st_mtime_ns, len(bot.slack.posts)
+    again = bot.run("once", "--date", DAY, "--dry-run")
+    assert again.returncode == 0, again.stderr
+    assert (bot.state.stat().st_mtime_ns, len(bot.slack.posts)) == before
+    assert "0 new papers matched out of 0" in again.stdout
+
+
+def test_slack_outage_keeps_the_digest_queued(bot: Bot) -> None:
+    bot.hf.serve_hf_day(DAY, HF_0731)
+    bot.profile("spec.yaml", SPEC_PROFILE)
+    bot.slack.fail_next(status=500, times=2)  # the first try and its one retry
+
+    failed = bot.run("once", "--date", DAY)
+    assert failed.returncode == 1
+    assert "slack:#papers-spec" in failed.stderr
+    assert TOKEN not in failed.stderr + failed.stdout
+    assert bot.slack.posts == []
+
+    retried = bot.run("once", "--date", DAY)
+    assert retried.returncode == 0, retried.stderr
+    assert posted_ids(bot.slack, "#papers-spec") == [SPEC_ID]
+    assert TOKEN.encode() not in bot.state.read_bytes()
+
+
+def test_unreachable_source_is_one_clear_line(bot: Bot, tmp_path: Path) -> None:
+    bot.profile("spec.yaml", SPEC_PROFILE)
+    closed = FixtureServer().start()
+    url = closed.base_url
+    closed.stop()  # nothing listens there any more
+    bot.config.write_text(bot.config.read_text().replace(bot.hf.base_url, url))
+
+    result = bot.run("once", "--date", DAY)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    [line] = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
+    assert "hf_daily" in line and "cannot connect" in line and url in line
+
+
+def test_check(bot: Bot) -> None:
+    bot.profile("spec.yaml", SPEC_PROFILE)
+    ok = bot.run("check")
+    assert ok.returncode == 0, ok.stderr
+    assert "profile spec: ok" in ok.stdout
+
+    a = bot.profile("a.yaml", "name: A\ndescription: d\nkeyword: [x]\n")
+    b = bot.profile("b.yaml", "name: B\ndescription: d\nnotify:\n  slack: #nope\n")
+    bad = bot.run("check")
+    assert bad.returncode == 2
+    assert f"{a}:3: keyword: unknown key" in bad.stderr
+    assert f"{b}:4: notify.slack:" in bad.stderr
+    assert "2 error(s) in 2 file(s)" in bad.stderr
+
+
+def test_shipped_config_checks_clean() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK", "DIGESTBOT"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "profile normalization: ok" in result.stdout
+    assert "SLACK_BOT_TOKEN is not set" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "needle"),
+    [
+        (["once", "--date", "31/07/2026"], 2, "Invalid value for '--date'"),
+        (["nonsense"], 2, "No such command"),
+        (["once", "--config", "/nonexistent/bot.yaml"], 2, "cannot read"),
+    ],
+)
+def test_usage_errors(args: list[str], code: int, needle: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == code
+    assert needle in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_daemon_starts_and_stops_on_sigterm(bot: Bot) -> None:
+    bot.profile("spec.yaml", SPEC_PROFILE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--config", str(bot.config)],
+        cwd=ROOT,
+        env=bot.env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        lines = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            lines.append(line)
+            if "daemon started" in line or not line:
+                break
+        assert any("daemon started" in ln for ln in lines), lines
+        assert any("scheduled: fetch hf_daily, next at" in ln for ln in lines), lines
+        start = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=5) == 0
+        assert time.monotonic() - start < 5
+        assert "daemon stopped" in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
