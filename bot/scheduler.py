@@ -38,11 +38,6 @@ def build_scheduler(
     scheduler = BlockingScheduler(
         timezone=tz,
         executors={"default": executor or ThreadPoolExecutor(max_workers=1)},
-        job_defaults={
-            "coalesce": True,
-            "max_instances": 1,
-            "misfire_grace_time": MISFIRE_GRACE_SECONDS,
-        },
     )
     for source in app.sources:
         scheduler.add_job(
@@ -52,6 +47,9 @@ def build_scheduler(
             id=f"source:{source.name}",
             name=f"fetch {source.name}",
             replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=MISFIRE_GRACE_SECONDS,
         )
     return scheduler
 
