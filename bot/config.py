@@ -67,9 +67,7 @@ class _BotSettingsBase(Strict):
 
 
 # The notifier keys (slack: ..., later email: ...) come from the registry.
-BotSettingsModel = create_model(
-    "BotSettingsModel", __base__=_BotSettingsBase, **_notifier_fields()
-)
+BotSettingsModel = create_model("BotSettingsModel", __base__=_BotSettingsBase, **_notifier_fields())
 
 
 @dataclass(frozen=True)

@@ -158,7 +158,7 @@ def _deliver(app: App, report: RunReport, stop: threading.Event) -> None:
             dest_report.failed += len(rest)
             dest_report.error = str(exc)
             dest_report.hint = exc.hint
-            state = "dropped for good" if exc.permanent else "kept queued for the next run"
+            state = "marked dead (not retried)" if exc.permanent else "kept queued for the next run"
             log.error("delivery failed, %s: %s", state, exc)
             continue
         app.store.mark_sent(delivery, ids)

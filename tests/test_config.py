@@ -50,45 +50,91 @@ def test_shipped_config_and_profile_load() -> None:
 BROKEN_PROFILES = [
     pytest.param(
         "name: X\ndescription: [unclosed\nkeywords: [a]\n",
-        3, None, "invalid YAML", "indentation", id="bad-yaml",
+        3,
+        None,
+        "invalid YAML",
+        "indentation",
+        id="bad-yaml",
     ),
     pytest.param(
         "name: X\ndescription: d\nkeyword: [a]\n",
-        3, "keyword", "unknown key", "spelling", id="unknown-key",
+        3,
+        "keyword",
+        "unknown key",
+        "spelling",
+        id="unknown-key",
     ),
     pytest.param(
         "name: X\ndescription: d\nmin_score: high\n",
-        3, "min_score", "valid number", None, id="wrong-type",
+        3,
+        "min_score",
+        "valid number",
+        None,
+        id="wrong-type",
     ),
     pytest.param(
         "name: X\ndescription: d\nmax_per_digest: 20:00\n",
-        3, "max_per_digest", "unquoted 20:00", "'20:00'", id="unquoted-20:00",
+        3,
+        "max_per_digest",
+        "unquoted 20:00",
+        "'20:00'",
+        id="unquoted-20:00",
     ),
     pytest.param(
         "name: 20:00\ndescription: d\n",
-        1, "name", "unquoted 20:00", "'20:00'", id="unquoted-20:00-name",
+        1,
+        "name",
+        "unquoted 20:00",
+        "'20:00'",
+        id="unquoted-20:00-name",
     ),
     pytest.param(
         "name: X\ndescription: d\nnotify:\n  slack: #papers\n",
-        4, "notify.slack", "empty", "quote it", id="unquoted-channel-is-comment",
+        4,
+        "notify.slack",
+        "empty",
+        "quote it",
+        id="unquoted-channel-is-comment",
     ),
     pytest.param(
         "name: X\ndescription: d\nkeywords:\n  - GPT\n  - 2024\n",
-        5, "keywords[1]", "valid string", 'quote it to make it text: "2024"', id="number-keyword",
+        5,
+        "keywords[1]",
+        "valid string",
+        'quote it to make it text: "2024"',
+        id="number-keyword",
     ),
     pytest.param(
         "name: X\ndescription: d\nnotify:\n  pager: me\n",
-        4, "notify.pager", "unknown key", None, id="unknown-notifier",
+        4,
+        "notify.pager",
+        "unknown key",
+        None,
+        id="unknown-notifier",
     ),
     pytest.param(
-        "description: d\n", 1, "name", "required key is missing", None, id="missing-name",
+        "description: d\n",
+        1,
+        "name",
+        "required key is missing",
+        None,
+        id="missing-name",
     ),
     pytest.param(
-        "name: X\ndescription: d\nmin_score: 3\n", 3, "min_score", "less than or equal to 1",
-        None, id="out-of-range",
+        "name: X\ndescription: d\nmin_score: 3\n",
+        3,
+        "min_score",
+        "less than or equal to 1",
+        None,
+        id="out-of-range",
     ),
     pytest.param(
-        "- just\n- a list\n", 1, None, "expected a mapping", None, id="not-a-mapping",
+        "- just\n- a list\n",
+        1,
+        None,
+        "expected a mapping",
+        None,
+        id="not-a-mapping",
     ),
 ]
 
@@ -147,28 +193,53 @@ sources:
 """
 
 BROKEN_SETTINGS = [
-    pytest.param(BOT_YAML.replace("UTC", "Mars/Olympus"), 1, "timezone", "unknown time zone",
-                 id="timezone"),
-    pytest.param(BOT_YAML.replace("hf_daily", "nope"), 5, "sources[0].kind",
-                 "unknown source kind 'nope'", id="kind"),
-    pytest.param(BOT_YAML.replace("mon-fri", "1-5"), 6, "sources[0].schedule",
-                 "use day names", id="numeric-weekday"),
-    pytest.param(BOT_YAML.replace("0 9 * * mon-fri", "61 9 * * *"), 6, "sources[0].schedule",
-                 "invalid cron", id="bad-cron"),
-    pytest.param(BOT_YAML.replace('"0 9 * * mon-fri"', '"0 9 * *"'), 6, "sources[0].schedule",
-                 "expected 5 cron fields", id="four-fields"),
-    pytest.param(BOT_YAML + "slack:\n  token: xoxb-secret\n", 8, "slack.token", "unknown key",
-                 id="token-in-file"),
+    pytest.param(
+        BOT_YAML.replace("UTC", "Mars/Olympus"), 1, "timezone", "unknown time zone", id="timezone"
+    ),
+    pytest.param(
+        BOT_YAML.replace("hf_daily", "nope"),
+        5,
+        "sources[0].kind",
+        "unknown source kind 'nope'",
+        id="kind",
+    ),
+    pytest.param(
+        BOT_YAML.replace("mon-fri", "1-5"),
+        6,
+        "sources[0].schedule",
+        "use day names",
+        id="numeric-weekday",
+    ),
+    pytest.param(
+        BOT_YAML.replace("0 9 * * mon-fri", "61 9 * * *"),
+        6,
+        "sources[0].schedule",
+        "invalid cron",
+        id="bad-cron",
+    ),
+    pytest.param(
+        BOT_YAML.replace('"0 9 * * mon-fri"', '"0 9 * *"'),
+        6,
+        "sources[0].schedule",
+        "expected 5 cron fields",
+        id="four-fields",
+    ),
+    pytest.param(
+        BOT_YAML + "slack:\n  token: xoxb-secret\n",
+        8,
+        "slack.token",
+        "unknown key",
+        id="token-in-file",
+    ),
     pytest.param(BOT_YAML + "colour: blue\n", 7, "colour", "unknown key", id="unknown-top"),
-    pytest.param(BOT_YAML + "    base_url: ftp://x\n", 7, "sources[0].base_url", "http",
-                 id="bad-base-url"),
+    pytest.param(
+        BOT_YAML + "    base_url: ftp://x\n", 7, "sources[0].base_url", "http", id="bad-base-url"
+    ),
 ]
 
 
 @pytest.mark.parametrize(("text", "line", "field", "message"), BROKEN_SETTINGS)
-def test_broken_bot_yaml(
-    tmp_path: Path, text: str, line: int, field: str, message: str
-) -> None:
+def test_broken_bot_yaml(tmp_path: Path, text: str, line: int, field: str, message: str) -> None:
     path = write(tmp_path, "bot.yaml", text)
     with pytest.raises(ConfigErrors) as caught:
         load_settings(path)

@@ -38,14 +38,28 @@ def test_canonical_id_keeps_other_ids_namespaced() -> None:
 
 
 def test_fold_whitespace() -> None:
-    assert fold_whitespace("  Modern AI\n  systems are\tpowered  ") == "Modern AI systems are powered"
+    assert (
+        fold_whitespace("  Modern AI\n  systems are\tpowered  ") == "Modern AI systems are powered"
+    )
 
 
 def test_merge_fills_blanks_and_keeps_own_values() -> None:
-    hf = Paper(id="2607.1", title="T", abstract="", extras={"upvotes": 4}, source="hf_daily",
-               day=date(2026, 7, 31))
-    rss = Paper(id="2607.1", title="T (rss)", abstract="A", categories=("cs.LG",),
-                extras={"upvotes": 0, "doi": "x"}, source="arxiv_rss")
+    hf = Paper(
+        id="2607.1",
+        title="T",
+        abstract="",
+        extras={"upvotes": 4},
+        source="hf_daily",
+        day=date(2026, 7, 31),
+    )
+    rss = Paper(
+        id="2607.1",
+        title="T (rss)",
+        abstract="A",
+        categories=("cs.LG",),
+        extras={"upvotes": 0, "doi": "x"},
+        source="arxiv_rss",
+    )
     merged = hf.merged_with(rss)
     assert (merged.title, merged.abstract, merged.categories) == ("T", "A", ("cs.LG",))
     assert merged.extras == {"upvotes": 4, "doi": "x"}

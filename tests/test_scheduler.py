@@ -19,11 +19,11 @@ from tests.fixture_server import FixtureServer
 def make_config(tmp_path: Path, base_url: str, tz: str = "Europe/Berlin") -> Path:
     (tmp_path / "profiles").mkdir()
     (tmp_path / "profiles" / "spec.yaml").write_text(
-        "name: Spec\ndescription: speculative decoding draft model verification\n"
-        "min_score: 0.2\n"
+        "name: Spec\ndescription: speculative decoding draft model verification\nmin_score: 0.2\n"
     )
     path = tmp_path / "bot.yaml"
-    path.write_text(textwrap.dedent(f"""\
+    path.write_text(
+        textwrap.dedent(f"""\
         timezone: {tz}
         state: state.sqlite3
         sources:
@@ -35,7 +35,8 @@ def make_config(tmp_path: Path, base_url: str, tz: str = "Europe/Berlin") -> Pat
             schedule: "0 12 * * sat,sun"
             base_url: {base_url}
         http: {{backoff: 0.01, retries: 0}}
-        """))
+        """)
+    )
     return path
 
 

@@ -20,8 +20,7 @@ BM25_ID = "2607.26497"  # "BM25 Wins at Scale: A Scaling Study of Retrieval-Augm
 SPEC = Profile(
     id="spec",
     name="Speculative decoding",
-    description="Faster LLM inference by drafting tokens and verifying them with the target "
-    "model.",
+    description="Faster LLM inference by drafting tokens and verifying them with the target model.",
     keywords=("speculative decoding", "draft model", "verification"),
     min_score=0.1,
 )

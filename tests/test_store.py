@@ -18,9 +18,16 @@ DAY = date(2026, 7, 31)
 
 
 def paper(pid: str, title: str = "A title") -> Paper:
-    return Paper(id=pid, title=title, abstract="An abstract.", authors=("A. Author",),
-                 url=f"https://arxiv.org/abs/{pid}", day=DAY, source="hf_daily",
-                 extras={"upvotes": 3})
+    return Paper(
+        id=pid,
+        title=title,
+        abstract="An abstract.",
+        authors=("A. Author",),
+        url=f"https://arxiv.org/abs/{pid}",
+        day=DAY,
+        source="hf_daily",
+        extras={"upvotes": 3},
+    )
 
 
 @pytest.fixture
@@ -57,31 +64,45 @@ def test_state_from_a_newer_version_is_refused(tmp_path: Path) -> None:
 def test_record_stores_papers_once_and_queues_deliveries(store: Store) -> None:
     a, b = paper("2607.00001"), paper("2607.00002")
     match = Match(a, "norm", 0.42, ("layer norm",))
-    store.record([a, b], [FetchOutcome("hf_daily", DAY, 2)],
-                 [(match, "slack:#x", "Norm", DAY, 2)], digest_day=DAY)
+    store.record(
+        [a, b],
+        [FetchOutcome("hf_daily", DAY, 2)],
+        [(match, "slack:#x", "Norm", DAY, 2)],
+        digest_day=DAY,
+    )
     store.record([a], [], [(match, "slack:#x", "Norm", DAY, 2)], digest_day=DAY)  # again: no-op
     assert store.known_ids(["2607.00001", "2607.00003"]) == {"2607.00001"}
     assert store.paper_count() == 2
     assert store.get_paper("2607.00001") == a
     [delivery] = store.pending_deliveries()
-    assert (delivery.profile_id, delivery.profile_name, delivery.destination,
-            delivery.digest_day, delivery.candidates) == ("norm", "Norm", "slack:#x", DAY, 2)
+    assert (
+        delivery.profile_id,
+        delivery.profile_name,
+        delivery.destination,
+        delivery.digest_day,
+        delivery.candidates,
+    ) == ("norm", "Norm", "slack:#x", DAY, 2)
     assert delivery.matches == (match,)
 
 
 def test_record_is_one_transaction(store: Store) -> None:
     bad = Match(paper("2607.09999"), "norm", 0.5)  # refers to a paper that is not stored
     with pytest.raises(sqlite3.IntegrityError):
-        store.record([paper("2607.00001")], [FetchOutcome("hf_daily", DAY, 1)],
-                     [(bad, "console", "Norm", DAY, 1)], digest_day=DAY)
+        store.record(
+            [paper("2607.00001")],
+            [FetchOutcome("hf_daily", DAY, 1)],
+            [(bad, "console", "Norm", DAY, 1)],
+            digest_day=DAY,
+        )
     assert store.paper_count() == 0  # the papers written before the failure were rolled back
     assert store.days_to_retry("hf_daily", date(2026, 8, 1), 7) == []
 
 
 def test_outbox_sent_failed_dead(store: Store) -> None:
     papers = [paper(f"2607.0000{i}") for i in range(1, 4)]
-    queued = [(Match(p, "norm", 0.9 - i / 10), "slack:#x", "Norm", DAY, 3)
-              for i, p in enumerate(papers)]
+    queued = [
+        (Match(p, "norm", 0.9 - i / 10), "slack:#x", "Norm", DAY, 3) for i, p in enumerate(papers)
+    ]
     store.record(papers, [], queued, digest_day=DAY)
     [delivery] = store.pending_deliveries()
     assert [m.paper.id for m in delivery.matches] == ["2607.00001", "2607.00002", "2607.00003"]
@@ -90,18 +111,28 @@ def test_outbox_sent_failed_dead(store: Store) -> None:
     store.mark_failed(delivery, ["2607.00003"], "invalid_auth", permanent=True)
     [again] = store.pending_deliveries()
     assert [m.paper.id for m in again.matches] == ["2607.00002"]
-    assert store.delivery_counts() == {("slack:#x", "sent"): 1, ("slack:#x", "pending"): 1,
-                                       ("slack:#x", "dead"): 1}
+    assert store.delivery_counts() == {
+        ("slack:#x", "sent"): 1,
+        ("slack:#x", "pending"): 1,
+        ("slack:#x", "dead"): 1,
+    }
 
 
 def test_failed_days_are_retried_until_they_succeed(store: Store) -> None:
-    store.record([], [FetchOutcome("hf_daily", date(2026, 7, 29), 0, "HTTP 503"),
-                      FetchOutcome("hf_daily", date(2026, 7, 30), 0, "HTTP 503"),
-                      FetchOutcome("other", date(2026, 7, 30), 0, "HTTP 503"),
-                      FetchOutcome("hf_daily", date(2026, 7, 10), 0, "too old")],
-                 [], digest_day=date(2026, 7, 30))
-    store.record([], [FetchOutcome("hf_daily", date(2026, 7, 29), 5)], [],
-                 digest_day=date(2026, 7, 31))
+    store.record(
+        [],
+        [
+            FetchOutcome("hf_daily", date(2026, 7, 29), 0, "HTTP 503"),
+            FetchOutcome("hf_daily", date(2026, 7, 30), 0, "HTTP 503"),
+            FetchOutcome("other", date(2026, 7, 30), 0, "HTTP 503"),
+            FetchOutcome("hf_daily", date(2026, 7, 10), 0, "too old"),
+        ],
+        [],
+        digest_day=date(2026, 7, 30),
+    )
+    store.record(
+        [], [FetchOutcome("hf_daily", date(2026, 7, 29), 5)], [], digest_day=date(2026, 7, 31)
+    )
     assert store.days_to_retry("hf_daily", date(2026, 7, 31), 7) == [date(2026, 7, 30)]
 
 

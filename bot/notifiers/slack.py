@@ -1,0 +1,406 @@
+"""Slack: one digest becomes one message (plus thread replies when it is long), via slack-sdk.
+
+This module owns everything Slack-specific: the Block Kit layout of a digest (`build_messages`,
+pure and deterministic), Slack's size limits, posting with `chat.postMessage`, and translating
+slack-sdk's and urllib's exceptions into `DeliveryError` with a hint.
+
+Slack's limits, and where each number comes from:
+
+    constant                value    source
+    MAX_BLOCKS              50       Block Kit reference, "Blocks": up to 50 blocks per message
+    MAX_SECTION_TEXT        3,000    Block Kit reference, section block: `text` max 3000 chars
+    MAX_HEADER_TEXT         150      Block Kit reference, header block: `text` max 150 chars
+    MAX_MESSAGE_TEXT        40,000   chat.postMessage reference: longer `text` -> msg_too_long
+    MAX_BLOCKS_JSON         12,000   undocumented: Slack answers `msg_blocks_too_long` for ~13,200
+                                     characters of blocks (slackapi/bolt-js#2509, #2867; Slack staff
+                                     there: "12,000 text characters with a buffer for containers")
+
+The undocumented limit is measured conservatively: as `json.dumps(blocks)`, i.e. the JSON
+slack-sdk puts on the wire, containers and `\\uXXXX` escapes included.
+
+Paper text comes from the internet. Every piece of it goes through `escape_mrkdwn` (and link
+targets through `_link_target`), so a title like `<!channel>` shows as text and never pings.
+The bot token is read from the environment variable the settings name; it is never formatted
+into a message, a hint, a log line or a repr.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from pydantic import Field, field_validator
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry import default_retry_handlers
+from slack_sdk.http_retry.builtin_handlers import (
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from bot.errors import DeliveryError
+from bot.models import Delivery, Match, fold_whitespace
+from bot.notifiers.base import Notifier
+from bot.render import escape_mrkdwn, headline, paper_url, short_authors, truncate, why_line
+from bot.schema import Strict
+
+log = logging.getLogger(__name__)
+
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_HEADER_TEXT = 150
+MAX_MESSAGE_TEXT = 40_000
+MAX_BLOCKS_JSON = 12_000
+
+# Our own budgets, well inside Slack's: one paper's section never takes more than this much of
+# a message's JSON (so one paper always fits next to the header), and a link target longer
+# than this is shown as plain bold text rather than risking the section limit.
+_MAX_PAPER_JSON = 4000
+_MAX_LINK_TARGET = 1000
+_MAX_FALLBACK_NAME = 150  # the profile name in the fallback text; the date always follows
+# (title, authors, why) limits in characters of escaped text, tried in order until the
+# section fits; the last tier always fits.
+_CLIP_TIERS: tuple[tuple[int, int, int], ...] = ((400, 300, 300), (200, 150, 150), (80, 60, 60))
+
+# Slack `error` codes that retrying will not heal (the pipeline drops the papers for this
+# destination), and the ones that it will. Codes in neither set are treated as transient:
+# an unknown error keeps the digest queued rather than losing it.
+PERMANENT_ERRORS: frozenset[str] = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "no_permission",
+        "missing_scope",
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "restricted_action",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "msg_too_long",
+        "msg_blocks_too_long",
+        "no_text",
+    }
+)
+TRANSIENT_ERRORS: frozenset[str] = frozenset(
+    {
+        "ratelimited",
+        "internal_error",
+        "fatal_error",
+        "service_unavailable",
+        "request_timeout",
+    }
+)
+
+# What to do next, per error code. `{env}` is the NAME of the token variable, never its value.
+_HINTS: Mapping[str, str] = {
+    "invalid_auth": "check the token in ${env}",
+    "not_authed": "set ${env} to the bot token (xoxb-...)",
+    "account_inactive": "the app or user behind ${env} is deactivated: reinstall the app",
+    "token_revoked": "the token in ${env} was revoked: reinstall the app and update ${env}",
+    "token_expired": "the token in ${env} expired: refresh it and update ${env}",
+    "no_permission": "give the app the chat:write scope and reinstall it",
+    "missing_scope": "give the app the chat:write scope and reinstall it",
+    "channel_not_found": (
+        "check the channel in the profile's notify.slack (a private channel must invite the "
+        "bot first: /invite @<bot>)"
+    ),
+    "not_in_channel": "invite the bot to the channel: /invite @<bot>",
+    "is_archived": "the channel is archived: unarchive it or change the profile's notify.slack",
+    "restricted_action": "a workspace admin restricts posting in this channel",
+    "invalid_blocks": "digestbot built a message Slack refused: please report this as a bug",
+    "invalid_blocks_format": "digestbot built a message Slack refused: please report this as a bug",
+    "msg_too_long": "digestbot built a message Slack refused: please report this as a bug",
+    "msg_blocks_too_long": "digestbot built a message Slack refused: please report this as a bug",
+    "no_text": "digestbot built a message Slack refused: please report this as a bug",
+    "ratelimited": "Slack is rate-limiting the bot; the digest stays queued for the next run",
+}
+_TRANSIENT_HINT = "the digest stays queued and is retried on the next run"
+_ERROR_CODE = re.compile(r"[a-z0-9_]{1,100}")
+
+
+class SlackSettings(Strict):
+    """The `slack:` section of bot.yaml. The token itself is never in the file."""
+
+    token_env: str = Field(default="SLACK_BOT_TOKEN", min_length=1)
+    base_url: str = "https://slack.com/api/"
+    timeout: float = Field(default=30, gt=0)
+    max_retries: int = Field(default=3, ge=0, le=10)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        value = value.strip()
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL, e.g. https://slack.com/api/")
+        return value if value.endswith("/") else value + "/"
+
+
+@dataclass(frozen=True)
+class SlackMessage:
+    """One `chat.postMessage` call: fallback text, blocks, and the papers it carries."""
+
+    text: str
+    blocks: list[dict[str, Any]]
+    paper_ids: tuple[str, ...]
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _clip(text: str, limit: int) -> str:
+    """`text` escaped for mrkdwn and cut to at most `limit` characters of escaped text.
+
+    Cut character by character so an entity like `&amp;` is never split."""
+    escaped = escape_mrkdwn(text)
+    if len(escaped) <= limit:
+        return escaped
+    out: list[str] = []
+    used = 0
+    for ch in text:
+        piece = escape_mrkdwn(ch)
+        if used + len(piece) > limit - 1:
+            break
+        out.append(piece)
+        used += len(piece)
+    return "".join(out).rstrip() + "…"
+
+
+def _link_target(url: str) -> str:
+    """A URL made safe inside `<url|text>`: nothing in it can end the link or split it."""
+    safe = "".join(
+        quote(ch, safe="") if ch in "|<>" or ch.isspace() or not ch.isprintable() else ch
+        for ch in url
+    )
+    return escape_mrkdwn(safe)
+
+
+def _json_len(value: object) -> int:
+    """Characters of `value` as slack-sdk sends it (json.dumps defaults: ASCII, ", " and ": ")."""
+    return len(json.dumps(value))
+
+
+def _mrkdwn_section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def _facts(match: Match, why_limit: int) -> str:
+    facts = [f"score {match.score:.2f}"]
+    upvotes = match.paper.extras.get("upvotes")
+    if isinstance(upvotes, int) and not isinstance(upvotes, bool):
+        facts.append(f"▲ {upvotes} upvote{'' if upvotes == 1 else 's'}")
+    why = fold_whitespace(why_line(match))
+    if why:
+        facts.append("why: " + _clip(why, why_limit))
+    return " · ".join(facts)
+
+
+def _paper_section(match: Match) -> dict[str, Any]:
+    """The section for one paper: linked title, authors, facts. Truncated, never dropped."""
+    paper = match.paper
+    title_text = fold_whitespace(paper.title) or paper.id
+    authors_text = fold_whitespace(short_authors(tuple(fold_whitespace(a) for a in paper.authors)))
+    target = _link_target(paper_url(paper))
+    block: dict[str, Any] = {}
+    for title_limit, authors_limit, why_limit in _CLIP_TIERS:
+        title = _clip(title_text, title_limit)
+        # A title cannot break out of the link: `<` and `>` are escaped, and a `|` after the
+        # separator is part of the text.
+        if target and len(target) <= _MAX_LINK_TARGET:
+            first = f"*<{target}|{title}>*"
+        else:
+            first = f"*{title}*"
+        text = "\n".join((first, _clip(authors_text, authors_limit), _facts(match, why_limit)))
+        block = _mrkdwn_section(text)
+        if len(text) <= MAX_SECTION_TEXT and _json_len(block) <= _MAX_PAPER_JSON:
+            return block
+    return block  # the last tier: at most ~80+60+60 characters of text, 6x when \u-escaped
+
+
+def _header_text(delivery: Delivery) -> str:
+    day = delivery.digest_day.isoformat()
+    name = fold_whitespace(delivery.profile_name) or delivery.profile_id
+    suffix = f" — {day}"
+    return truncate(name, MAX_HEADER_TEXT - len(suffix)) + suffix
+
+
+def _fallback(delivery: Delivery, what: str) -> str:
+    name = fold_whitespace(delivery.profile_name) or delivery.profile_id
+    return _clip(name, _MAX_FALLBACK_NAME) + escape_mrkdwn(
+        f": {what} ({delivery.digest_day.isoformat()})"
+    )
+
+
+def build_messages(delivery: Delivery) -> list[SlackMessage]:
+    """The messages for one digest: the first with a header, the rest meant as thread replies.
+
+    Papers keep their order and each appears in exactly one message. A message is closed when
+    one more paper would exceed MAX_BLOCKS or MAX_BLOCKS_JSON.
+    """
+    head: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": _header_text(delivery)}},
+        _mrkdwn_section(escape_mrkdwn(headline(delivery))),
+    ]
+    papers = [(m.paper.id, _paper_section(m)) for m in delivery.matches]
+
+    # Continuations start with "continued (k/n)"; n is unknown while packing, so reserve room
+    # for the widest such block.
+    digits = "9" * len(str(len(papers) + 1))
+    widest_context = _context(f"continued ({digits}/{digits})")
+
+    groups: list[list[tuple[str, dict[str, Any]]]] = [[]]
+    count, size = len(head), _json_len(head)
+    for paper_id, block in papers:
+        extra = _json_len(block) + 2  # plus the ", " separator
+        if groups[-1] and (count + 1 > MAX_BLOCKS or size + extra > MAX_BLOCKS_JSON):
+            groups.append([])
+            count, size = 1, _json_len([widest_context])
+        groups[-1].append((paper_id, block))
+        count += 1
+        size += extra
+
+    total = len(groups)
+    messages: list[SlackMessage] = []
+    for k, group in enumerate(groups, start=1):
+        if k == 1:
+            first: list[dict[str, Any]] = head
+            text = _fallback(delivery, headline(delivery))
+        else:
+            first = [_context(f"continued ({k}/{total})")]
+            text = _fallback(delivery, f"continued ({k}/{total})")
+        messages.append(
+            SlackMessage(
+                text=text,
+                blocks=[*first, *(block for _, block in group)],
+                paper_ids=tuple(paper_id for paper_id, _ in group),
+            )
+        )
+    return messages
+
+
+# --------------------------------------------------------------------------- sending
+
+
+class SlackNotifier(Notifier):
+    """Posts digests with a `slack_sdk.WebClient` (built by `create()`, or handed in)."""
+
+    name: ClassVar[str] = "slack"
+    Settings = SlackSettings
+    Target = str  # "#channel-name" or a channel ID like "C0123ABCD"
+
+    def __init__(self, client: WebClient, *, token_env: str = "SLACK_BOT_TOKEN") -> None:
+        self._client = client
+        self._token_env = token_env
+
+    @property
+    def client(self) -> WebClient:
+        """The WebClient in use (e.g. for an `auth_test()` at start-up)."""
+        return self._client
+
+    def __repr__(self) -> str:
+        return f"SlackNotifier(base_url={self._client.base_url!r}, token_env={self._token_env!r})"
+
+    @classmethod
+    def create(cls, settings: Any, env: Mapping[str, str]) -> tuple[Notifier | None, str]:
+        if not isinstance(settings, SlackSettings):
+            settings = SlackSettings.model_validate(settings or {})
+        token = (env.get(settings.token_env) or "").strip()
+        if not token:
+            return None, f"{settings.token_env} is not set"
+        client = WebClient(
+            token=token,
+            base_url=settings.base_url,
+            # slack-sdk annotates `timeout` as int; it only hands it to urlopen, which takes floats.
+            timeout=settings.timeout,
+            retry_handlers=[
+                *default_retry_handlers(),  # connection errors
+                RateLimitErrorRetryHandler(max_retry_count=settings.max_retries),  # 429
+                ServerErrorRetryHandler(max_retry_count=settings.max_retries),  # 500, 503
+            ],
+        )
+        return cls(client, token_env=settings.token_env), ""
+
+    def send(self, delivery: Delivery, target: str) -> None:
+        destination = f"slack:{target}"
+        messages = build_messages(delivery)
+        delivered: list[str] = []
+        channel, thread_ts = target, None
+        for k, message in enumerate(messages, start=1):
+            where = f" (message {k} of {len(messages)})" if len(messages) > 1 else ""
+            extra: dict[str, Any] = {} if thread_ts is None else {"thread_ts": thread_ts}
+            try:
+                response = self._client.chat_postMessage(
+                    channel=channel,
+                    text=message.text,
+                    blocks=message.blocks,
+                    unfurl_links=False,
+                    unfurl_media=False,
+                    **extra,
+                )
+            except SlackApiError as exc:
+                raise self._api_error(exc, destination, where, tuple(delivered)) from exc
+            except (OSError, http.client.HTTPException, SlackClientError) as exc:
+                raise DeliveryError(
+                    f"could not reach Slack{where}: {self._redact(f'{type(exc).__name__}: {exc}')}",
+                    destination=destination,
+                    permanent=False,
+                    delivered=tuple(delivered),
+                    hint="check the network and `slack.base_url`; " + _TRANSIENT_HINT,
+                ) from exc
+            delivered.extend(message.paper_ids)
+            if thread_ts is None:
+                # Replies go to the channel ID Slack resolved, under the first message.
+                channel = str(response.get("channel") or target)
+                thread_ts = str(response["ts"])
+            log.debug("slack: %s accepted message %d of %d", destination, k, len(messages))
+        log.info(
+            "slack: delivered %d papers to %s in %d message(s)",
+            len(delivered),
+            destination,
+            len(messages),
+        )
+
+    def _api_error(
+        self, exc: SlackApiError, destination: str, where: str, delivered: tuple[str, ...]
+    ) -> DeliveryError:
+        response = exc.response
+        status = getattr(response, "status_code", None)
+        data = getattr(response, "data", None)
+        code = str(data.get("error") or "") if isinstance(data, dict) else ""
+        if not _ERROR_CODE.fullmatch(code):
+            # Not Slack's answer but e.g. a proxy's HTML page, which slack-sdk puts in `error`
+            # as "Received a response in a non-JSON format: ...": report the status instead.
+            code = ""
+        # 429 and 5xx answers (after slack-sdk's retries), TRANSIENT_ERRORS and unknown codes
+        # all keep the digest queued: only a known-permanent code drops it.
+        permanent = code in PERMANENT_ERRORS
+        if code and status not in (None, 200):
+            what = f"{code} (HTTP {status})"
+        else:
+            what = code or f"HTTP {status} without a Slack error code"
+        hint = _HINTS.get(code, _TRANSIENT_HINT).replace("{env}", self._token_env)
+        return DeliveryError(
+            self._redact(f"Slack answered {what}{where}"),
+            destination=destination,
+            permanent=permanent,
+            delivered=delivered,
+            hint=hint,
+        )
+
+    def _redact(self, text: str) -> str:
+        """`text` with the token cut out, should a foreign message ever echo it."""
+        token = self._client.token
+        return text.replace(token, "[redacted]") if token else text

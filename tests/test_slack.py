@@ -1,0 +1,621 @@
+"""The Slack notifier, end to end through slack-sdk's real WebClient and a loopback stand-in.
+
+Papers are the 30 real items of the recorded Hugging Face Daily Papers payload of 2026-07-31;
+the 200-paper digest reuses them under synthetic ids 2607.00000 .. 2607.00199. Golden files
+are regenerated with DIGESTBOT_REGEN_GOLDEN=1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import re
+import traceback
+from collections import Counter
+from collections.abc import Iterator
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from bot.errors import DeliveryError
+from bot.models import Delivery, Match, Paper
+from bot.notifiers.slack import (
+    MAX_BLOCKS,
+    MAX_BLOCKS_JSON,
+    MAX_HEADER_TEXT,
+    MAX_SECTION_TEXT,
+    PERMANENT_ERRORS,
+    TRANSIENT_ERRORS,
+    SlackMessage,
+    SlackNotifier,
+    SlackSettings,
+    build_messages,
+)
+from tests.slack_standin import SlackStandIn
+
+HERE = Path(__file__).resolve().parent
+FIXTURE_NAME = "hf_daily_papers_2026-07-31_30items.json"
+# Prefer the copy in tests/fixtures; the shared one only while that copy does not exist yet.
+FIXTURE = (
+    HERE / "fixtures" / FIXTURE_NAME
+    if (HERE / "fixtures" / FIXTURE_NAME).exists()
+    else Path("/work/shared/fixtures/real") / FIXTURE_NAME
+)
+GOLDEN = HERE / "golden"
+REGEN = os.environ.get("DIGESTBOT_REGEN_GOLDEN") == "1"
+
+DAY = date(2026, 7, 31)
+PROFILE = "Normalization in transformers"
+# Distinctive, so that finding it anywhere in logs or errors is unambiguous.
+TOKEN = "xoxb-4711-SECRET-d1g3stb0t-t0k3n"
+ARXIV_LINK = re.compile(r"<https://arxiv\.org/abs/([0-9.]+)\|")
+
+
+# --------------------------------------------------------------------------- data
+
+
+@cache
+def real_papers() -> tuple[Paper, ...]:
+    items = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    return tuple(
+        Paper(
+            id=item["paper"]["id"],
+            title=item["paper"]["title"],
+            abstract=item["paper"]["summary"],
+            authors=tuple(a["name"] for a in item["paper"]["authors"]),
+            source="hf_daily",
+            day=DAY,
+            extras={"upvotes": item["paper"]["upvotes"]},
+        )
+        for item in items
+    )
+
+
+def why_terms(paper: Paper) -> tuple[str, ...]:
+    words = [w.strip(":,.()").lower() for w in paper.title.split()]
+    return tuple(w for w in words if len(w) > 6)[:2]
+
+
+def make_delivery(
+    papers: list[Paper] | tuple[Paper, ...],
+    candidates: int = 30,
+    profile_name: str = PROFILE,
+) -> Delivery:
+    matches = tuple(
+        Match(paper=p, profile_id="norm", score=round(0.9 - 0.01 * (i % 80), 2), why=why_terms(p))
+        for i, p in enumerate(papers)
+    )
+    return Delivery(
+        profile_id="norm",
+        profile_name=profile_name,
+        destination="slack:#papers-norm",
+        digest_day=DAY,
+        matches=matches,
+        candidates=candidates,
+    )
+
+
+def many_papers(n: int) -> list[Paper]:
+    """`n` papers: the 30 real ones over and over, each under a distinct synthetic id."""
+    real = real_papers()
+    return [dataclasses.replace(real[i % len(real)], id=f"2607.{i:05d}") for i in range(n)]
+
+
+def tiny_papers(n: int) -> list[Paper]:
+    return [Paper(id=f"2607.{i:05d}", title=f"T{i}", abstract="") for i in range(n)]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@pytest.fixture
+def standin() -> Iterator[SlackStandIn]:
+    with SlackStandIn(token=TOKEN) as server:
+        yield server
+
+
+def notifier_for(
+    standin: SlackStandIn, token: str = TOKEN, max_retries: int = 1, timeout: float = 5
+) -> SlackNotifier:
+    settings = SlackSettings(base_url=standin.base_url, max_retries=max_retries, timeout=timeout)
+    notifier, why = SlackNotifier.create(settings, {"SLACK_BOT_TOKEN": token})
+    assert why == ""
+    assert isinstance(notifier, SlackNotifier)
+    return notifier
+
+
+def send_error(notifier: SlackNotifier, delivery: Delivery, target: str) -> DeliveryError:
+    with pytest.raises(DeliveryError) as info:
+        notifier.send(delivery, target)
+    return info.value
+
+
+def section_texts(blocks: list[dict[str, Any]]) -> list[str]:
+    return [b["text"]["text"] for b in blocks if b["type"] == "section"]
+
+
+def linked_ids(blocks: list[dict[str, Any]]) -> list[str]:
+    return [m for text in section_texts(blocks) for m in ARXIV_LINK.findall(text)]
+
+
+def as_json(messages: list[SlackMessage]) -> list[dict[str, Any]]:
+    return [{"text": m.text, "blocks": m.blocks, "paper_ids": list(m.paper_ids)} for m in messages]
+
+
+def check_limits(message: SlackMessage) -> None:
+    assert message.text.strip()
+    assert len(message.blocks) <= MAX_BLOCKS
+    assert len(json.dumps(message.blocks)) <= MAX_BLOCKS_JSON
+    for block in message.blocks:
+        if block["type"] == "section":
+            assert 1 <= len(block["text"]["text"]) <= MAX_SECTION_TEXT
+        if block["type"] == "header":
+            assert len(block["text"]["text"]) <= MAX_HEADER_TEXT
+
+
+# --------------------------------------------------------------------------- the layout
+
+
+def test_three_papers_arrive_as_one_message(standin: SlackStandIn) -> None:
+    papers = real_papers()[:3]
+    delivery = make_delivery(papers)
+    notifier_for(standin).send(delivery, "#papers-norm")
+
+    [post] = standin.posts
+    assert (post.channel, post.thread_ts) == ("C0NORM", None)
+    assert post.text == f"{PROFILE}: 3 new papers matched out of 30 (2026-07-31)"
+    assert post.params["unfurl_links"] is False
+    assert post.params["unfurl_media"] is False
+    assert post.blocks[:2] == [
+        {"type": "header", "text": {"type": "plain_text", "text": f"{PROFILE} — 2026-07-31"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "3 new papers matched out of 30"}},
+    ]
+    expected = []
+    for i, p in enumerate(papers):
+        authors = ", ".join(p.authors[:3]) + (" et al." if len(p.authors) > 3 else "")
+        upvotes = p.extras["upvotes"]
+        facts = f"score {0.9 - 0.01 * i:.2f} · ▲ {upvotes} upvote{'' if upvotes == 1 else 's'}"
+        facts += " · why: " + ", ".join(why_terms(p))
+        title = p.title.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        expected.append(f"*<https://arxiv.org/abs/{p.id}|{title}>*\n{authors}\n{facts}")
+    assert section_texts(post.blocks)[1:] == expected
+    assert len(post.blocks) == 5
+    # The first paper as a human would check it against the payload:
+    assert expected[0] == (
+        "*<https://arxiv.org/abs/2607.23193|OmniScope: Modality-Decoupled Token Compression for "
+        "Omnimodal Large Language Models>*\nJinsen Su, Yongdong Luo, Yuexiao Ma et al.\n"
+        "score 0.90 · ▲ 3 upvotes · why: omniscope, modality-decoupled"
+    )
+
+
+def test_three_paper_digest_matches_golden_file() -> None:
+    built = as_json(build_messages(make_delivery(real_papers()[:3])))
+    golden = GOLDEN / "slack_digest_3.json"
+    if REGEN:
+        golden.parent.mkdir(exist_ok=True)
+        golden.write_text(json.dumps(built, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    assert json.loads(golden.read_text("utf-8")) == built
+
+
+def test_build_messages_is_deterministic() -> None:
+    delivery = make_delivery(many_papers(120))
+    assert as_json(build_messages(delivery)) == as_json(build_messages(delivery))
+
+
+def test_paper_without_url_is_bold_without_link() -> None:
+    paper = Paper(id="hf_daily:some-slug", title="No arXiv id", abstract="", authors=("A. B.",))
+    [message] = build_messages(make_delivery([paper]))
+    assert section_texts(message.blocks)[1] == "*No arXiv id*\nA. B.\nscore 0.90"
+
+
+HOSTILE_TITLES = [
+    ("<!channel> alert", "&lt;!channel&gt; alert", "<!channel>"),
+    ("hi <@U123>", "hi &lt;@U123&gt;", "<@U123>"),
+    ("<https://evil.example|click me>", "&lt;https://evil.example|click me&gt;", "<https://evil"),
+    ("a & b", "a &amp; b", "a & b"),
+]
+
+
+def test_hostile_text_is_escaped(standin: SlackStandIn) -> None:
+    real = real_papers()
+    papers = [
+        dataclasses.replace(real[i], title=title) for i, (title, _, _) in enumerate(HOSTILE_TITLES)
+    ]
+    papers.append(
+        dataclasses.replace(
+            real[4],
+            authors=("<!here>", "Ann <@U999>"),
+            url="https://example.org/x?a=1&b=2|<!everyone> y>z",
+        )
+    )
+    delivery = make_delivery(papers)
+    delivery = dataclasses.replace(
+        delivery,
+        matches=(
+            *delivery.matches[:4],
+            dataclasses.replace(delivery.matches[4], why=("<!subteam^S1>", "x&y")),
+        ),
+    )
+    notifier_for(standin).send(delivery, "#papers-norm")
+
+    [post] = standin.posts
+    sections = section_texts(post.blocks)[1:]
+    for section, (_, escaped, raw) in zip(sections, HOSTILE_TITLES, strict=False):
+        assert escaped in section
+        assert raw not in section
+    assert sections[4] == (
+        "*<https://example.org/x?a=1&amp;b=2%7C%3C!everyone%3E%20y%3Ez|"
+        + real[4].title.replace("&", "&amp;")
+        + ">*\n&lt;!here&gt;, Ann &lt;@U999&gt;\n"
+        + f"score 0.86 · ▲ {real[4].extras['upvotes']} upvotes · why: &lt;!subteam^S1&gt;, x&amp;y"
+    )
+    everything = json.dumps(post.blocks, ensure_ascii=False) + post.text
+    for raw in ("<!channel>", "<@U123>", "<https://evil", "<!here>", "<!everyone>", "<!subteam"):
+        assert raw not in everything
+
+
+def test_hostile_profile_name_is_escaped_in_fallback_text(standin: SlackStandIn) -> None:
+    delivery = make_delivery(real_papers()[:1], profile_name="R&D <!here>")
+    notifier_for(standin).send(delivery, "#papers-norm")
+    [post] = standin.posts
+    assert post.text == "R&amp;D &lt;!here&gt;: 1 new paper matched out of 30 (2026-07-31)"
+    # plain_text is never parsed for mentions or links, so the header shows the name as is.
+    assert post.blocks[0]["text"] == {"type": "plain_text", "text": "R&D <!here> — 2026-07-31"}
+
+
+def test_long_profile_name_keeps_the_date_in_the_header() -> None:
+    [message] = build_messages(make_delivery(real_papers()[:1], profile_name="N" * 400))
+    header = message.blocks[0]["text"]["text"]
+    assert len(header) == MAX_HEADER_TEXT
+    assert header.endswith("N… — 2026-07-31")
+    assert message.text == "N" * 149 + "…: 1 new paper matched out of 30 (2026-07-31)"
+
+
+# --------------------------------------------------------------------------- splitting
+
+
+def test_two_hundred_papers_arrive_whole_in_a_thread(standin: SlackStandIn) -> None:
+    papers = many_papers(200)
+    delivery = make_delivery(papers, candidates=400)
+    notifier_for(standin).send(delivery, "#papers-norm")
+
+    posts = standin.posts
+    assert len(posts) == len(build_messages(delivery)) > 1
+    assert all(call.ok for call in standin.requests)  # every message passed the limit checks
+    assert len(standin.requests) == len(posts)
+    first, replies = posts[0], posts[1:]
+    assert first.thread_ts is None
+    assert first.blocks[1]["text"]["text"] == "200 new papers matched out of 400"
+    assert all(r.thread_ts == first.ts for r in replies)
+    assert [r.blocks[0] for r in replies] == [
+        {
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": f"continued ({k}/{len(posts)})"}],
+        }
+        for k in range(2, len(posts) + 1)
+    ]
+    seen = [pid for post in posts for pid in linked_ids(post.blocks)]
+    assert seen == [p.id for p in papers]  # each once, in order
+    assert Counter(seen).most_common(1)[0][1] == 1
+    # The thread as Slack would show it.
+    thread = WebClient(token=TOKEN, base_url=standin.base_url).conversations_replies(
+        channel="C0NORM", ts=first.ts
+    )
+    assert [m["ts"] for m in thread["messages"]] == [p.ts for p in posts]
+
+
+@pytest.mark.parametrize(
+    ("papers", "first_blocks"),
+    [
+        pytest.param([], 2, id="no-papers"),
+        pytest.param(many_papers(1), 3, id="one"),
+        pytest.param(many_papers(30), None, id="thirty-real"),
+        pytest.param(many_papers(200), None, id="two-hundred-real"),
+        pytest.param(tiny_papers(48), 50, id="tiny-48-fill-one-message"),
+        pytest.param(tiny_papers(49), 50, id="tiny-49-spill-one"),
+        pytest.param(tiny_papers(300), 50, id="tiny-300-block-limit-binds"),
+    ],
+)
+def test_every_message_keeps_slack_limits(papers: list[Paper], first_blocks: int | None) -> None:
+    messages = build_messages(make_delivery(papers))
+    for message in messages:
+        check_limits(message)
+    assert [pid for m in messages for pid in m.paper_ids] == [p.id for p in papers]
+    assert messages[0].blocks[0]["type"] == "header"
+    assert all(m.blocks[0]["type"] == "context" for m in messages[1:])
+    assert all(len(m.paper_ids) == len(m.blocks) - 1 for m in messages[1:])
+    if first_blocks is not None:
+        assert len(messages[0].blocks) == first_blocks
+    if len(papers) == 49:
+        assert [len(m.paper_ids) for m in messages] == [48, 1]
+
+
+LONG = 5000
+
+
+@pytest.mark.parametrize(
+    ("change", "truncated"),
+    [
+        pytest.param({"title": "x" * LONG}, "x…>*", id="title"),
+        pytest.param({"title": "&" * LONG}, "&amp;…>*", id="title-all-escapes"),
+        pytest.param({"title": "漢" * LONG}, "漢…>*", id="title-non-ascii"),
+        pytest.param({"authors": ("y" * LONG,)}, "y…\n", id="one-long-author"),
+        pytest.param({"authors": tuple(f"Author {i}" for i in range(LONG))}, "et al.", id="many"),
+        pytest.param({"url": "https://example.org/" + "u" * LONG}, None, id="long-url"),
+    ],
+)
+def test_huge_fields_are_truncated_not_dropped(
+    standin: SlackStandIn, change: dict[str, Any], truncated: str | None
+) -> None:
+    big = dataclasses.replace(real_papers()[0], **change)
+    delivery = make_delivery([big, real_papers()[1]])
+    notifier_for(standin).send(delivery, "#papers-norm")
+
+    [post] = standin.posts
+    sections = section_texts(post.blocks)
+    assert len(sections) == 3
+    assert all(len(s) <= MAX_SECTION_TEXT for s in sections)
+    assert sections[2].startswith(f"*<https://arxiv.org/abs/{real_papers()[1].id}|")
+    if truncated is not None:
+        assert truncated in sections[1]
+    else:  # a link target too long for a section: the title stays, bold, without the link
+        assert sections[1].startswith("*OmniScope: Modality-Decoupled")
+        assert "<" not in sections[1]
+
+
+def test_huge_why_terms_are_truncated() -> None:
+    delivery = make_delivery(real_papers()[:1])
+    match = dataclasses.replace(delivery.matches[0], why=("z" * LONG, "w" * LONG))
+    [message] = build_messages(dataclasses.replace(delivery, matches=(match,)))
+    check_limits(message)
+    assert section_texts(message.blocks)[1].endswith("z…")
+
+
+# --------------------------------------------------------------------------- failures
+
+
+def test_rate_limited_once_then_delivered(standin: SlackStandIn) -> None:
+    standin.fail_next(status=429, headers={"Retry-After": "1"})
+    notifier_for(standin).send(make_delivery(real_papers()[:3]), "#papers-norm")
+    assert len(standin.posts) == 1
+    assert [(c.status, c.error) for c in standin.requests] == [(429, "ratelimited"), (200, None)]
+
+
+def test_server_error_once_then_delivered(standin: SlackStandIn) -> None:
+    standin.fail_next(status=500)
+    notifier_for(standin).send(make_delivery(real_papers()[:3]), "#papers-norm")
+    assert len(standin.posts) == 1
+    assert [c.status for c in standin.requests] == [500, 200]
+
+
+def test_persistent_server_error_is_transient(standin: SlackStandIn) -> None:
+    standin.fail_next(status=500, times=2)  # one more than max_retries=1
+    err = send_error(notifier_for(standin, max_retries=1), make_delivery(real_papers()[:3]), "C0")
+    assert (err.permanent, err.delivered, err.destination) == (False, (), "slack:C0")
+    assert str(err) == "slack:C0: Slack answered HTTP 500 without a Slack error code"
+    assert [c.status for c in standin.requests] == [500, 500]
+    assert standin.posts == []
+
+
+def test_wrong_token_is_permanent_and_names_the_variable(standin: SlackStandIn) -> None:
+    wrong = "xoxb-0000-WRONG-t0k3n-value"
+    notifier = notifier_for(standin, token=wrong)
+    err = send_error(notifier, make_delivery(real_papers()[:3]), "#papers-norm")
+    assert err.permanent is True
+    assert str(err) == "slack:#papers-norm: Slack answered invalid_auth"
+    assert err.hint == "check the token in $SLACK_BOT_TOKEN"
+    for text in (str(err), repr(err), err.hint, repr(notifier), *traceback.format_exception(err)):
+        assert wrong not in text
+
+
+def test_ready_client_without_token_is_not_authed(standin: SlackStandIn) -> None:
+    notifier = SlackNotifier(WebClient(base_url=standin.base_url))
+    err = send_error(notifier, make_delivery(real_papers()[:1]), "#papers-norm")
+    assert (err.permanent, err.hint) == (True, "set $SLACK_BOT_TOKEN to the bot token (xoxb-...)")
+
+
+def test_unknown_channel_is_permanent(standin: SlackStandIn) -> None:
+    err = send_error(notifier_for(standin), make_delivery(real_papers()[:1]), "#nope")
+    assert (err.permanent, err.destination) == (True, "slack:#nope")
+    assert "channel_not_found" in str(err)
+    assert err.hint is not None and "notify.slack" in err.hint
+
+
+ERROR_CODES = [
+    ("invalid_auth", True, "$SLACK_BOT_TOKEN"),
+    ("not_authed", True, "$SLACK_BOT_TOKEN"),
+    ("account_inactive", True, "reinstall"),
+    ("token_revoked", True, "$SLACK_BOT_TOKEN"),
+    ("token_expired", True, "$SLACK_BOT_TOKEN"),
+    ("no_permission", True, "chat:write"),
+    ("missing_scope", True, "chat:write"),
+    ("channel_not_found", True, "notify.slack"),
+    ("not_in_channel", True, "invite the bot to the channel: /invite @<bot>"),
+    ("is_archived", True, "archived"),
+    ("restricted_action", True, "admin"),
+    ("invalid_blocks", True, "bug"),
+    ("invalid_blocks_format", True, "bug"),
+    ("msg_too_long", True, "bug"),
+    ("msg_blocks_too_long", True, "bug"),
+    ("no_text", True, "bug"),
+    ("ratelimited", False, "rate-limiting"),
+    ("internal_error", False, "queued"),
+    ("fatal_error", False, "queued"),
+    ("service_unavailable", False, "queued"),
+    ("request_timeout", False, "queued"),
+    ("a_code_slack_adds_next_year", False, "queued"),
+]
+
+
+@pytest.mark.parametrize(("code", "permanent", "hint_part"), ERROR_CODES)
+def test_slack_error_codes(
+    standin: SlackStandIn, code: str, permanent: bool, hint_part: str
+) -> None:
+    standin.fail_next(error=code)
+    err = send_error(notifier_for(standin), make_delivery(real_papers()[:2]), "#papers-norm")
+    assert (err.permanent, err.delivered) == (permanent, ())
+    assert str(err) == f"slack:#papers-norm: Slack answered {code}"
+    assert err.hint is not None and hint_part in err.hint
+    assert len(standin.requests) == 1  # an `ok: false` answer is never retried by slack-sdk
+
+
+def test_error_table_covers_every_known_code() -> None:
+    assert not PERMANENT_ERRORS & TRANSIENT_ERRORS
+    assert {code for code, permanent, _ in ERROR_CODES if permanent} == PERMANENT_ERRORS
+    assert {code for code, permanent, _ in ERROR_CODES if not permanent} > TRANSIENT_ERRORS
+
+
+@pytest.mark.parametrize(
+    ("code", "permanent"), [("service_unavailable", False), ("not_in_channel", True)]
+)
+def test_failing_continuation_reports_what_was_delivered(
+    standin: SlackStandIn, code: str, permanent: bool
+) -> None:
+    delivery = make_delivery(many_papers(100))
+    messages = build_messages(delivery)
+    assert len(messages) >= 3
+    standin.fail_next(error=code, after=1)
+    err = send_error(notifier_for(standin), delivery, "#papers-norm")
+    assert (err.permanent, err.delivered) == (permanent, messages[0].paper_ids)
+    assert f"(message 2 of {len(messages)})" in str(err)
+    assert len(standin.posts) == 1
+
+
+def test_dropped_connection_is_transient(standin: SlackStandIn) -> None:
+    standin.fail_next(disconnect=True, times=2)  # slack-sdk retries a connection error once
+    err = send_error(notifier_for(standin), make_delivery(real_papers()[:1]), "#papers-norm")
+    assert err.permanent is False
+    assert str(err).startswith("slack:#papers-norm: could not reach Slack: ")
+    assert [c.status for c in standin.requests] == [0, 0]
+
+
+def test_timeout_is_transient(standin: SlackStandIn) -> None:
+    standin.fail_next(delay=3)
+    notifier = notifier_for(standin, timeout=0.3)
+    err = send_error(notifier, make_delivery(real_papers()[:1]), "#papers-norm")
+    assert err.permanent is False
+    assert "timed out" in str(err)
+    assert standin.posts == []
+
+
+def test_unreachable_host_is_transient() -> None:
+    with SlackStandIn(token=TOKEN) as gone:
+        pass  # closed: nothing listens on its port any more
+    notifier = notifier_for(gone, max_retries=0)
+    err = send_error(notifier, make_delivery(real_papers()[:1]), "#papers-norm")
+    assert err.permanent is False
+    assert "could not reach Slack" in str(err)
+
+
+# --------------------------------------------------------------------------- create()
+
+
+@pytest.mark.parametrize(
+    ("settings", "env", "why"),
+    [
+        (SlackSettings(), {}, "SLACK_BOT_TOKEN is not set"),
+        (SlackSettings(), {"SLACK_BOT_TOKEN": "  "}, "SLACK_BOT_TOKEN is not set"),
+        (
+            SlackSettings(token_env="TEAM_TOKEN"),
+            {"SLACK_BOT_TOKEN": TOKEN},
+            "TEAM_TOKEN is not set",
+        ),
+    ],
+)
+def test_create_without_token(settings: SlackSettings, env: dict[str, str], why: str) -> None:
+    assert SlackNotifier.create(settings, env) == (None, why)
+
+
+def test_create_with_token_configures_the_client() -> None:
+    settings = SlackSettings(
+        token_env="TEAM_TOKEN", base_url="http://127.0.0.1:9/api", timeout=7.5, max_retries=4
+    )
+    notifier, why = SlackNotifier.create(settings, {"TEAM_TOKEN": TOKEN})
+    assert why == ""
+    assert isinstance(notifier, SlackNotifier)
+    client = notifier.client
+    assert (client.token, client.base_url, client.timeout) == (
+        TOKEN,
+        "http://127.0.0.1:9/api/",
+        7.5,
+    )
+    handlers = [(type(h), h.max_retry_count) for h in client.retry_handlers]
+    assert handlers == [
+        (ConnectionErrorRetryHandler, 1),
+        (RateLimitErrorRetryHandler, 4),
+        (ServerErrorRetryHandler, 4),
+    ]
+    assert TOKEN not in repr(notifier)
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        ({"token": TOKEN}, "extra_forbidden"),  # the token never goes in bot.yaml
+        ({"max_retries": 11}, "less_than_equal"),
+        ({"max_retries": -1}, "greater_than_equal"),
+        ({"timeout": 0}, "greater_than"),
+        ({"base_url": "slack.com/api/"}, "value_error"),
+        ({"token_env": ""}, "string_too_short"),
+    ],
+)
+def test_bad_settings_are_rejected(data: dict[str, Any], problem: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        SlackSettings.model_validate(data)
+    assert [e["type"] for e in info.value.errors()] == [problem]
+
+
+def test_settings_defaults() -> None:
+    assert SlackSettings().model_dump() == {
+        "token_env": "SLACK_BOT_TOKEN",
+        "base_url": "https://slack.com/api/",
+        "timeout": 30,
+        "max_retries": 3,
+    }
+
+
+# --------------------------------------------------------------------------- secrets
+
+
+def test_token_never_reaches_logs_or_errors(
+    standin: SlackStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="slack_sdk")
+    caplog.set_level(logging.DEBUG, logger="bot")
+    notifier = notifier_for(standin)
+    delivery = make_delivery(many_papers(100))
+    assert len(build_messages(delivery)) > 1
+
+    notifier.send(delivery, "#papers-norm")  # succeeds, in a thread
+    standin.fail_next(status=500)  # retried
+    notifier.send(delivery, "#papers-norm")
+    errors = [send_error(notifier, delivery, "#nope")]
+    standin.fail_next(error="invalid_auth", after=1)
+    errors.append(send_error(notifier, delivery, "#papers-norm"))
+    with SlackStandIn(token="xoxb-another-workspace") as other:
+        errors.append(send_error(notifier_for(other), delivery, "C0NORM"))
+
+    # slack-sdk did log at DEBUG (requests, responses, retries), so the check below means something.
+    debug = [r for r in caplog.records if r.name.startswith("slack_sdk") and r.levelno == 10]
+    assert any("Sending a request" in r.getMessage() for r in debug)
+    assert any(r.name == "bot.notifiers.slack" for r in caplog.records)
+    for record in caplog.records:
+        assert TOKEN not in record.getMessage()
+        assert TOKEN not in repr(record.args)
+        assert TOKEN not in (record.exc_text or "")
+    for err in errors:
+        for text in (str(err), repr(err), str(err.hint), *traceback.format_exception(err)):
+            assert TOKEN not in text
+    assert TOKEN not in caplog.text
