@@ -85,7 +85,8 @@ def build_app(
         notifier, why = NOTIFIERS[name].create(notifier_settings, env)
         if notifier is None:
             unusable[name] = why
-            log.warning("%s is not usable (%s): its digests go to the console", name, why)
+            # Expected on a fresh install (no token yet); `digestbot check` reports it too.
+            log.info("%s is not usable (%s): its digests go to the console", name, why)
         else:
             notifiers[name] = notifier
     return App(

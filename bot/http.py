@@ -115,7 +115,7 @@ class Http:
             except FetchError as exc:
                 if not exc.retryable or attempt == attempts:
                     raise
-                log.warning(
+                log.info(
                     "GET %s failed (%s); retry %d/%d in %.1fs",
                     url,
                     exc,
@@ -139,7 +139,7 @@ class Http:
                     hint="the source will be asked again on the next run",
                 )
             delay = max(delay, asked or 0.0)
-            log.warning(
+            log.info(
                 "GET %s answered %d; retry %d/%d in %.1fs",
                 url,
                 response.status,
