@@ -358,3 +358,20 @@ def test_daemon_starts_and_stops_on_sigterm(bot: Bot) -> None:
             proc.wait()
         if proc.stderr is not None:
             proc.stderr.close()
+
+
+def test_config_from_environment_variable(bot: Bot) -> None:
+    bot.profile("spec.yaml", SPEC_PROFILE)
+    env = {**bot.env, "DIGESTBOT_CONFIG": str(bot.config)}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "check"],
+        cwd=bot.root,  # no config/bot.yaml here: only the variable can lead to it
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"{bot.config}: ok" in result.stdout
+    assert "profile spec: ok" in result.stdout
