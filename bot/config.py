@@ -40,6 +40,7 @@ CONFIG_ENV = "DIGESTBOT_CONFIG"
 # A plain (unquoted) scalar like 20:00 or 1:30:00 is a base-60 integer in YAML 1.1 (PyYAML reads
 # `20:00` as 1200) and a string in YAML 1.2. Either way it is rarely what the author meant, so it
 # is refused with a hint to quote it rather than silently read one way.
+_CATEGORY = re.compile(r"[a-z][a-z-]*(\.[A-Za-z-]+)?")  # cs.LG, hep-th, math.AP, q-bio.NC
 _SEXAGESIMAL = re.compile(r"[-+]?\d+(?::[0-5]?\d)+(?:\.\d*)?")
 
 
@@ -53,6 +54,7 @@ class _BotSettingsBase(Strict):
     profiles: str = "profiles/"
     sources: list[dict[str, Any]] = Field(default_factory=list)
     http: HttpSettings = HttpSettings()
+    operator: dict[str, Any] = Field(default_factory=dict)  # where source incidents are told
 
     @field_validator("timezone")
     @classmethod
@@ -81,6 +83,7 @@ class Settings:
     sources: tuple[SourceSettings, ...]
     http: HttpSettings
     notifiers: Mapping[str, BaseModel]  # notifier name -> its settings, only those configured
+    operator: tuple[str, ...] = ()  # destinations ("slack:#ops") told about source incidents
 
 
 # --------------------------------------------------------------------------- YAML with lines
@@ -261,6 +264,10 @@ def load_settings(path: Path) -> Settings:
             )
         names.add(settings.label)
         sources.append(settings)
+    try:
+        operator = _destinations(model.operator)
+    except ValidationError as exc:
+        errors.extend(_pydantic_errors(exc, data, path, ("operator",)))
     if errors:
         raise ConfigErrors(errors)
 
@@ -276,6 +283,7 @@ def load_settings(path: Path) -> Settings:
         sources=tuple(sources),
         http=model.http,
         notifiers=notifiers,
+        operator=operator,
     )
 
 
@@ -290,6 +298,17 @@ def _notify_model() -> type[BaseModel]:
     return model
 
 
+def _destinations(raw: Mapping[str, Any]) -> tuple[str, ...]:
+    """A `notify:` (or `operator:`) mapping as "notifier:target" strings. Raises
+    ValidationError with locations relative to the mapping."""
+    notify = _notify_model().model_validate(dict(raw))
+    return tuple(
+        f"{name}:{target}"
+        for name, cls in NOTIFIERS.items()
+        for target in cls.targets(getattr(notify, name))
+    )
+
+
 class ProfileModel(Strict):
     """The keys of a profile file. See config/profiles/*.yaml for a commented example."""
 
@@ -299,7 +318,27 @@ class ProfileModel(Strict):
     exclude: list[str] = Field(default_factory=list)
     min_score: float = Field(0.15, ge=0, le=1)
     max_per_digest: int = Field(10, ge=1, le=500)
+    categories: list[str] = Field(default_factory=list)  # only papers in one of these
+    category_boost: dict[str, float] = Field(default_factory=dict)  # added to the score
     notify: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("categories")
+    @classmethod
+    def _arxiv_categories(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not _CATEGORY.fullmatch(value):
+                raise ValueError(f"{value!r} is not an arXiv category like cs.LG or hep-th")
+        return values
+
+    @field_validator("category_boost")
+    @classmethod
+    def _boosts(cls, values: dict[str, float]) -> dict[str, float]:
+        for key, boost in values.items():
+            if not _CATEGORY.fullmatch(key):
+                raise ValueError(f"{key!r} is not an arXiv category like cs.LG or hep-th")
+            if not -1.0 <= boost <= 1.0:
+                raise ValueError(f"the boost for {key} must be between -1 and 1")
+        return values
 
     @field_validator("keywords", "exclude")
     @classmethod
@@ -314,10 +353,12 @@ def load_profile(path: Path) -> Profile:
     data = _load_mapping(path)
     try:
         model = ProfileModel.model_validate(dict(data))
-        notify = _notify_model().model_validate(dict(model.notify))
     except ValidationError as exc:
-        loc = ("notify",) if "model" in locals() else ()
-        raise ConfigErrors(_pydantic_errors(exc, data, path, loc)) from exc
+        raise ConfigErrors(_pydantic_errors(exc, data, path)) from exc
+    try:
+        destinations = _destinations(model.notify)
+    except ValidationError as exc:
+        raise ConfigErrors(_pydantic_errors(exc, data, path, ("notify",))) from exc
     if not model.description.strip() and not model.keywords:
         raise ConfigErrors(
             [
@@ -329,11 +370,6 @@ def load_profile(path: Path) -> Profile:
                 )
             ]
         )
-    destinations = tuple(
-        f"{name}:{target}"
-        for name, cls in NOTIFIERS.items()
-        for target in cls.targets(getattr(notify, name))
-    )
     return Profile(
         id=path.stem,
         name=model.name,
@@ -342,6 +378,8 @@ def load_profile(path: Path) -> Profile:
         exclude=tuple(model.exclude),
         min_score=model.min_score,
         max_per_digest=model.max_per_digest,
+        categories=tuple(model.categories),
+        category_boost=dict(model.category_boost),
         destinations=destinations,
         path=str(path),
     )

@@ -3,7 +3,8 @@
     DigestbotError                 str() is one line; .hint says what to do next
     ├── ConfigError                bad bot.yaml or profile: names file, line and field
     ├── FetchError                 a source could not be fetched (after retries)
-    │   └── ParseError             a source answered, but not with what we can read
+    │   ├── ParseError             a source answered, but not with what we can read
+    │   └── StaleError             a source answered with an old batch for the day asked
     ├── DeliveryError              a destination refused or could not be reached
     └── StateError                 the SQLite state cannot be opened or is too new
 
@@ -63,16 +64,26 @@ class FetchError(DigestbotError):
         retryable: bool = True,
         unreachable: bool = False,
         hint: str | None = None,
+        body: bytes | None = None,
     ) -> None:
         super().__init__(message, hint)
         self.url = url
         self.status = status
         self.retryable = retryable
         self.unreachable = unreachable  # the host could not be reached at all
+        # The start of an error answer's body, for sources whose API explains a 4xx in it.
+        self.body = body
 
 
 class ParseError(FetchError):
     """A payload arrived but could not be read as the source's format."""
+
+    def __init__(self, message: str, *, url: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, url=url, retryable=False, hint=hint)
+
+
+class StaleError(FetchError):
+    """The source still shows an earlier batch than the digest day asked for."""
 
     def __init__(self, message: str, *, url: str | None = None, hint: str | None = None) -> None:
         super().__init__(message, url=url, retryable=False, hint=hint)

@@ -7,17 +7,24 @@ Retry policy (the same for every source, so every source behaves the same on a b
   day is fetched again on the next run;
 - other 4xx answers are not retried: asking again will not change them.
 Every failure ends in one `FetchError` carrying the url and status; httpx errors stop here.
+
+Politeness: a request may name a `Pace` (a group of hosts and a minimum interval). Requests of
+one group go one at a time (one connection), each starting at least `interval` seconds after
+the previous one of that group ended, retries included. Any host under arxiv.org is always paced
+in the "arxiv" group at >= 3 s, whatever the caller asks: arXiv's terms for API and RSS clients.
 """
 
 from __future__ import annotations
 
 import email.utils
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import Field
@@ -28,6 +35,24 @@ from bot.schema import Strict
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 520, 521, 522, 523, 524})
+ARXIV_MIN_INTERVAL = 3.0  # seconds between requests to arXiv hosts (RSS and API together)
+
+
+@dataclass(frozen=True)
+class Pace:
+    """Requests sharing `group` go one at a time, `interval` seconds apart (end to start)."""
+
+    group: str
+    interval: float
+
+
+def pace_for(url: str, asked: Pace | None) -> Pace | None:
+    """The pace a request gets: what the caller asked, raised to arXiv's minimum on arXiv."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "arxiv.org" or host.endswith(".arxiv.org"):
+        interval = max(ARXIV_MIN_INTERVAL, asked.interval if asked else 0.0)
+        return Pace("arxiv", interval)
+    return asked
 
 
 class HttpSettings(Strict):
@@ -89,6 +114,8 @@ class Http:
     ) -> None:
         self.settings = settings
         self._sleep = sleep
+        self._paces: dict[str, tuple[threading.Lock, list[float]]] = {}
+        self._paces_lock = threading.Lock()
         self._client = httpx.Client(
             timeout=settings.timeout,
             headers={"User-Agent": user_agent(settings.contact)},
@@ -105,14 +132,53 @@ class Http:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def get(self, url: str, params: Mapping[str, str | int] | None = None) -> Response:
+    def get(
+        self,
+        url: str,
+        params: Mapping[str, str | int] | None = None,
+        *,
+        pace: Pace | None = None,
+    ) -> Response:
         """GET with the retry policy above. Raises FetchError; never returns a 4xx/5xx."""
+        effective = pace_for(url, pace)
+        if effective is None:
+            return self._get_with_retries(url, params)
+        lock, last_end = self._pace_state(effective.group)
+        with lock:  # one request of the group at a time
+            try:
+                return self._get_with_retries(url, params, effective, last_end)
+            finally:
+                last_end[0] = time.monotonic()
+
+    def _pace_state(self, group: str) -> tuple[threading.Lock, list[float]]:
+        with self._paces_lock:
+            if group not in self._paces:
+                self._paces[group] = (threading.Lock(), [float("-inf")])
+            return self._paces[group]
+
+    def _wait_turn(self, pace: Pace | None, last_end: list[float]) -> None:
+        if pace is None:
+            return
+        wait = last_end[0] + pace.interval - time.monotonic()
+        if wait > 0:
+            self._sleep(wait)
+
+    def _get_with_retries(
+        self,
+        url: str,
+        params: Mapping[str, str | int] | None,
+        pace: Pace | None = None,
+        last_end: list[float] | None = None,
+    ) -> Response:
+        last_end = last_end if last_end is not None else [float("-inf")]
         attempts = self.settings.retries + 1
         for attempt in range(1, attempts + 1):
             delay = self.settings.backoff * 2 ** (attempt - 1)
+            self._wait_turn(pace, last_end)
             try:
                 response = self._get_once(url, params)
             except FetchError as exc:
+                last_end[0] = time.monotonic()
                 if not exc.retryable or attempt == attempts:
                     raise
                 log.info(
@@ -125,6 +191,7 @@ class Http:
                 )
                 self._sleep(delay)
                 continue
+            last_end[0] = time.monotonic()
             if response.status < 400:
                 return response
             error = self._status_error(response)
@@ -200,6 +267,7 @@ class Http:
             status=response.status,
             retryable=retryable,
             hint=None if retryable else "check the source's base_url and settings in bot.yaml",
+            body=response.content[:65536],
         )
 
 

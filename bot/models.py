@@ -106,6 +106,8 @@ class Profile:
     exclude: tuple[str, ...] = ()
     min_score: float = 0.15
     max_per_digest: int = 10
+    categories: tuple[str, ...] = ()  # only papers in one of these (unknown categories pass)
+    category_boost: Mapping[str, float] = field(default_factory=dict)
     destinations: tuple[str, ...] = ()  # "notifier:target", e.g. "slack:#papers-norm"
     path: str = ""
 
@@ -142,7 +144,7 @@ class SourceReport:
     """What one source did in one run."""
 
     name: str
-    days: list[str] = field(default_factory=list)
+    health: dict[str, str] = field(default_factory=dict)  # digest day -> health (bot/health.py)
     fetched: int = 0
     new: int = 0
     error: str | None = None
@@ -150,7 +152,16 @@ class SourceReport:
 
     @property
     def ok(self) -> bool:
-        return self.error is None
+        trouble = ("failed", "stale", "unexpected_empty")
+        return self.error is None and not any(h in trouble for h in self.health.values())
+
+    @property
+    def status(self) -> str:
+        """One word for the summary line: the worst health seen."""
+        for worst in ("failed", "stale", "unexpected_empty", "ok", "expected_empty"):
+            if worst in self.health.values():
+                return worst
+        return "not run"
 
 
 @dataclass
@@ -182,10 +193,7 @@ class RunReport:
         )
 
     def summary(self) -> str:
-        parts = [
-            f"{s.name}: {'ok' if s.ok else 'FAILED'} fetched={s.fetched} new={s.new}"
-            for s in self.sources
-        ]
+        parts = [f"{s.name}: {s.status} fetched={s.fetched} new={s.new}" for s in self.sources]
         parts += [
             f"{d.destination}: sent={d.sent} failed={d.failed}" for d in self.destinations.values()
         ]

@@ -1,16 +1,21 @@
 """One run of the bot: fetch -> diff -> score -> record -> deliver -> report.
 
-    1 fetch    each source, for the digest day, its look-back days and earlier failed days;
-               a failing source is reported and the others go on
-    2 diff     papers already in the store are dropped; the same paper from two sources is one
-    3 score    scoring.rank(profiles, new papers, stored corpus)
+    1 fetch    each source, for every digest day it owes: the day itself, its look-back days,
+               the days missed since its last good fetch (catch-up) and days that failed;
+               each (source, day) gets a health (bot/health.py); a failing source is reported
+               and the others go on
+    2 diff     papers already stored are not scored again (their new metadata is merged in);
+               the same paper from two sources in one run is one paper
+    3 score    per digest day: scoring.rank(profiles, that day's new papers, the corpus);
+               a fresh install scores only its latest day (older papers become corpus only)
     4 record   new papers + fetch outcomes + queued deliveries, in ONE transaction
-    5 deliver  every pending delivery (this run's and earlier failures'), marked sent only
+    5 health   incidents opened or closed; the operator told once per incident
+    6 deliver  every pending digest (this run's and earlier failures'), marked sent only
                after the channel accepted it
-    6 report   a RunReport; the CLI turns it into an exit code
+    7 report   a RunReport; the CLI turns it into an exit code
 
 `digestbot once` and each scheduled job call `run_once`. With `dry_run` nothing is written:
-steps 4-5 are replaced by printing the digests to the console.
+steps 4-6 are replaced by printing the digests to the console.
 """
 
 from __future__ import annotations
@@ -18,19 +23,19 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot import scoring
 from bot.app import App
-from bot.errors import DeliveryError, FetchError
+from bot.errors import DeliveryError, FetchError, StaleError
+from bot.health import fingerprint, track_incidents
 from bot.models import Delivery, DestinationReport, Match, Paper, Profile, RunReport, SourceReport
 from bot.sources.base import Source
 from bot.store import FetchOutcome
 
 log = logging.getLogger(__name__)
-
-RETRY_WINDOW_DAYS = 7  # failed days older than this are given up on
 
 
 def today(app: App) -> date:
@@ -38,10 +43,16 @@ def today(app: App) -> date:
 
 
 def days_to_fetch(app: App, source: Source, day: date) -> list[date]:
-    """The digest day, its look-back days, and recent days whose fetch failed: oldest first."""
-    days = {day - timedelta(days=k) for k in range(source.settings.lookback_days + 1)}
-    days.update(app.store.days_to_retry(source.name, day, RETRY_WINDOW_DAYS))
-    return sorted(days)
+    """Oldest first: `day`, its look-back days, every day since the source's last good
+    fetch (at most `catchup_days` back), and recent days whose fetch is still owed."""
+    settings = source.settings
+    days = {day - timedelta(days=k) for k in range(settings.lookback_days + 1)}
+    last_ok = app.store.last_ok_day(source.name)
+    if last_ok is not None and last_ok < day:
+        start = max(last_ok + timedelta(days=1), day - timedelta(days=settings.catchup_days))
+        days.update(start + timedelta(days=k) for k in range((day - start).days))
+    days.update(app.store.days_to_retry(source.name, day, settings.catchup_days))
+    return sorted(d for d in days if d <= day)
 
 
 def run_once(
@@ -59,67 +70,130 @@ def run_once(
     report.profile_errors = len(profile_errors)
     for err in profile_errors:
         log.error("profile skipped: %s%s", err, f" (hint: {err.hint})" if err.hint else "")
+    fresh_install = not app.store.has_history()
 
     # 1 fetch
-    fetched: dict[str, Paper] = {}
-    ids_by_source: dict[str, set[str]] = {}
-    outcomes: list[FetchOutcome] = []
     selected = [s for s in app.sources if sources is None or s.name in sources]
-    for source in selected:
-        if stop.is_set():
-            report.stopped = True
-            return report
-        source_report = SourceReport(source.name)
-        report.sources.append(source_report)
-        days = days_to_fetch(app, source, day)
-        for n, d in enumerate(days):
-            source_report.days.append(d.isoformat())
-            try:
-                papers = source.fetch(d)
-            except FetchError as exc:
-                where = f" at {exc.url}" if exc.url else ""
-                source_report.error = f"{exc}{where}"
-                source_report.hint = exc.hint
-                # The retries are spent: the source's other days would wait them out again.
-                # They are recorded as failed too, so the next run fetches all of them.
-                outcomes.extend(FetchOutcome(source.name, x, 0, f"{exc}{where}") for x in days[n:])
-                hint = f" (hint: {exc.hint})" if exc.hint else ""
-                log.error("source %s failed for %s: %s%s%s", source.name, d, exc, where, hint)
-                break
-            outcomes.append(FetchOutcome(source.name, d, len(papers)))
-            source_report.fetched += len(papers)
-            ids_by_source.setdefault(source.name, set()).update(p.id for p in papers)
-            for paper in papers:
-                known = fetched.get(paper.id)
-                fetched[paper.id] = known.merged_with(paper) if known else paper
+    fetched, outcomes = _fetch_all(app, selected, day, report, stop)
+    if report.stopped:
+        return report
 
     # 2 diff
     seen = app.store.known_ids(fetched)
     fresh = [fetched[pid] for pid in sorted(fetched) if pid not in seen]
+    updated = [fetched[pid] for pid in sorted(seen)]
     report.new_papers = len(fresh)
-    for source_report in report.sources:
-        source_report.new = len(ids_by_source.get(source_report.name, set()) - seen)
 
-    # 3 score
-    matches = scoring.rank(profiles, fresh, app.store.corpus_texts()) if fresh else {}
-    report.matches = sum(len(m) for m in matches.values())
+    # 3 score, one digest per day the papers were announced on
+    by_day: dict[date, list[Paper]] = {}
+    for paper in fresh:
+        by_day.setdefault(paper.day or day, []).append(paper)
+    scored_days = sorted(by_day)
+    if fresh_install and scored_days:
+        # A first run must not flood: only the latest day is a digest, the rest is corpus.
+        scored_days = scored_days[-1:]
+    stored_corpus = list(app.store.corpus_texts()) if scored_days else []
+    digests: list[tuple[date, int, dict[str, list[Match]]]] = []
+    for d in scored_days:
+        others = [p.text for p in fresh if (p.day or day) != d]
+        matches = scoring.rank(profiles, by_day[d], [*stored_corpus, *others])
+        digests.append((d, len(by_day[d]), matches))
+        report.matches += sum(len(m) for m in matches.values())
 
     if app.dry_run:
-        _print_dry_run(app, profiles, matches, day, len(fresh))
+        _print_dry_run(app, profiles, digests, day)
         return report
 
     # 4 record
     queued = [
-        (match, destination, profile.name, day, len(fresh))
+        (match, destination, profile.name, d, candidates)
+        for d, candidates, matches in digests
         for profile in profiles
         for destination in _destinations(app, profile)
         for match in matches.get(profile.id, [])
     ]
-    app.store.record(fresh, outcomes, queued, digest_day=day)
+    app.store.record(fresh, outcomes, queued, digest_day=day, updated=updated)
 
-    # 5 deliver
+    # 5 health, 6 deliver
+    track_incidents(app, report)
     _deliver(app, report, stop)
     return report
+
+
+def _fetch_all(
+    app: App, sources: Sequence[Source], day: date, report: RunReport, stop: threading.Event
+) -> tuple[dict[str, Paper], list[FetchOutcome]]:
+    fetched: dict[str, Paper] = {}
+    outcomes: list[FetchOutcome] = []
+    for source in sources:
+        if stop.is_set():
+            report.stopped = True
+            break
+        source_report = SourceReport(source.name)
+        report.sources.append(source_report)
+        papers = _fetch_source(app, source, day, source_report, outcomes)
+        for paper in papers:
+            known = fetched.get(paper.id)
+            fetched[paper.id] = known.merged_with(paper) if known else paper
+        seen = app.store.known_ids({p.id for p in papers})
+        source_report.new = len({p.id for p in papers} - seen)
+    return fetched, outcomes
+
+
+def _fetch_source(
+    app: App, source: Source, day: date, report: SourceReport, outcomes: list[FetchOutcome]
+) -> list[Paper]:
+    papers: list[Paper] = []
+    days = days_to_fetch(app, source, day)
+    for n, d in enumerate(days):
+        try:
+            batch = source.fetch(d)
+        except StaleError as exc:
+            _trouble(report, outcomes, source, d, "stale", exc)
+            continue
+        except FetchError as exc:
+            # The retries are spent: the source's other days would wait them out again.
+            # They are recorded as failed too, so the next run fetches all of them.
+            _trouble(report, outcomes, source, d, "failed", exc)
+            for rest in days[n + 1 :]:
+                report.health[rest.isoformat()] = "failed"
+                outcomes.append(FetchOutcome(source.name, rest, 0, report.error, "failed"))
+            break
+        batch = [p if p.day else replace(p, day=d) for p in batch]
+        health, mark = "ok", fingerprint(batch)
+        if not batch:
+            health = "unexpected_empty" if source.expects_papers(d) else "expected_empty"
+        elif mark == app.store.last_fingerprint(source.name, d):
+            health = "stale"  # the very batch of an earlier day, served again
+        report.health[d.isoformat()] = health
+        if health in ("stale", "unexpected_empty"):
+            report.error = f"{d.isoformat()}: " + (
+                "the same papers as the previous day (stale)"
+                if health == "stale"
+                else "no papers on a day that should have some"
+            )
+            log.error("source %s %s: %s", source.name, health.replace("_", " "), report.error)
+        outcomes.append(FetchOutcome(source.name, d, len(batch), None, health, mark))
+        report.fetched += len(batch)
+        papers.extend(batch)
+    return papers
+
+
+def _trouble(
+    report: SourceReport,
+    outcomes: list[FetchOutcome],
+    source: Source,
+    d: date,
+    health: str,
+    exc: FetchError,
+) -> None:
+    where = f" at {exc.url}" if exc.url else ""
+    report.health[d.isoformat()] = health
+    report.error = f"{d.isoformat()}: {exc}{where}"
+    report.hint = exc.hint
+    outcomes.append(FetchOutcome(source.name, d, 0, f"{exc}{where}", health))
+    hint = f" (hint: {exc.hint})" if exc.hint else ""
+    log.error("source %s %s for %s: %s%s%s", source.name, health, d, exc, where, hint)
 
 
 def _destinations(app: App, profile: Profile) -> list[str]:
@@ -158,8 +232,9 @@ def _deliver(app: App, report: RunReport, stop: threading.Event) -> None:
             dest_report.failed += len(rest)
             dest_report.error = str(exc)
             dest_report.hint = exc.hint
-            state = "marked dead (not retried)" if exc.permanent else "kept queued for the next run"
-            log.error("delivery failed, %s: %s", state, exc)
+            state = "marked dead (not retried)" if exc.permanent else "kept queued for next run"
+            hint = f" (hint: {exc.hint})" if exc.hint else ""
+            log.error("delivery failed, %s: %s%s", state, exc, hint)
             continue
         app.store.mark_sent(delivery, ids)
         dest_report.sent += len(ids)
@@ -171,11 +246,12 @@ def _deliver(app: App, report: RunReport, stop: threading.Event) -> None:
 def _print_dry_run(
     app: App,
     profiles: Sequence[Profile],
-    matches: dict[str, list[Match]],
+    digests: list[tuple[date, int, dict[str, list[Match]]]],
     day: date,
-    candidates: int,
 ) -> None:
-    for profile in profiles:
-        found = matches.get(profile.id, [])
-        delivery = Delivery(profile.id, profile.name, "console", day, tuple(found), candidates)
-        app.console.send(delivery, "dry run")
+    for d, candidates, matches in digests or [(day, 0, {})]:
+        for profile in profiles:
+            found = tuple(matches.get(profile.id, []))
+            app.console.send(
+                Delivery(profile.id, profile.name, "console", d, found, candidates), "dry run"
+            )

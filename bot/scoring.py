@@ -4,7 +4,8 @@ The model: one TfidfVectorizer whose IDF is fitted on the whole stored corpus (e
 so far) plus the run's new papers, so that a word common in *all* of arXiv weighs little even on a
 day when it happens to be rare. Papers are vectorised on title + abstract; a profile on its
 description plus its keywords (repeated, so they weigh more than the prose around them). The
-score is the cosine of the two L2-normalised vectors, so it lies in [0, 1].
+score is the cosine of the two L2-normalised vectors, so it lies in [0, 1], plus the profile's
+`category_boost` for the paper's arXiv categories (kept in [0, 1]).
 
 Pure and deterministic: the same corpus, papers and profiles give the same matches in the same
 order (score descending, ties by paper id).
@@ -60,6 +61,18 @@ def excluded_by(profile: Profile, paper: Paper) -> str | None:
     return found.group(0) if found else None
 
 
+def category_filter(profile: Profile, paper: Paper) -> bool:
+    """Whether `paper` may match `profile` by category. A paper whose categories are unknown
+    (Hugging Face lists none) passes: the filter narrows arXiv papers, it does not hide HF's."""
+    if not profile.categories or not paper.categories:
+        return True
+    return bool(set(profile.categories) & set(paper.categories))
+
+
+def category_bonus(profile: Profile, paper: Paper) -> float:
+    return sum(profile.category_boost.get(c, 0.0) for c in dict.fromkeys(paper.categories))
+
+
 def rank(
     profiles: Sequence[Profile], fresh: Sequence[Paper], corpus: Iterable[str]
 ) -> dict[str, list[Match]]:
@@ -80,14 +93,19 @@ def rank(
     scores = (papers_m @ profiles_m.T).toarray()  # cosine: rows are L2-normalised
 
     for j, profile in enumerate(profiles):
-        order = sorted(range(len(fresh)), key=lambda i: (-scores[i, j], fresh[i].id))
+        # Rounded first, so the threshold applies to the score the user is shown; a category
+        # boost moves a paper within [0, 1] but never makes a paper with no shared term match.
+        final = [
+            round(min(1.0, max(0.0, s + category_bonus(profile, p))), 4) if s > 0 else 0.0
+            for s, p in zip(scores[:, j], fresh, strict=True)
+        ]
+        order = sorted(range(len(fresh)), key=lambda i: (-final[i], fresh[i].id))
         matches: list[Match] = []
         for i in order:
-            # Rounded first, so the threshold applies to the score the user is shown.
-            score = round(float(scores[i, j]), 4)
+            score = final[i]
             if score < profile.min_score or score <= 0.0:
                 break
-            if excluded_by(profile, fresh[i]):
+            if excluded_by(profile, fresh[i]) or not category_filter(profile, fresh[i]):
                 continue
             contrib = papers_m[i].multiply(profiles_m[j]).tocoo()
             top = sorted(zip(contrib.data, contrib.col, strict=True), key=lambda t: (-t[0], t[1]))

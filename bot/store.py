@@ -1,12 +1,15 @@
 """The bot's memory in one SQLite file: papers seen, the delivery outbox, and every fetch.
 
-Tables (schema version in `PRAGMA user_version`, migrations below, each in its own transaction):
+Tables (schema version in `PRAGMA user_version`; the migrations are in bot/migrations.py):
 - `papers`      every paper ever seen, once, under its canonical id; the corpus for the IDF.
 - `deliveries`  the outbox: one row per (paper, profile, destination), unique, so a paper reaches
                 a destination once, ever. `pending` until the channel accepted it, then `sent`;
                 `dead` when the destination refused for good (bad token, unknown channel).
-- `fetches`     one row per (source, digest day) attempt: ok with N papers, or failed with why.
-                A failed day is fetched again by later runs until it succeeds.
+- `fetches`     one row per (source, digest day) attempt, with its health (ok, expected or
+                unexpected empty, stale, failed) and the batch's fingerprint. A day whose latest
+                attempt was not ok is fetched again by later runs.
+- `incidents`   a source's trouble from when it was first seen until the source is healthy
+                again; the operator is told once per incident.
 
 `record()` writes the new papers, their fetch outcomes and their queued deliveries in ONE
 transaction: a crash either loses the whole run (it is fetched again) or none of it.
@@ -22,56 +25,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from bot.errors import StateError
+from bot.migrations import MIGRATIONS, SCHEMA_VERSION
 from bot.models import Delivery, Match, Paper
 
-# Each entry upgrades the schema by one version. Never edit a shipped entry: append a new one.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        """CREATE TABLE papers (
-            id TEXT PRIMARY KEY,
-            title TEXT NOT NULL,
-            abstract TEXT NOT NULL,
-            authors TEXT NOT NULL,          -- JSON list of names
-            url TEXT NOT NULL,
-            categories TEXT NOT NULL,       -- JSON list
-            published TEXT NOT NULL,        -- YYYY-MM-DD or ''
-            day TEXT,                       -- digest day the source listed it on
-            version TEXT,
-            source TEXT NOT NULL,
-            extras TEXT NOT NULL,           -- JSON object: upvotes, ai_summary, github_repo...
-            first_seen_day TEXT NOT NULL,   -- digest day of the run that first stored it
-            first_seen_at TEXT NOT NULL     -- UTC timestamp
-        )""",
-        """CREATE TABLE deliveries (
-            paper_id TEXT NOT NULL REFERENCES papers(id),
-            profile_id TEXT NOT NULL,
-            destination TEXT NOT NULL,
-            profile_name TEXT NOT NULL,
-            digest_day TEXT NOT NULL,
-            candidates INTEGER NOT NULL,
-            score REAL NOT NULL,
-            why TEXT NOT NULL,              -- JSON list
-            status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'dead')),
-            attempts INTEGER NOT NULL DEFAULT 0,
-            last_error TEXT,
-            created_at TEXT NOT NULL,
-            sent_at TEXT,
-            PRIMARY KEY (paper_id, profile_id, destination)
-        )""",
-        "CREATE INDEX deliveries_status ON deliveries (status, destination)",
-        """CREATE TABLE fetches (
-            id INTEGER PRIMARY KEY,
-            source TEXT NOT NULL,
-            day TEXT NOT NULL,
-            at TEXT NOT NULL,
-            outcome TEXT NOT NULL CHECK (outcome IN ('ok', 'failed')),
-            papers INTEGER NOT NULL,
-            error TEXT
-        )""",
-        "CREATE INDEX fetches_source_day ON fetches (source, day, id)",
-    ),
-)
-SCHEMA_VERSION = len(MIGRATIONS)
+# Healths after which the day is done; any other is fetched again by the next run.
+DONE_HEALTHS = frozenset({"ok", "expected_empty"})
 
 
 @dataclass(frozen=True)
@@ -82,6 +40,27 @@ class FetchOutcome:
     day: date
     papers: int
     error: str | None = None
+    health: str = "ok"  # ok | expected_empty | unexpected_empty | stale | failed
+    fingerprint: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.error is None and self.health in DONE_HEALTHS
+
+
+@dataclass(frozen=True)
+class Incident:
+    """A source's open or closed trouble."""
+
+    id: int
+    source: str
+    kind: str
+    day: date
+    message: str
+    opened_at: str
+    last_seen_at: str
+    closed_at: str | None
+    notified_at: str | None
 
 
 def _now() -> str:
@@ -203,28 +182,34 @@ class Store:
         queued: Sequence[tuple[Match, str, str, date, int]],
         *,
         digest_day: date,
+        updated: Sequence[Paper] = (),
     ) -> None:
         """Store the run's new papers, its fetch outcomes and its queued deliveries
-        (match, destination, profile name, digest day, candidates) in one transaction."""
+        (match, destination, profile name, digest day, candidates) in one transaction;
+        `updated` are stored papers seen again, whose metadata is merged in."""
         self._writable()
         now = _now()
         with self._transaction():
+            for paper in updated:
+                self._merge_metadata(paper)
             self._db.executemany(
                 f"INSERT OR IGNORE INTO papers ({_PAPER_COLUMNS}, first_seen_day, first_seen_at)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(*_paper_row(p), digest_day.isoformat(), now) for p in papers],
             )
             self._db.executemany(
-                "INSERT INTO fetches (source, day, at, outcome, papers, error)"
-                " VALUES (?,?,?,?,?,?)",
+                "INSERT INTO fetches (source, day, at, outcome, papers, error, health,"
+                " fingerprint) VALUES (?,?,?,?,?,?,?,?)",
                 [
                     (
                         f.source,
                         f.day.isoformat(),
                         now,
-                        "failed" if f.error else "ok",
+                        "ok" if f.done else "failed",
                         f.papers,
                         f.error,
+                        f.health,
+                        f.fingerprint,
                     )
                     for f in fetches
                 ],
@@ -249,7 +234,52 @@ class Store:
                 ],
             )
 
+    def _merge_metadata(self, newer: Paper) -> None:
+        """Fold what another source (or a later day) knows into the stored paper: categories
+        add up, fresher extras (upvotes) win, blanks are filled; title and day stay."""
+        stored = self.get_paper(newer.id)
+        if stored is None:
+            return
+        merged = stored.merged_with(newer)
+        merged_extras = {**stored.extras, **newer.extras}
+        if merged == stored and merged_extras == dict(stored.extras):
+            return
+        self._db.execute(
+            "UPDATE papers SET abstract = ?, authors = ?, url = ?, categories = ?,"
+            " published = ?, extras = ? WHERE id = ?",
+            (
+                merged.abstract,
+                json.dumps(list(merged.authors)),
+                merged.url,
+                json.dumps(list(merged.categories)),
+                merged.published,
+                json.dumps(merged_extras, sort_keys=True),
+                newer.id,
+            ),
+        )
+
     # ------------------------------------------------------------------ fetch history
+
+    def last_ok_day(self, source: str) -> date | None:
+        """The latest digest day `source` was fetched completely for."""
+        row = self._db.execute(
+            "SELECT max(day) FROM fetches WHERE source = ? AND outcome = 'ok'", (source,)
+        ).fetchone()
+        return date.fromisoformat(row[0]) if row and row[0] else None
+
+    def last_fingerprint(self, source: str, before: date) -> str | None:
+        """The batch fingerprint of the latest good fetch of `source` for a day before
+        `before` (to recognise a stale repeat)."""
+        row = self._db.execute(
+            "SELECT fingerprint FROM fetches WHERE source = ? AND day < ? AND outcome = 'ok'"
+            " AND fingerprint IS NOT NULL ORDER BY day DESC, id DESC LIMIT 1",
+            (source, before.isoformat()),
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def has_history(self) -> bool:
+        """Whether any fetch was ever recorded (a fresh install has none)."""
+        return self._db.execute("SELECT 1 FROM fetches LIMIT 1").fetchone() is not None
 
     def days_to_retry(self, source: str, before: date, window_days: int) -> list[date]:
         """Days in the window before `before` whose latest fetch of `source` failed."""
@@ -325,6 +355,72 @@ class Store:
         )
         return {(dest, status): n for dest, status, n in rows}
 
+    def last_delivery_errors(self) -> dict[str, str]:
+        """Destination -> the error of its latest failed attempt still not sent."""
+        rows = self._db.execute(
+            "SELECT destination, last_error FROM deliveries WHERE status != 'sent'"
+            " AND last_error IS NOT NULL ORDER BY rowid"
+        )
+        return {dest: err for dest, err in rows}
+
+    # ------------------------------------------------------------------ incidents
+
+    def open_incident(self, source: str) -> Incident | None:
+        row = self._db.execute(
+            f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE source = ? AND closed_at IS NULL"
+            " ORDER BY id DESC LIMIT 1",
+            (source,),
+        ).fetchone()
+        return _incident(row) if row else None
+
+    def last_incident(self, source: str) -> Incident | None:
+        row = self._db.execute(
+            f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE source = ? ORDER BY id DESC LIMIT 1",
+            (source,),
+        ).fetchone()
+        return _incident(row) if row else None
+
+    def note_incident(self, source: str, kind: str, day: date, message: str) -> Incident:
+        """Open an incident for `source`, or refresh the open one (same trouble, still going)."""
+        self._writable()
+        now = _now()
+        with self._transaction():
+            current = self.open_incident(source)
+            if current is None:
+                self._db.execute(
+                    "INSERT INTO incidents (source, kind, day, message, opened_at,"
+                    " last_seen_at) VALUES (?,?,?,?,?,?)",
+                    (source, kind, day.isoformat(), message, now, now),
+                )
+            else:
+                self._db.execute(
+                    "UPDATE incidents SET last_seen_at = ?, kind = ?, message = ? WHERE id = ?",
+                    (now, kind, message, current.id),
+                )
+        incident = self.open_incident(source)
+        assert incident is not None
+        return incident
+
+    def close_incident(self, incident: Incident) -> None:
+        self._writable()
+        with self._transaction():
+            self._db.execute(
+                "UPDATE incidents SET closed_at = ? WHERE id = ?", (_now(), incident.id)
+            )
+
+    def mark_incident_notified(self, incident: Incident) -> None:
+        self._writable()
+        with self._transaction():
+            self._db.execute(
+                "UPDATE incidents SET notified_at = ? WHERE id = ?", (_now(), incident.id)
+            )
+
+    # ------------------------------------------------------------------ status
+
+    def papers_by_source(self) -> dict[str, int]:
+        rows = self._db.execute("SELECT source, count(*) FROM papers GROUP BY source")
+        return {source: n for source, n in rows}
+
     def _writable(self) -> None:
         if self.readonly:  # a programming error: dry runs must not reach a write
             raise StateError("internal: write attempted on a read-only (dry-run) state")
@@ -341,6 +437,26 @@ class _Transaction:
 
     def __exit__(self, exc_type: object, *_: object) -> None:
         self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+_INCIDENT_COLUMNS = (
+    "id, source, kind, day, message, opened_at, last_seen_at, closed_at, notified_at"
+)
+
+
+def _incident(row: tuple[object, ...]) -> Incident:
+    iid, source, kind, day, message, opened, seen, closed, notified = row
+    return Incident(
+        id=int(str(iid)),
+        source=str(source),
+        kind=str(kind),
+        day=date.fromisoformat(str(day)),
+        message=str(message),
+        opened_at=str(opened),
+        last_seen_at=str(seen),
+        closed_at=str(closed) if closed else None,
+        notified_at=str(notified) if notified else None,
+    )
 
 
 _PAPER_FIELDS = (

@@ -95,6 +95,7 @@ def write_config(root: Path, hf_url: str, slack_url: str) -> None:
           - kind: hf_daily
             schedule: "0 9 * * mon-fri"
             base_url: {hf_url}
+            lookback_days: 0  # one recorded day is served; the day before would be empty
         slack:
           token_env: SLACK_BOT_TOKEN
           base_url: {slack_url}
@@ -143,7 +144,7 @@ def test_profile_gets_its_paper_in_slack_once(bot: Bot) -> None:
     assert "1 new paper matched out of 30" in json.dumps(spec_post.blocks)
     assert "new=30" in first.stderr  # the summary line
     asked = sorted({r.query.get("date", "") for r in bot.hf.requests_to("/api/daily_papers")})
-    assert asked == ["2026-07-30", DAY]  # the digest day and one look-back day
+    assert asked == [DAY]
 
     posts_before = len(bot.slack.posts)
     second = bot.run("once", "--date", DAY)
@@ -194,7 +195,7 @@ def test_persistent_hf_outage_exits_1_and_the_day_is_fetched_next_run(bot: Bot) 
     recovered = bot.run("once", "--date", "2026-08-01")
     assert recovered.returncode == 0, recovered.stderr
     asked = {r.query.get("date") for r in bot.hf.requests_to("/api/daily_papers")[api_calls:]}
-    assert asked == {"2026-07-30", DAY, "2026-08-01"}
+    assert asked == {DAY, "2026-08-01"}  # the failed day, and the (Saturday) digest day
     assert posted_ids(bot.slack, "#papers-spec") == [SPEC_ID]
 
 

@@ -43,5 +43,9 @@ class Notifier(ABC):
     def send(self, delivery: Delivery, target: str) -> None:
         """Deliver one digest to `target`. Raises DeliveryError (permanent or not)."""
 
+    @abstractmethod
+    def send_text(self, text: str, target: str) -> None:
+        """Deliver a short plain-text notice (an operator alert). Raises DeliveryError."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -31,6 +31,9 @@ class ConsoleNotifier(Notifier):
     def create(cls, settings: Any, env: Mapping[str, str]) -> tuple[Notifier | None, str]:
         return cls(), ""
 
+    def send_text(self, text: str, target: str = "") -> None:
+        self._console.print(escape(text))
+
     def send(self, delivery: Delivery, target: str = "") -> None:
         out = self._console
         title = f"{delivery.profile_name} — {delivery.digest_day.isoformat()}"

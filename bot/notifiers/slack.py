@@ -333,6 +333,25 @@ class SlackNotifier(Notifier):
         )
         return cls(client, token_env=settings.token_env), ""
 
+    def send_text(self, text: str, target: str) -> None:
+        """A plain notice (operator alerts): escaped, no blocks."""
+        self._post(f"slack:{target}", "", (), channel=target, text=escape_mrkdwn(text))
+
+    def _post(self, destination: str, where: str, delivered: tuple[str, ...], **kwargs: Any) -> Any:
+        """chat.postMessage with Slack's and the network's errors turned into DeliveryError."""
+        try:
+            return self._client.chat_postMessage(unfurl_links=False, unfurl_media=False, **kwargs)
+        except SlackApiError as exc:
+            raise self._api_error(exc, destination, where, delivered) from exc
+        except (OSError, http.client.HTTPException, SlackClientError) as exc:
+            raise DeliveryError(
+                f"could not reach Slack{where}: {self._redact(f'{type(exc).__name__}: {exc}')}",
+                destination=destination,
+                permanent=False,
+                delivered=delivered,
+                hint="check the network and `slack.base_url`; " + _TRANSIENT_HINT,
+            ) from exc
+
     def send(self, delivery: Delivery, target: str) -> None:
         destination = f"slack:{target}"
         messages = build_messages(delivery)
@@ -341,25 +360,15 @@ class SlackNotifier(Notifier):
         for k, message in enumerate(messages, start=1):
             where = f" (message {k} of {len(messages)})" if len(messages) > 1 else ""
             extra: dict[str, Any] = {} if thread_ts is None else {"thread_ts": thread_ts}
-            try:
-                response = self._client.chat_postMessage(
-                    channel=channel,
-                    text=message.text,
-                    blocks=message.blocks,
-                    unfurl_links=False,
-                    unfurl_media=False,
-                    **extra,
-                )
-            except SlackApiError as exc:
-                raise self._api_error(exc, destination, where, tuple(delivered)) from exc
-            except (OSError, http.client.HTTPException, SlackClientError) as exc:
-                raise DeliveryError(
-                    f"could not reach Slack{where}: {self._redact(f'{type(exc).__name__}: {exc}')}",
-                    destination=destination,
-                    permanent=False,
-                    delivered=tuple(delivered),
-                    hint="check the network and `slack.base_url`; " + _TRANSIENT_HINT,
-                ) from exc
+            response = self._post(
+                destination,
+                where,
+                tuple(delivered),
+                channel=channel,
+                text=message.text,
+                blocks=message.blocks,
+                **extra,
+            )
             delivered.extend(message.paper_ids)
             if thread_ts is None:
                 # Replies go to the channel ID Slack resolved, under the first message.

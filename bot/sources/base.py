@@ -30,7 +30,9 @@ class SourceSettings(Strict):
     schedule: str = "0 9 * * mon-fri"  # standard 5-field cron, evaluated in `timezone`
     # Also fetch this many days before the digest day: a day's list keeps growing after the
     # scheduled run, and papers seen before are skipped anyway.
-    lookback_days: int = Field(1, ge=0, le=14)
+    lookback_days: int = Field(default=1, ge=0, le=14)
+    # After downtime or failures, fetch the missed days back to this many days ago.
+    catchup_days: int = Field(default=14, ge=0, le=60)
 
     @property
     def label(self) -> str:
@@ -72,4 +74,11 @@ class Source(ABC):
 
     @abstractmethod
     def fetch(self, day: date) -> list[Paper]:
-        """The papers this source lists for digest `day`. Raises FetchError on failure."""
+        """The papers this source lists for digest `day`, each with `day` set to the day it
+        was announced. Raises FetchError on failure, StaleError when the source still shows
+        an older batch than `day`."""
+
+    def expects_papers(self, day: date) -> bool:
+        """Whether an empty answer for `day` would be unexpected (the source's calendar).
+        The default: every day. arXiv announces nothing on Saturdays, Sundays and holidays."""
+        return True

@@ -69,6 +69,10 @@ class HfDaily(Source):
             raise TypeError(f"HfDaily needs HfDailySettings, got {type(settings).__name__}")
         super().__init__(settings, http)
 
+    def expects_papers(self, day: date) -> bool:
+        """Daily Papers are curated on weekdays; an empty weekend is normal."""
+        return day.weekday() < 5
+
     def fetch(self, day: date) -> list[Paper]:
         """The papers listed for `day`. An empty day is []; a failure raises FetchError."""
         api_url = self.settings.base_url + API_PATH

@@ -1,0 +1,75 @@
+"""The state file's schema, as an append-only list of migrations.
+
+`Store.migrate()` applies the ones a file lacks, each with its `PRAGMA user_version` bump in one
+transaction. Never edit a shipped entry: append a new one.
+"""
+
+from __future__ import annotations
+
+# Each entry upgrades the schema by one version. Never edit a shipped entry: append a new one.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE papers (
+            id TEXT PRIMARY KEY,
+            title TEXT NOT NULL,
+            abstract TEXT NOT NULL,
+            authors TEXT NOT NULL,          -- JSON list of names
+            url TEXT NOT NULL,
+            categories TEXT NOT NULL,       -- JSON list
+            published TEXT NOT NULL,        -- YYYY-MM-DD or ''
+            day TEXT,                       -- digest day the source listed it on
+            version TEXT,
+            source TEXT NOT NULL,
+            extras TEXT NOT NULL,           -- JSON object: upvotes, ai_summary, github_repo...
+            first_seen_day TEXT NOT NULL,   -- digest day of the run that first stored it
+            first_seen_at TEXT NOT NULL     -- UTC timestamp
+        )""",
+        """CREATE TABLE deliveries (
+            paper_id TEXT NOT NULL REFERENCES papers(id),
+            profile_id TEXT NOT NULL,
+            destination TEXT NOT NULL,
+            profile_name TEXT NOT NULL,
+            digest_day TEXT NOT NULL,
+            candidates INTEGER NOT NULL,
+            score REAL NOT NULL,
+            why TEXT NOT NULL,              -- JSON list
+            status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'dead')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            sent_at TEXT,
+            PRIMARY KEY (paper_id, profile_id, destination)
+        )""",
+        "CREATE INDEX deliveries_status ON deliveries (status, destination)",
+        """CREATE TABLE fetches (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            day TEXT NOT NULL,
+            at TEXT NOT NULL,
+            outcome TEXT NOT NULL CHECK (outcome IN ('ok', 'failed')),
+            papers INTEGER NOT NULL,
+            error TEXT
+        )""",
+        "CREATE INDEX fetches_source_day ON fetches (source, day, id)",
+    ),
+    (
+        # How a fetch went, beyond ok/failed (`outcome` says whether the day is done):
+        # ok | expected_empty | unexpected_empty | stale | failed.
+        "ALTER TABLE fetches ADD COLUMN health TEXT NOT NULL DEFAULT 'ok'",
+        # sha1 of the sorted paper ids: the same batch again on another day is stale.
+        "ALTER TABLE fetches ADD COLUMN fingerprint TEXT",
+        """CREATE TABLE incidents (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            kind TEXT NOT NULL,             -- failed | stale | unexpected_empty
+            day TEXT NOT NULL,              -- the digest day it was first seen on
+            message TEXT NOT NULL,
+            opened_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            closed_at TEXT,                 -- NULL while open
+            notified_at TEXT                -- NULL until the operator was told
+        )""",
+        "CREATE INDEX incidents_open ON incidents (source, closed_at)",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
