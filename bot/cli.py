@@ -189,6 +189,20 @@ def check(config: Path | None, verbose: bool) -> int:
     return EXIT_OK
 
 
+@cli.command()
+@_common
+@_guard
+def status(config: Path | None, verbose: bool) -> int:
+    """Per source: last good day, last incident, papers stored; per destination: queue."""
+    from bot.status import status_lines
+
+    _setup_logging(verbose, daemon=False)
+    settings = load_settings(config_path(str(config) if config else None))
+    for line in status_lines(settings):
+        click.echo(line)
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: the command's return value is the exit code."""
     try:

@@ -159,7 +159,9 @@ def _fetch_source(
                 report.health[rest.isoformat()] = "failed"
                 outcomes.append(FetchOutcome(source.name, rest, 0, report.error, "failed"))
             break
-        batch = [p if p.day else replace(p, day=d) for p in batch]
+        # Label each paper with its digest day (if the source did not) and the source's
+        # configured name, which `status` counts papers by.
+        batch = [replace(p, day=p.day or d, source=source.name) for p in batch]
         health, mark = "ok", fingerprint(batch)
         if not batch:
             health = "unexpected_empty" if source.expects_papers(d) else "expected_empty"

@@ -14,23 +14,19 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import FIXTURES, ROOT
+from tests.e2e import TOKEN, Bot, posted_ids
 from tests.fixture_server import FixtureServer
-from tests.slack_standin import SlackStandIn
 
 DAY = "2026-07-31"
 HF_0731 = FIXTURES / "hf_daily_papers_2026-07-31_30items.json"
 SPEC_ID = "2607.26627"  # "Revisiting Lossy Verification in Speculative Decoding..."
 BM25_ID = "2607.26497"  # "BM25 Wins at Scale: ..."
-TOKEN = "xoxb-e2e-0123456789-SECRET"
 
 SPEC_PROFILE = """\
 name: Speculative decoding
@@ -48,86 +44,6 @@ min_score: 0.2
 notify:
   slack: "#papers-rag"
 """
-
-
-@dataclass
-class Bot:
-    """A config folder wired to the loopback servers, and a way to run the CLI on it."""
-
-    root: Path
-    hf: FixtureServer
-    slack: SlackStandIn
-    env: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def config(self) -> Path:
-        return self.root / "config" / "bot.yaml"
-
-    @property
-    def state(self) -> Path:
-        return self.root / "data" / "state.sqlite3"
-
-    def profile(self, name: str, text: str) -> Path:
-        path = self.root / "config" / "profiles" / name
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-        return path
-
-    def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "bot", *args, "--config", str(self.config)],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-
-
-def write_config(root: Path, hf_url: str, slack_url: str) -> None:
-    (root / "config" / "profiles").mkdir(parents=True)
-    (root / "config" / "bot.yaml").write_text(
-        textwrap.dedent(f"""\
-        timezone: Europe/Berlin
-        state: ../data/state.sqlite3
-        profiles: profiles/
-        sources:
-          - kind: hf_daily
-            schedule: "0 9 * * mon-fri"
-            base_url: {hf_url}
-            lookback_days: 0  # one recorded day is served; the day before would be empty
-        slack:
-          token_env: SLACK_BOT_TOKEN
-          base_url: {slack_url}
-          max_retries: 1
-        http:
-          timeout: 5
-          retries: 2
-          backoff: 0.05
-        """),
-        encoding="utf-8",
-    )
-
-
-@pytest.fixture
-def bot(tmp_path: Path) -> Iterator[Bot]:
-    channels = {"#papers-spec": "C0SPEC", "#papers-rag": "C0RAG"}
-    with FixtureServer() as hf, SlackStandIn(token=TOKEN, channels=channels) as slack:
-        write_config(tmp_path, hf.base_url, slack.base_url)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK", "DIGESTBOT"))}
-        env["SLACK_BOT_TOKEN"] = TOKEN
-        yield Bot(tmp_path, hf, slack, env)
-
-
-def posted_ids(slack: SlackStandIn, channel: str) -> list[str]:
-    """arXiv ids linked from the paper sections of every message posted to `channel`."""
-    ids = []
-    for post in slack.messages_in(channel):
-        for block in post.blocks:
-            text = block.get("text", {}).get("text", "") if block.get("type") == "section" else ""
-            if text.startswith("*<https://arxiv.org/abs/"):
-                ids.append(text.split("/abs/", 1)[1].split("|", 1)[0])
-    return ids
 
 
 def test_profile_gets_its_paper_in_slack_once(bot: Bot) -> None:

@@ -1,0 +1,59 @@
+"""`digestbot status`: what the state file says about each source and destination.
+
+Read-only: it opens the state the way --dry-run does and never creates or migrates it.
+"""
+
+from __future__ import annotations
+
+from bot.config import Settings
+from bot.store import Store
+
+
+def status_lines(settings: Settings) -> list[str]:
+    """One line for the state, one per source, one per destination."""
+    if not settings.state_path.exists():
+        return [f"state: {settings.state_path} does not exist yet (no run so far)"]
+    store = Store.open_readonly(settings.state_path)
+    try:
+        return _lines(settings, store)
+    finally:
+        store.close()
+
+
+def _lines(settings: Settings, store: Store) -> list[str]:
+    lines = [f"state: {settings.state_path} ({store.paper_count()} papers)"]
+    by_source = store.papers_by_source()
+    names = [s.label for s in settings.sources]
+    names += sorted(set(by_source) - set(names))  # sources removed from the config since
+    for name in names:
+        last_ok = store.last_ok_day(name)
+        parts = [
+            f"last good day {last_ok.isoformat() if last_ok else 'never'}",
+            f"{by_source.get(name, 0)} papers stored",
+        ]
+        incident = store.last_incident(name)
+        if incident is None:
+            parts.append("no incident")
+        else:
+            state = (
+                f"OPEN since {incident.opened_at}, last seen {incident.last_seen_at}"
+                if incident.closed_at is None
+                else f"closed {incident.closed_at}"
+            )
+            told = "" if incident.notified_at or not settings.operator else "; operator not told"
+            parts.append(
+                f"last incident: {incident.kind.replace('_', ' ')} for {incident.day} "
+                f"({state}{told}): {incident.message}"
+            )
+        lines.append(f"source {name}: " + "; ".join(parts))
+    counts = store.delivery_counts()
+    errors = store.last_delivery_errors()
+    for destination in sorted({d for d, _ in counts}):
+        sent, pending, dead = (counts.get((destination, k), 0) for k in ("sent", "pending", "dead"))
+        line = f"destination {destination}: {sent} sent, {pending} pending, {dead} failed for good"
+        if destination in errors:
+            line += f"; last error: {errors[destination]}"
+        lines.append(line)
+    if not counts:
+        lines.append("destinations: nothing delivered or queued yet")
+    return lines

@@ -1,0 +1,145 @@
+"""Source health, incidents, catch-up and `status`, end to end through the CLI, on the recorded
+Hugging Face days served over loopback.
+
+What these prove: a failing, stale or unexpectedly empty source exits 1, opens one incident and
+tells the operator once (and once more when it recovers); `status` shows it; missed days are
+fetched after downtime and each paper is delivered once, in the digest of its own day; a fresh
+install sends one day's digest, not its whole look-back.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from tests.conftest import FIXTURES
+from tests.e2e import Bot, make_bot, posted_ids
+
+HF_0731 = FIXTURES / "hf_daily_papers_2026-07-31_30items.json"
+HF_0803 = FIXTURES / "hf_daily_papers_2026-08-03_3items_reindented.json"
+HF_0612 = FIXTURES / "hf_daily_papers_2026-06-12_30items.json"
+OPERATOR = 'operator:\n  slack: "#ops"\n'
+
+ALL_PROFILE = """\
+name: Anything about language models
+description: language models training data benchmark evaluation agents reasoning
+min_score: 0.01
+max_per_digest: 50
+notify:
+  slack: "#papers-spec"
+"""
+
+
+def headers(bot: Bot, channel: str) -> list[str]:
+    return [
+        p.blocks[0]["text"]["text"]
+        for p in bot.slack.messages_in(channel)
+        if p.thread_ts is None and p.blocks and p.blocks[0].get("type") == "header"
+    ]
+
+
+def test_incident_is_told_once_then_recovery_once_and_status_shows_it(tmp_path: Path) -> None:
+    with make_bot(tmp_path, OPERATOR) as bot:
+        bot.profile("all.yaml", ALL_PROFILE)
+        bot.hf.add("/api/daily_papers", "upstream down", status=503)
+        bot.hf.add("/papers", "upstream down", status=503)
+
+        for _ in range(2):  # the same trouble on two runs: one alert
+            assert bot.run("once", "--date", "2026-07-31").returncode == 1
+        [alert] = bot.slack.messages_in("#ops")
+        assert "source hf_daily is in trouble (failed) for 2026-07-31" in alert.text
+        assert "503" in alert.text
+
+        status = bot.run("status")
+        assert status.returncode == 0, status.stderr
+        [line] = [ln for ln in status.stdout.splitlines() if ln.startswith("source hf_daily:")]
+        assert "last good day never" in line
+        assert "last incident: failed for 2026-07-31 (OPEN since" in line
+        assert "API: HTTP 503; page: HTTP 503" in line
+
+        bot.hf.serve_hf_day("2026-07-31", HF_0731)
+        recovered = bot.run("once", "--date", "2026-07-31")
+        assert recovered.returncode == 0, recovered.stderr
+        texts = [p.text for p in bot.slack.messages_in("#ops")]
+        assert len(texts) == 2 and "source hf_daily recovered (failed since" in texts[1]
+        assert headers(bot, "#papers-spec") == ["Anything about language models — 2026-07-31"]
+
+        status = bot.run("status").stdout
+        assert "source hf_daily: last good day 2026-07-31; 30 papers stored" in status
+        assert "(closed " in status
+        assert "destination slack:#papers-spec: " in status and " 0 pending" in status
+
+
+def test_unexpected_empty_weekday_and_expected_empty_weekend(bot: Bot) -> None:
+    bot.profile("all.yaml", ALL_PROFILE)
+    bot.hf.add("/api/daily_papers", "[]")  # HF answers, with nothing, every day
+
+    weekend = bot.run("once", "--date", "2026-08-01")  # a Saturday
+    assert weekend.returncode == 0, weekend.stderr
+    assert "hf_daily: expected_empty" in weekend.stderr
+
+    weekday = bot.run("once", "--date", "2026-08-04")  # a Tuesday
+    assert weekday.returncode == 1
+    assert "no papers on a day that should have some" in weekday.stderr
+    assert "last incident: unexpected empty for 2026-08-03" in bot.run("status").stdout
+
+
+def test_the_same_batch_for_a_new_day_is_stale(bot: Bot) -> None:
+    bot.profile("all.yaml", ALL_PROFILE)
+    bot.hf.add("/api/daily_papers", HF_0731.read_bytes())  # whatever day is asked
+    assert bot.run("once", "--date", "2026-07-31").returncode == 0
+
+    stale = bot.run("once", "--date", "2026-08-03")
+    assert stale.returncode == 1
+    assert "the same papers as the previous day (stale)" in stale.stderr
+    # The first day owed after 07-31 (Saturday 08-01) already got the same batch again.
+    assert "last incident: stale for 2026-08-01" in bot.run("status").stdout
+
+
+def test_catch_up_after_downtime_delivers_each_day_once_under_its_own_day(bot: Bot) -> None:
+    bot.profile("all.yaml", ALL_PROFILE)
+    bot.hf.serve_hf_day("2026-06-12", HF_0612)
+    bot.hf.serve_hf_day("2026-07-31", HF_0731)
+    bot.hf.serve_hf_day("2026-08-03", HF_0803)
+    bot.config.write_text(
+        bot.config.read_text().replace("lookback_days: 0", "lookback_days: 0\n    catchup_days: 60")
+    )
+
+    assert bot.run("once", "--date", "2026-06-12").returncode == 0  # a first run, then down
+    # ... until 2026-08-03: every day since is owed; the weekdays without a recording are
+    # answered [] by the server and reported as unexpected empties, the weekends are fine.
+    back = bot.run("once", "--date", "2026-08-03")
+    asked = {r.query["date"] for r in bot.hf.requests_to("/api/daily_papers")}
+    assert {"2026-06-13", "2026-07-04", "2026-07-31", "2026-08-01", "2026-08-03"} <= asked
+    assert back.returncode == 1  # the unrecorded weekdays are unexpected empties
+    assert headers(bot, "#papers-spec") == [
+        "Anything about language models — 2026-06-12",
+        "Anything about language models — 2026-07-31",
+        "Anything about language models — 2026-08-03",
+    ]
+    ids = posted_ids(bot.slack, "#papers-spec")
+    assert len(ids) == len(set(ids))  # nothing twice
+
+    posts = len(bot.slack.posts)
+    again = bot.run("once", "--date", "2026-08-03")
+    assert len(bot.slack.posts) == posts
+    assert again.returncode == 1  # the unrecorded weekdays are still owed, and still empty
+
+
+def test_fresh_install_sends_one_days_digest_and_keeps_the_rest_as_corpus(bot: Bot) -> None:
+    bot.profile("all.yaml", ALL_PROFILE)
+    bot.hf.serve_hf_day("2026-07-31", HF_0731)
+    bot.hf.serve_hf_day("2026-08-03", HF_0803)
+    text = bot.config.read_text().replace("lookback_days: 0", "lookback_days: 3")
+    bot.config.write_text(text)
+
+    first = bot.run("once", "--date", "2026-08-03")
+    assert first.returncode == 0, first.stderr
+    assert headers(bot, "#papers-spec") == ["Anything about language models — 2026-08-03"]
+    assert set(posted_ids(bot.slack, "#papers-spec")) <= {"2607.26654", "2607.28229", "2607.27851"}
+    assert "state:" in (status := bot.run("status").stdout) and "(33 papers)" in status
+
+    # The older day's papers are known: a profile written for one of them gets nothing later.
+    bot.profile("late.yaml", textwrap.dedent(ALL_PROFILE).replace("#papers-spec", "#papers-rag"))
+    bot.run("once", "--date", "2026-08-03")
+    assert bot.slack.messages_in("#papers-rag") == []
