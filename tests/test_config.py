@@ -233,6 +233,9 @@ BROKEN_SETTINGS = [
     ),
     pytest.param(BOT_YAML + "colour: blue\n", 7, "colour", "unknown key", id="unknown-top"),
     pytest.param(
+        BOT_YAML + "operator:\n  pager: me\n", 8, "operator.pager", "unknown key", id="operator"
+    ),
+    pytest.param(
         BOT_YAML + "    base_url: ftp://x\n", 7, "sources[0].base_url", "http", id="bad-base-url"
     ),
 ]
@@ -245,6 +248,35 @@ def test_broken_bot_yaml(tmp_path: Path, text: str, line: int, field: str, messa
         load_settings(path)
     [err] = caught.value.errors
     assert (err.file, err.line, err.field) == (str(path), line, field)
+    assert message in str(err)
+
+
+def test_operator_destinations(tmp_path: Path) -> None:
+    path = write(tmp_path, "bot.yaml", BOT_YAML + 'operator:\n  slack: "#ops"\n')
+    assert load_settings(path).operator == ("slack:#ops",)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "field", "message"),
+    [
+        ("categories: [cs.LG, Computer Vision]\n", 3, "categories", "not an arXiv category"),
+        ("category_boost: {cs.LG: 2}\n", 3, "category_boost", "between -1 and 1"),
+    ],
+)
+def test_profile_categories(tmp_path: Path, text: str, line: int, field: str, message: str) -> None:
+    good = write(
+        tmp_path,
+        "ok.yaml",
+        "name: X\ndescription: d\ncategories: [cs.LG, hep-th]\ncategory_boost: {cs.CL: 0.1}\n",
+    )
+    profile = load_profile(good)
+    assert profile.categories == ("cs.LG", "hep-th")
+    assert profile.category_boost == {"cs.CL": 0.1}
+    path = write(tmp_path, "bad.yaml", "name: X\ndescription: d\n" + text)
+    with pytest.raises(ConfigErrors) as caught:
+        load_profile(path)
+    [err] = caught.value.errors
+    assert (err.line, err.field) == (line, field)
     assert message in str(err)
 
 

@@ -95,3 +95,28 @@ def test_idf_comes_from_the_stored_corpus() -> None:
 def test_nothing_new_or_no_profiles() -> None:
     assert rank([SPEC], [], corpus(DAY_0612)) == {"spec": []}
     assert rank([], DAY_0731, []) == {}
+
+
+def test_category_filter_keeps_unknown_categories_and_drops_others() -> None:
+    spec_paper = next(p for p in DAY_0731 if p.id == SPEC_ID)
+    in_cl = replace(spec_paper, categories=("cs.CL", "cs.LG"))
+    in_cv = replace(spec_paper, id="2607.99999", categories=("cs.CV",))
+    only_cl = replace(SPEC, categories=("cs.CL",))
+    result = rank([only_cl], [in_cl, in_cv, *DAY_0612[:3]], [])["spec"]
+    assert [m.paper.id for m in result] == [SPEC_ID]
+    # HF papers carry no categories: the filter does not hide them.
+    hf_only = rank([only_cl], [spec_paper], [])["spec"]
+    assert [m.paper.id for m in hf_only] == [SPEC_ID]
+
+
+def test_category_boost_reorders_within_bounds() -> None:
+    spec_paper = next(p for p in DAY_0731 if p.id == SPEC_ID)
+    a = replace(spec_paper, id="2607.00001", categories=("cs.CL",))
+    b = replace(spec_paper, id="2607.00002", categories=("cs.LG",))
+    plain = rank([SPEC], [a, b], [])["spec"]
+    assert [m.paper.id for m in plain] == ["2607.00001", "2607.00002"]  # a tie, broken by id
+    boosted = rank([replace(SPEC, category_boost={"cs.LG": 0.05})], [a, b], [])["spec"]
+    assert [m.paper.id for m in boosted] == ["2607.00002", "2607.00001"]
+    assert boosted[0].score == round(plain[0].score + 0.05, 4)
+    huge = rank([replace(SPEC, category_boost={"cs.LG": 1.0})], [b], [])["spec"]
+    assert huge[0].score == 1.0
