@@ -218,6 +218,13 @@ BROKEN_SETTINGS = [
         id="bad-cron",
     ),
     pytest.param(
+        BOT_YAML.replace("mon-fri", "sun-thu"),
+        6,
+        "sources[0].schedule",
+        "write it as 'sun,mon-thu'",
+        id="sunday-range",
+    ),
+    pytest.param(
         BOT_YAML.replace('"0 9 * * mon-fri"', '"0 9 * *"'),
         6,
         "sources[0].schedule",

@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-from defusedxml import DefusedXmlException  # type: ignore[import-untyped]
+from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 
 from bot.errors import FetchError, ParseError

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from dataclasses import replace
 from datetime import date
 from typing import ClassVar, Literal
@@ -42,7 +43,7 @@ from bot.sources.arxiv_calendar import (
     is_digest_day,
     submission_window,
 )
-from bot.sources.arxiv_feed import parse_rss
+from bot.sources.arxiv_feed import RssBatch, parse_rss
 from bot.sources.arxiv_query import (
     DEFAULT_API_BASE_URL,
     MAX_TOTAL_RESULTS,
@@ -56,6 +57,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://rss.arxiv.org"
 CATCHUP_PAGE_SIZE = 200  # `max_results` of each catch-up API request
+FEED_REUSE_SECONDS = 600.0  # a run asks for several days; the feed is read once per run
 
 AnnounceType = Literal["new", "cross", "replace", "replace-cross"]
 
@@ -109,6 +111,7 @@ class ArxivRss(Source):
         if not isinstance(settings, ArxivRssSettings):
             raise TypeError(f"ArxivRss needs ArxivRssSettings, got {type(settings).__name__}")
         super().__init__(settings, http)
+        self._cached: tuple[float, RssBatch, str] | None = None
 
     @property
     def _pace(self) -> Pace:
@@ -122,6 +125,32 @@ class ArxivRss(Source):
         """The papers of the listing dated `day` (see the module docstring for each case)."""
         if not self.expects_papers(day):
             return []  # no listing on this day: nothing to ask arXiv
+        batch, feed_url = self._feed()
+        if batch.day is None:
+            if batch.papers:
+                raise ParseError(
+                    "the feed has items but no <pubDate>: cannot tell which day they were listed",
+                    url=feed_url,
+                    hint="arXiv may have changed its feed format",
+                )
+            return []
+        if batch.day == day:
+            return [replace(p, source=self.kind) for p in batch.papers]
+        if batch.day < day:
+            raise StaleError(
+                f"feed still shows the {batch.day} listing",
+                url=feed_url,
+                hint=f"arXiv announces the {day} listing at {ANNOUNCE_TIME:%H:%M} "
+                f"{ARXIV_TZ.key} the evening before; the day is fetched again on the next run",
+            )
+        return self._catch_up(day, shown=batch.day)
+
+    def _feed(self) -> tuple[RssBatch, str]:
+        """The parsed feed, fetched at most once per FEED_REUSE_SECONDS: one run asks for
+        several days (look-back, catch-up) and the feed is the same for all of them."""
+        now = time.monotonic()
+        if self._cached is not None and now - self._cached[0] < FEED_REUSE_SECONDS:
+            return self._cached[1], self._cached[2]
         url = self.settings.base_url + self.settings.feed_path
         response = self.http.get(url, pace=self._pace)
         try:
@@ -131,24 +160,8 @@ class ArxivRss(Source):
         except ParseError as exc:
             exc.url = exc.url or response.url
             raise
-        if batch.day is None:
-            if batch.papers:
-                raise ParseError(
-                    "the feed has items but no <pubDate>: cannot tell which day they were listed",
-                    url=response.url,
-                    hint="arXiv may have changed its feed format",
-                )
-            return []
-        if batch.day == day:
-            return [replace(p, source=self.kind) for p in batch.papers]
-        if batch.day < day:
-            raise StaleError(
-                f"feed still shows the {batch.day} listing",
-                url=response.url,
-                hint=f"arXiv announces the {day} listing at {ANNOUNCE_TIME:%H:%M} "
-                f"{ARXIV_TZ.key} the evening before; the day is fetched again on the next run",
-            )
-        return self._catch_up(day, shown=batch.day)
+        self._cached = (now, batch, response.url)
+        return batch, response.url
 
     def _catch_up(self, day: date, *, shown: date) -> list[Paper]:
         categories = " OR ".join(f"cat:{c}" for c in self.settings.categories)

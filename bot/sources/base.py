@@ -54,6 +54,12 @@ class SourceSettings(Strict):
         try:
             CronTrigger.from_crontab(value, timezone=tz)
         except ValueError as exc:
+            if "-" in fields[4] and "sun-" in fields[4].lower():
+                # APScheduler's week runs mon..sun, so a range can't start on Sunday.
+                raise ValueError(
+                    f"day-of-week range {fields[4]!r} wraps the week: write it as "
+                    f"{fields[4].lower().replace('sun-', 'sun,mon-')!r}"
+                ) from exc
             raise ValueError(f"invalid cron expression: {exc}") from exc
         return value
 
