@@ -169,12 +169,14 @@ def _fetch_source(
             health = "stale"  # the very batch of an earlier day, served again
         report.health[d.isoformat()] = health
         if health in ("stale", "unexpected_empty"):
-            report.error = f"{d.isoformat()}: " + (
+            report.error = (
                 "the same papers as the previous day (stale)"
                 if health == "stale"
                 else "no papers on a day that should have some"
             )
-            log.error("source %s %s: %s", source.name, health.replace("_", " "), report.error)
+            log.error(
+                "source %s %s for %s: %s", source.name, health.replace("_", " "), d, report.error
+            )
         outcomes.append(FetchOutcome(source.name, d, len(batch), None, health, mark))
         report.fetched += len(batch)
         papers.extend(batch)
@@ -191,7 +193,7 @@ def _trouble(
 ) -> None:
     where = f" at {exc.url}" if exc.url else ""
     report.health[d.isoformat()] = health
-    report.error = f"{d.isoformat()}: {exc}{where}"
+    report.error = f"{exc}{where}"
     report.hint = exc.hint
     outcomes.append(FetchOutcome(source.name, d, 0, f"{exc}{where}", health))
     hint = f" (hint: {exc.hint})" if exc.hint else ""
