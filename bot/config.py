@@ -28,7 +28,7 @@ from ruamel.yaml.scalarstring import ScalarString
 
 from bot.errors import ConfigError, ConfigErrors
 from bot.http import HttpSettings
-from bot.models import Profile
+from bot.models import Profile, split_arxiv_id
 from bot.notifiers import NOTIFIERS
 from bot.schema import Strict
 from bot.sources import SOURCES
@@ -48,6 +48,12 @@ def _notifier_fields() -> dict[str, Any]:
     return {name: (cls.Settings | None, None) for name, cls in NOTIFIERS.items()}
 
 
+class ArxivApiSettings(Strict):
+    """`arxiv_api:` in bot.yaml: the arXiv API used to look up profiles' example papers."""
+
+    base_url: str = "https://export.arxiv.org"
+
+
 class _BotSettingsBase(Strict):
     timezone: str = "UTC"
     state: str = "../data/digestbot.sqlite3"
@@ -55,6 +61,7 @@ class _BotSettingsBase(Strict):
     sources: list[dict[str, Any]] = Field(default_factory=list)
     http: HttpSettings = HttpSettings()
     operator: dict[str, Any] = Field(default_factory=dict)  # where source incidents are told
+    arxiv_api: ArxivApiSettings = ArxivApiSettings()  # where example papers are looked up
 
     @field_validator("timezone")
     @classmethod
@@ -84,6 +91,7 @@ class Settings:
     http: HttpSettings
     notifiers: Mapping[str, BaseModel]  # notifier name -> its settings, only those configured
     operator: tuple[str, ...] = ()  # destinations ("slack:#ops") told about source incidents
+    arxiv_api_url: str = "https://export.arxiv.org"
 
 
 # --------------------------------------------------------------------------- YAML with lines
@@ -284,6 +292,7 @@ def load_settings(path: Path) -> Settings:
         http=model.http,
         notifiers=notifiers,
         operator=operator,
+        arxiv_api_url=model.arxiv_api.base_url.rstrip("/"),
     )
 
 
@@ -320,7 +329,32 @@ class ProfileModel(Strict):
     max_per_digest: int = Field(10, ge=1, le=500)
     categories: list[str] = Field(default_factory=list)  # only papers in one of these
     category_boost: dict[str, float] = Field(default_factory=dict)  # added to the score
+    papers: list[str] = Field(default_factory=list)  # example papers, by arXiv id
+    not_like: list[str] = Field(default_factory=list)  # counter-examples, by arXiv id
+    authors: list[str] = Field(default_factory=list)  # followed authors
+    upvote_weight: float = Field(default=0.0, ge=0, le=1)
     notify: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("papers", "not_like")
+    @classmethod
+    def _arxiv_ids(cls, values: list[str]) -> list[str]:
+        ids = []
+        for value in values:
+            parsed = split_arxiv_id(value)
+            if parsed is None:
+                raise ValueError(
+                    f"{value!r} is not an arXiv id (like 2401.01234, arXiv:2401.01234v2 or "
+                    "hep-th/9901001)"
+                )
+            ids.append(parsed[0])
+        return ids
+
+    @field_validator("authors")
+    @classmethod
+    def _names(cls, values: list[str]) -> list[str]:
+        if any(not v.strip() for v in values):
+            raise ValueError("entries must not be blank")
+        return [" ".join(v.split()) for v in values]
 
     @field_validator("categories")
     @classmethod
@@ -359,11 +393,16 @@ def load_profile(path: Path) -> Profile:
         destinations = _destinations(model.notify)
     except ValidationError as exc:
         raise ConfigErrors(_pydantic_errors(exc, data, path, ("notify",))) from exc
-    if not model.description.strip() and not model.keywords:
+    if (
+        not model.description.strip()
+        and not model.keywords
+        and not model.papers
+        and not (model.authors)
+    ):
         raise ConfigErrors(
             [
                 ConfigError(
-                    "a profile needs a description or keywords to score against",
+                    "a profile needs a description, keywords, example papers or authors",
                     file=str(path),
                     line=1,
                     field="description",
@@ -380,6 +419,10 @@ def load_profile(path: Path) -> Profile:
         max_per_digest=model.max_per_digest,
         categories=tuple(model.categories),
         category_boost=dict(model.category_boost),
+        examples=tuple(dict.fromkeys(model.papers)),
+        not_like=tuple(dict.fromkeys(model.not_like)),
+        authors=tuple(model.authors),
+        upvote_weight=model.upvote_weight,
         destinations=destinations,
         path=str(path),
     )

@@ -71,5 +71,20 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX incidents_open ON incidents (source, closed_at)",
     ),
+    (
+        # Document frequencies of every term of every stored paper (bot/tfidf.py), kept as
+        # papers arrive; `corpus_meta.n_docs` counts the papers they were taken from. A file
+        # upgraded from version 2 is filled from its stored papers on first open.
+        "CREATE TABLE doc_freq (term TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID",
+        "CREATE TABLE corpus_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+        # Profiles' example papers (`papers:`) not in `papers`, fetched once from arXiv.
+        """CREATE TABLE example_papers (
+            id TEXT PRIMARY KEY,
+            title TEXT NOT NULL,
+            abstract TEXT NOT NULL,
+            authors TEXT NOT NULL,          -- JSON list
+            fetched_at TEXT NOT NULL
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

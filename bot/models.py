@@ -108,6 +108,10 @@ class Profile:
     max_per_digest: int = 10
     categories: tuple[str, ...] = ()  # only papers in one of these (unknown categories pass)
     category_boost: Mapping[str, float] = field(default_factory=dict)
+    examples: tuple[str, ...] = ()  # canonical ids of papers like the ones wanted
+    not_like: tuple[str, ...] = ()  # canonical ids of papers unlike them
+    authors: tuple[str, ...] = ()  # followed authors: their papers always match
+    upvote_weight: float = 0.0  # how much HF upvotes add to the score (0..1 at 100 upvotes)
     destinations: tuple[str, ...] = ()  # "notifier:target", e.g. "slack:#papers-norm"
     path: str = ""
 
@@ -119,7 +123,8 @@ class Match:
     paper: Paper
     profile_id: str
     score: float
-    why: tuple[str, ...] = ()  # the terms that weighed most
+    why: tuple[str, ...] = ()  # reasons: followed author, keyword hits, example, shared terms
+    followed: bool = False  # matched because a followed author wrote it
 
 
 @dataclass(frozen=True)

@@ -30,12 +30,16 @@ from zoneinfo import ZoneInfo
 from bot import scoring
 from bot.app import App
 from bot.errors import DeliveryError, FetchError, StaleError
+from bot.examples import resolve_examples
 from bot.health import fingerprint, track_incidents
 from bot.models import Delivery, DestinationReport, Match, Paper, Profile, RunReport, SourceReport
 from bot.sources.base import Source
 from bot.store import FetchOutcome
+from bot.tfidf import MemoryDocFreqs, terms_of
 
 log = logging.getLogger(__name__)
+
+COLD_START_DOCS = 1000  # below this many stored papers, a day's IDF also counts the day
 
 
 def today(app: App) -> date:
@@ -92,13 +96,26 @@ def run_once(
     if fresh_install and scored_days:
         # A first run must not flood: only the latest day is a digest, the rest is corpus.
         scored_days = scored_days[-1:]
-    stored_corpus = list(app.store.corpus_texts()) if scored_days else []
+    examples = (
+        resolve_examples(app.store, app.http, app.settings.arxiv_api_url, profiles)
+        if scored_days
+        else {}
+    )
     digests: list[tuple[date, int, dict[str, list[Match]]]] = []
-    for d in scored_days:
-        others = [p.text for p in fresh if (p.day or day) != d]
-        matches = scoring.rank(profiles, by_day[d], [*stored_corpus, *others])
-        digests.append((d, len(by_day[d]), matches))
-        report.matches += sum(len(m) for m in matches.values())
+    # The IDF of a day comes from the papers stored before it (and this run's earlier days);
+    # a young corpus also counts the day itself, or the first digests would have no IDF at all.
+    freqs = MemoryDocFreqs(base=app.store.corpus)
+    for d in sorted(by_day):
+        batch_terms = [terms_of(p.text) for p in by_day[d]]
+        cold = freqs.n_docs() < COLD_START_DOCS
+        if cold:
+            freqs.add(batch_terms)
+        if d in scored_days:
+            matches = scoring.rank(profiles, by_day[d], freqs, examples)
+            digests.append((d, len(by_day[d]), matches))
+            report.matches += sum(len(m) for m in matches.values())
+        if not cold:
+            freqs.add(batch_terms)
 
     if app.dry_run:
         _print_dry_run(app, profiles, digests, day)

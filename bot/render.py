@@ -38,7 +38,8 @@ def short_authors(authors: tuple[str, ...], keep: int = 3) -> str:
 
 
 def why_line(match: Match) -> str:
-    return ", ".join(match.why) if match.why else ""
+    """The reasons of a match on one line, e.g. "keyword RMSNorm; terms layer norm, pre ln"."""
+    return "; ".join(match.why)
 
 
 def headline(delivery: Delivery) -> str:

@@ -1,64 +1,57 @@
-"""TF-IDF relevance of new papers to interest profiles, with the terms that made each match.
+"""Relevance of new papers to interest profiles, with the reasons for each match.
 
-The model: one TfidfVectorizer whose IDF is fitted on the whole stored corpus (every paper seen
-so far) plus the run's new papers, so that a word common in *all* of arXiv weighs little even on a
-day when it happens to be rare. Papers are vectorised on title + abstract; a profile on its
-description plus its keywords (repeated, so they weigh more than the prose around them). The
-score is the cosine of the two L2-normalised vectors, so it lies in [0, 1], plus the profile's
-`category_boost` for the paper's arXiv categories (kept in [0, 1]).
+A paper is its title and abstract as a unit-length TF-IDF vector (bot/tfidf.py), with the IDF
+of the stored corpus. A profile is one vector too, Rocchio-style:
 
-Pure and deterministic: the same corpus, papers and profiles give the same matches in the same
-order (score descending, ties by paper id).
+    q = W_DESCRIPTION * v(description) + W_KEYWORDS * v(keywords)
+        + W_EXAMPLES * mean(v(example papers)) - W_NOT_LIKE * mean(v(counter-examples))
+
+scaled to unit length. The score is the cosine of the two (0 = no shared term, 1 = the same
+words), plus the profile's category boost and upvote weight, kept in [0, 1]. It does not depend
+on how many other papers arrived that day, so one `min_score` works all week.
+
+Then, per profile: `exclude` vetoes; `categories` filters arXiv papers (unknown categories
+pass); papers of followed `authors` always match (not capped, not thresholded, still vetoed by
+`exclude`); the rest need `min_score` and are capped at `max_per_digest`, best first, ties by
+id. Each match carries reasons: followed author, keyword hits, the most similar example paper,
+and the shared terms that weighed most.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Iterable, Sequence
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
+from scipy.sparse import csr_matrix
 
 from bot.models import Match, Paper, Profile
+from bot.tfidf import DocFreqs, MemoryDocFreqs, Space, terms_of
 
-KEYWORD_WEIGHT = 2  # how many times the keywords are repeated in the profile text
-WHY_TERMS = 4  # terms kept as the explanation of a match
-
-
-def make_vectorizer() -> TfidfVectorizer:
-    """Settings after arxiv-sanity-lite's: unigrams and bigrams (so "layer normalization"
-    stays a phrase), sublinear tf, English stop words, accents folded."""
-    return TfidfVectorizer(
-        ngram_range=(1, 2),
-        sublinear_tf=True,
-        stop_words="english",
-        strip_accents="unicode",
-        lowercase=True,
-        dtype=np.float64,
-    )
+W_DESCRIPTION = 1.0
+W_KEYWORDS = 1.0
+W_EXAMPLES = 1.0
+W_NOT_LIKE = 0.5
+WHY_TERMS = 4  # shared terms shown as a reason
+EXAMPLE_REASON_MIN = 0.1  # an example paper is named as a reason only when this similar
+UPVOTES_SCALE = math.log1p(100)  # 100 HF upvotes give the full `upvote_weight`
 
 
-def profile_text(profile: Profile) -> str:
-    keywords = ". ".join(profile.keywords)
-    return ". ".join([profile.description, *([keywords] * KEYWORD_WEIGHT)])
-
-
-def _exclude_pattern(terms: Sequence[str]) -> re.Pattern[str] | None:
-    if not terms:
-        return None
-    alternatives = "|".join(re.escape(t.lower()) for t in sorted(terms))
-    # Word boundaries where the term starts/ends with a word character, so "LN" doesn't veto
-    # "kiln" while "C++" still matches.
-    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
+@dataclass(frozen=True)
+class _ProfileVector:
+    vector: csr_matrix  # 1 x vocabulary, unit length (or all zero)
+    examples: list[tuple[str, csr_matrix]]  # (paper id, unit vector) of the found examples
 
 
 def excluded_by(profile: Profile, paper: Paper) -> str | None:
     """The `exclude` term found in the paper's title or abstract, if any."""
-    pattern = _exclude_pattern(profile.exclude)
-    if pattern is None:
-        return None
-    found = pattern.search(paper.text.lower())
-    return found.group(0) if found else None
+    for term in profile.exclude:
+        if _phrase(term).search(paper.text):
+            return term.lower()
+    return None
 
 
 def category_filter(profile: Profile, paper: Paper) -> bool:
@@ -73,45 +66,193 @@ def category_bonus(profile: Profile, paper: Paper) -> float:
     return sum(profile.category_boost.get(c, 0.0) for c in dict.fromkeys(paper.categories))
 
 
+def upvote_bonus(profile: Profile, paper: Paper) -> float:
+    upvotes = paper.extras.get("upvotes")
+    if not profile.upvote_weight or not isinstance(upvotes, int) or upvotes <= 0:
+        return 0.0
+    return profile.upvote_weight * min(1.0, math.log1p(upvotes) / UPVOTES_SCALE)
+
+
+def followed_author(profile: Profile, paper: Paper) -> str | None:
+    """The first followed author who wrote `paper` (names compared without case or accents;
+    "G. Hinton" follows "Geoffrey Hinton")."""
+    written = [_name_key(a) for a in paper.authors]
+    for name in profile.authors:
+        key = _name_key(name)
+        if any(_same_person(key, other) for other in written):
+            return name
+    return None
+
+
+def keyword_hits(profile: Profile, paper: Paper) -> list[str]:
+    return [k for k in profile.keywords if _phrase(k).search(paper.text)]
+
+
 def rank(
-    profiles: Sequence[Profile], fresh: Sequence[Paper], corpus: Iterable[str]
+    profiles: Sequence[Profile],
+    fresh: Sequence[Paper],
+    freqs: DocFreqs,
+    examples: Mapping[str, Paper] | None = None,
 ) -> dict[str, list[Match]]:
-    """For each profile id, the new papers that pass its threshold: best first, at most
-    `max_per_digest`, each with the terms that contributed most to its score."""
+    """For each profile id, the new papers that match it: best first, with reasons.
+    `freqs` gives the IDF; `examples` maps example / counter-example ids to their papers."""
     result: dict[str, list[Match]] = {p.id: [] for p in profiles}
     if not fresh or not profiles:
         return result
-    vectorizer = make_vectorizer()
-    documents = [*corpus, *(p.text for p in fresh)]
-    try:
-        vectorizer.fit(documents)
-    except ValueError:  # every document is empty or only stop words: nothing can match
-        return result
-    terms = vectorizer.get_feature_names_out()
-    papers_m = vectorizer.transform([p.text for p in fresh])
-    profiles_m = vectorizer.transform([profile_text(p) for p in profiles])
-    scores = (papers_m @ profiles_m.T).toarray()  # cosine: rows are L2-normalised
-
-    for j, profile in enumerate(profiles):
-        # Rounded first, so the threshold applies to the score the user is shown; a category
-        # boost moves a paper within [0, 1] but never makes a paper with no shared term match.
-        final = [
-            round(min(1.0, max(0.0, s + category_bonus(profile, p))), 4) if s > 0 else 0.0
-            for s, p in zip(scores[:, j], fresh, strict=True)
-        ]
-        order = sorted(range(len(fresh)), key=lambda i: (-final[i], fresh[i].id))
-        matches: list[Match] = []
-        for i in order:
-            score = final[i]
-            if score < profile.min_score or score <= 0.0:
-                break
-            if excluded_by(profile, fresh[i]) or not category_filter(profile, fresh[i]):
-                continue
-            contrib = papers_m[i].multiply(profiles_m[j]).tocoo()
-            top = sorted(zip(contrib.data, contrib.col, strict=True), key=lambda t: (-t[0], t[1]))
-            why = tuple(str(terms[col]) for _, col in top[:WHY_TERMS])
-            matches.append(Match(fresh[i], profile.id, score, why))
-            if len(matches) == profile.max_per_digest:
-                break
-        result[profile.id] = matches
+    examples = examples or {}
+    paper_terms = [terms_of(p.text) for p in fresh]
+    profile_parts = [_parts(p, examples) for p in profiles]
+    every = paper_terms + [t for parts in profile_parts for _, t in parts]
+    space = Space(every, freqs)
+    papers_m = space.vectors(paper_terms)
+    for profile, parts in zip(profiles, profile_parts, strict=True):
+        pv = _profile_vector(space, parts)
+        raw = (papers_m @ pv.vector.T).toarray().ravel()
+        result[profile.id] = _select(profile, fresh, papers_m, raw, pv, space)
     return result
+
+
+def rank_with_corpus(
+    profiles: Sequence[Profile],
+    fresh: Sequence[Paper],
+    corpus: Sequence[str],
+    examples: Mapping[str, Paper] | None = None,
+) -> dict[str, list[Match]]:
+    """`rank` with the IDF of `corpus` (texts) plus the new papers: for small data and tests."""
+    freqs = MemoryDocFreqs()
+    freqs.add(terms_of(t) for t in [*corpus, *(p.text for p in fresh)])
+    return rank(profiles, fresh, freqs, examples)
+
+
+# --------------------------------------------------------------------------- internals
+
+_PART_WEIGHTS = {"description": W_DESCRIPTION, "keywords": W_KEYWORDS}
+
+
+def _parts(profile: Profile, examples: Mapping[str, Paper]) -> list[tuple[str, list[str]]]:
+    """(role, terms) of each piece of text that makes up the profile."""
+    parts: list[tuple[str, list[str]]] = []
+    if profile.description.strip():
+        parts.append(("description", terms_of(profile.description)))
+    if profile.keywords:
+        parts.append(("keywords", terms_of(". ".join(profile.keywords))))
+    for pid in profile.examples:
+        if pid in examples:
+            parts.append((f"example:{pid}", terms_of(examples[pid].text)))
+    for pid in profile.not_like:
+        if pid in examples:
+            parts.append((f"not_like:{pid}", terms_of(examples[pid].text)))
+    return parts
+
+
+def _profile_vector(space: Space, parts: list[tuple[str, list[str]]]) -> _ProfileVector:
+    vectors = space.vectors([terms for _, terms in parts])
+    total = csr_matrix((1, len(space.terms)), dtype=np.float64)
+    found: list[tuple[str, csr_matrix]] = []
+    positives = [i for i, (role, _) in enumerate(parts) if role.startswith("example:")]
+    negatives = [i for i, (role, _) in enumerate(parts) if role.startswith("not_like:")]
+    for i, (role, _) in enumerate(parts):
+        if role in _PART_WEIGHTS:
+            total = total + _PART_WEIGHTS[role] * vectors[i]
+    if positives:
+        total = total + (W_EXAMPLES / len(positives)) * _sum_rows(vectors, positives)
+        found = [(parts[i][0].split(":", 1)[1], vectors[i]) for i in positives]
+    if negatives:
+        total = total - (W_NOT_LIKE / len(negatives)) * _sum_rows(vectors, negatives)
+    norm = math.sqrt(float(total.multiply(total).sum()))
+    return _ProfileVector(total / norm if norm else total, found)
+
+
+def _sum_rows(m: csr_matrix, rows: list[int]) -> csr_matrix:
+    return csr_matrix(m[rows].sum(axis=0))
+
+
+def _select(
+    profile: Profile,
+    fresh: Sequence[Paper],
+    papers_m: csr_matrix,
+    raw: np.ndarray,
+    pv: _ProfileVector,
+    space: Space,
+) -> list[Match]:
+    followed: list[Match] = []
+    scored: list[tuple[float, str, int]] = []
+    for i, paper in enumerate(fresh):
+        if excluded_by(profile, paper):
+            continue
+        author = followed_author(profile, paper)
+        cosine = max(0.0, float(raw[i]))
+        bonus = category_bonus(profile, paper) + upvote_bonus(profile, paper)
+        # Rounded first, so the threshold applies to the score the user is shown; bonuses move
+        # a paper within [0, 1] but never make a paper with no shared term match.
+        score = round(min(1.0, max(0.0, cosine + bonus)), 4) if cosine > 0 else 0.0
+        if author:
+            followed.append(_match(profile, paper, score, papers_m[i], pv, space, author))
+        elif category_filter(profile, paper) and score > 0 and score >= profile.min_score:
+            scored.append((score, paper.id, i))
+    scored.sort(key=lambda t: (-t[0], t[1]))
+    chosen = [
+        _match(profile, fresh[i], score, papers_m[i], pv, space, None)
+        for score, _, i in scored[: profile.max_per_digest]
+    ]
+    return sorted(followed + chosen, key=lambda m: (-m.score, m.paper.id))
+
+
+def _match(
+    profile: Profile,
+    paper: Paper,
+    score: float,
+    vector: csr_matrix,
+    pv: _ProfileVector,
+    space: Space,
+    author: str | None,
+) -> Match:
+    reasons: list[str] = []
+    if author:
+        reasons.append(f"followed author {author}")
+    hits = keyword_hits(profile, paper)
+    if hits:
+        reasons.append("keyword " + ", ".join(hits))
+    if pv.examples:
+        best_id, best = max(
+            ((pid, float((vector @ v.T).toarray()[0, 0])) for pid, v in pv.examples),
+            key=lambda t: (t[1], t[0]),
+        )
+        if best >= EXAMPLE_REASON_MIN:
+            reasons.append(f"like your example paper {best_id}")
+    contrib = vector.multiply(pv.vector).tocoo()
+    top = sorted(zip(contrib.data, contrib.col, strict=True), key=lambda t: (-t[0], t[1]))
+    terms = [space.terms[col] for value, col in top if value > 0][:WHY_TERMS]
+    if terms:
+        reasons.append("terms " + ", ".join(terms))
+    return Match(paper, profile.id, score, tuple(reasons), followed=author is not None)
+
+
+_PHRASES: dict[str, re.Pattern[str]] = {}
+
+
+def _phrase(term: str) -> re.Pattern[str]:
+    """Case-insensitive whole-word match ("LN" doesn't hit "kiln"; "C++" still matches)."""
+    if term not in _PHRASES:
+        _PHRASES[term] = re.compile(rf"(?<!\w){re.escape(term)}(?!\w)", re.IGNORECASE)
+    return _PHRASES[term]
+
+
+def _name_key(name: str) -> tuple[str, ...]:
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    if "," in folded:  # "Hinton, Geoffrey" -> "geoffrey hinton"
+        last, _, first = folded.partition(",")
+        folded = f"{first} {last}"
+    return tuple(w for w in re.split(r"[\s.\-]+", folded) if w)
+
+
+def _same_person(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """Same last name, and first names equal or one an initial of the other."""
+    if not a or not b or a[-1] != b[-1]:
+        return False
+    if len(a) == 1 or len(b) == 1:
+        return len(a) == len(b)
+    first_a, first_b = a[0], b[0]
+    if len(first_a) == 1 or len(first_b) == 1:
+        return first_a[0] == first_b[0]
+    return first_a == first_b

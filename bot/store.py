@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from bot.corpus import CorpusStats
 from bot.errors import StateError
 from bot.migrations import MIGRATIONS, SCHEMA_VERSION
 from bot.models import Delivery, Match, Paper
@@ -73,6 +74,7 @@ class Store:
     def __init__(self, conn: sqlite3.Connection, *, readonly: bool = False) -> None:
         self._db = conn
         self.readonly = readonly
+        self.corpus = CorpusStats(conn)  # document frequencies (the IDF) and example papers
 
     # ------------------------------------------------------------------ opening
 
@@ -143,6 +145,11 @@ class Store:
                 for statement in statements:
                     self._db.execute(statement)
                 self._db.execute(f"PRAGMA user_version = {number}")
+        if self.corpus.needs_backfill():
+            # A state from before document frequencies were kept: count its papers once.
+            with self._transaction():
+                self.corpus.add(list(self.stored_papers()))
+                self.corpus.mark_counted()
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
@@ -161,6 +168,23 @@ class Store:
 
     def paper_count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM papers").fetchone()[0])
+
+    def stored_papers(self) -> Iterator[Paper]:
+        for row in self._db.execute(f"SELECT {_PAPER_COLUMNS} FROM papers ORDER BY id"):
+            yield _paper_from_row(row)
+
+    def papers_of_days(self, first: date, last: date) -> list[Paper]:
+        """Stored papers listed on digest days first..last (for `preview`)."""
+        rows = self._db.execute(
+            f"SELECT {_PAPER_COLUMNS} FROM papers WHERE day BETWEEN ? AND ? ORDER BY day, id",
+            (first.isoformat(), last.isoformat()),
+        )
+        return [_paper_from_row(r) for r in rows]
+
+    def cache_examples(self, papers: Sequence[Paper]) -> None:
+        self._writable()
+        with self._transaction():
+            self.corpus.save_examples(papers)
 
     def corpus_texts(self) -> Iterator[str]:
         """Title and abstract of every stored paper, in a stable order (for the IDF)."""
@@ -192,6 +216,9 @@ class Store:
         with self._transaction():
             for paper in updated:
                 self._merge_metadata(paper)
+            # Only papers not stored yet count into the document frequencies (once, ever).
+            known = self.known_ids(p.id for p in papers)
+            self.corpus.add([p for p in papers if p.id not in known])
             self._db.executemany(
                 f"INSERT OR IGNORE INTO papers ({_PAPER_COLUMNS}, first_seen_day, first_seen_at)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",

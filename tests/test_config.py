@@ -179,7 +179,8 @@ def test_broken_profile_does_not_hide_the_others(tmp_path: Path) -> None:
 
 def test_profile_needs_something_to_score_against(tmp_path: Path) -> None:
     path = write(tmp_path, "empty.yaml", "name: Nothing\n")
-    with pytest.raises(ConfigErrors, match="description or keywords"):
+    needs = "a profile needs a description, keywords, example papers or authors"
+    with pytest.raises(ConfigErrors, match=needs):
         load_profile(path)
 
 

@@ -8,7 +8,8 @@ from dataclasses import replace
 import pytest
 
 from bot.models import Paper, Profile
-from bot.scoring import excluded_by, rank
+from bot.scoring import excluded_by
+from bot.scoring import rank_with_corpus as rank
 from bot.sources.hf_daily import parse_api
 from tests.conftest import FIXTURES
 
@@ -44,10 +45,12 @@ def test_profile_written_for_one_paper_ranks_it_first_with_reasons() -> None:
     top = result["spec"][0]
     assert top.profile_id == "spec"
     assert 0.1 <= top.score <= 1.0
-    assert "speculative decoding" in top.why
-    assert len(top.why) <= 4
+    assert top.why[0] == "keyword speculative decoding, draft model, verification"
+    assert top.why[-1].startswith("terms ")
+    terms = top.why[-1].removeprefix("terms ").split(", ")
+    assert "speculative decoding" in terms and len(terms) <= 4
     text = top.paper.text.lower()
-    assert all(term in text or all(w in text for w in term.split()) for term in top.why)
+    assert all(all(w in text for w in term.split()) for term in terms)
 
 
 def test_ranking_is_deterministic_and_best_first() -> None:
@@ -120,3 +123,68 @@ def test_category_boost_reorders_within_bounds() -> None:
     assert boosted[0].score == round(plain[0].score + 0.05, 4)
     huge = rank([replace(SPEC, category_boost={"cs.LG": 1.0})], [b], [])["spec"]
     assert huge[0].score == 1.0
+
+
+OMNI_ID = "2607.23193"  # OmniScope, by Jinsen Su, Yongdong Luo, ...
+
+
+@pytest.mark.parametrize("name", ["Jinsen Su", "J. Su", "Su, Jinsen", "jinsen  su", "Jínsen Su"])
+def test_followed_author_always_matches_and_says_so(name: str) -> None:
+    picky = replace(SPEC, min_score=0.99, max_per_digest=1, authors=(name,))
+    result = rank([picky], DAY_0731, [])["spec"]
+    assert [m.paper.id for m in result] == [OMNI_ID]
+    assert result[0].followed
+    assert result[0].why[0] == f"followed author {name}"
+
+
+@pytest.mark.parametrize("name", ["Jiang Su", "Jinsen Sun", "Su"])
+def test_other_names_are_not_followed(name: str) -> None:
+    picky = replace(SPEC, min_score=0.99, authors=(name,))
+    assert rank([picky], DAY_0731, [])["spec"] == []
+
+
+def test_exclude_vetoes_even_a_followed_author() -> None:
+    vetoed = replace(SPEC, authors=("Jinsen Su",), exclude=("token compression",))
+    assert OMNI_ID not in [m.paper.id for m in rank([vetoed], DAY_0731, [])["spec"]]
+
+
+def test_an_example_paper_alone_finds_its_like_and_is_named() -> None:
+    spec_paper = next(p for p in DAY_0731 if p.id == SPEC_ID)
+    example = replace(spec_paper, id="2501.00001")  # the user read an earlier copy of it
+    only_example = Profile(
+        id="ex", name="Ex", description="", examples=("2501.00001",), min_score=0.1
+    )
+    result = rank([only_example], DAY_0731, [], {"2501.00001": example})["ex"]
+    assert result[0].paper.id == SPEC_ID
+    assert "like your example paper 2501.00001" in result[0].why
+
+
+def test_counter_examples_push_their_like_down() -> None:
+    bm25 = next(p for p in DAY_0731 if p.id == BM25_ID)
+    papers = {"2501.00002": replace(bm25, id="2501.00002")}
+    broad = replace(RAG, min_score=0.0001, max_per_digest=30)
+    before = {m.paper.id: m.score for m in rank([broad], DAY_0731, [])["rag"]}
+    against = replace(broad, not_like=("2501.00002",))
+    after = {m.paper.id: m.score for m in rank([against], DAY_0731, [], papers)["rag"]}
+    assert after.get(BM25_ID, 0.0) < before[BM25_ID]
+
+
+def test_upvote_weight_adds_within_bounds() -> None:
+    spec_paper = next(p for p in DAY_0731 if p.id == SPEC_ID)
+    loud = replace(spec_paper, extras={**spec_paper.extras, "upvotes": 100})
+    base = rank([SPEC], [loud], [])["spec"][0].score
+    weighted = rank([replace(SPEC, upvote_weight=0.2)], [loud], [])["spec"][0].score
+    assert weighted == pytest.approx(min(1.0, base + 0.2), abs=1e-4)
+
+
+def test_scores_do_not_depend_on_the_days_other_papers() -> None:
+    # With the IDF from a stored corpus, a quiet day and a busy day score a paper the same.
+    from bot.scoring import rank as rank_freqs
+    from bot.tfidf import MemoryDocFreqs, terms_of
+
+    freqs = MemoryDocFreqs()
+    freqs.add(terms_of(p.text) for p in DAY_0612 + DAY_0731)
+    spec_paper = next(p for p in DAY_0731 if p.id == SPEC_ID)
+    quiet = rank_freqs([SPEC], [spec_paper], freqs)["spec"][0].score
+    busy = rank_freqs([SPEC], DAY_0731, freqs)["spec"]
+    assert next(m.score for m in busy if m.paper.id == SPEC_ID) == quiet

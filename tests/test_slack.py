@@ -187,7 +187,7 @@ def test_three_papers_arrive_as_one_message(standin: SlackStandIn) -> None:
         authors = ", ".join(p.authors[:3]) + (" et al." if len(p.authors) > 3 else "")
         upvotes = p.extras["upvotes"]
         facts = f"score {0.9 - 0.01 * i:.2f} · ▲ {upvotes} upvote{'' if upvotes == 1 else 's'}"
-        facts += " · why: " + ", ".join(why_terms(p))
+        facts += " · why: " + "; ".join(why_terms(p))
         title = p.title.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         expected.append(f"*<https://arxiv.org/abs/{p.id}|{title}>*\n{authors}\n{facts}")
     assert section_texts(post.blocks)[1:] == expected
@@ -196,7 +196,7 @@ def test_three_papers_arrive_as_one_message(standin: SlackStandIn) -> None:
     assert expected[0] == (
         "*<https://arxiv.org/abs/2607.23193|OmniScope: Modality-Decoupled Token Compression for "
         "Omnimodal Large Language Models>*\nJinsen Su, Yongdong Luo, Yuexiao Ma et al.\n"
-        "score 0.90 · ▲ 3 upvotes · why: omniscope, modality-decoupled"
+        "score 0.90 · ▲ 3 upvotes · why: omniscope; modality-decoupled"
     )
 
 
@@ -259,7 +259,7 @@ def test_hostile_text_is_escaped(standin: SlackStandIn) -> None:
         "*<https://example.org/x?a=1&amp;b=2%7C%3C!everyone%3E%20y%3Ez|"
         + real[4].title.replace("&", "&amp;")
         + ">*\n&lt;!here&gt;, Ann &lt;@U999&gt;\n"
-        + f"score 0.86 · ▲ {real[4].extras['upvotes']} upvotes · why: &lt;!subteam^S1&gt;, x&amp;y"
+        + f"score 0.86 · ▲ {real[4].extras['upvotes']} upvotes · why: &lt;!subteam^S1&gt;; x&amp;y"
     )
     everything = json.dumps(post.blocks, ensure_ascii=False) + post.text
     for raw in ("<!channel>", "<@U123>", "<https://evil", "<!here>", "<!everyone>", "<!subteam"):
