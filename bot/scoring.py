@@ -88,15 +88,26 @@ def keyword_hits(profile: Profile, paper: Paper) -> list[str]:
     return [k for k in profile.keywords if _phrase(k).search(paper.text)]
 
 
-def rank(
+@dataclass(frozen=True)
+class Candidate:
+    """A paper as a profile sees it: its score, whether it would be sent, and why not."""
+
+    match: Match
+    passed: bool
+    held_back: str | None = None  # "excluded: x", "category", "below min_score", "over cap"
+
+
+def evaluate(
     profiles: Sequence[Profile],
     fresh: Sequence[Paper],
     freqs: DocFreqs,
     examples: Mapping[str, Paper] | None = None,
-) -> dict[str, list[Match]]:
-    """For each profile id, the new papers that match it: best first, with reasons.
-    `freqs` gives the IDF; `examples` maps example / counter-example ids to their papers."""
-    result: dict[str, list[Match]] = {p.id: [] for p in profiles}
+    *,
+    explain: int = 0,
+) -> dict[str, list[Candidate]]:
+    """Every new paper for every profile, best first (ties by id): what would be sent and
+    what would not. Reasons are worked out for what passes and the first `explain` others."""
+    result: dict[str, list[Candidate]] = {p.id: [] for p in profiles}
     if not fresh or not profiles:
         return result
     examples = examples or {}
@@ -108,8 +119,20 @@ def rank(
     for profile, parts in zip(profiles, profile_parts, strict=True):
         pv = _profile_vector(space, parts)
         raw = (papers_m @ pv.vector.T).toarray().ravel()
-        result[profile.id] = _select(profile, fresh, papers_m, raw, pv, space)
+        result[profile.id] = _candidates(profile, fresh, papers_m, raw, pv, space, explain)
     return result
+
+
+def rank(
+    profiles: Sequence[Profile],
+    fresh: Sequence[Paper],
+    freqs: DocFreqs,
+    examples: Mapping[str, Paper] | None = None,
+) -> dict[str, list[Match]]:
+    """For each profile id, the new papers that match it: best first, with reasons.
+    `freqs` gives the IDF; `examples` maps example / counter-example ids to their papers."""
+    evaluated = evaluate(profiles, fresh, freqs, examples)
+    return {pid: [c.match for c in cands if c.passed] for pid, cands in evaluated.items()}
 
 
 def rank_with_corpus(
@@ -167,35 +190,52 @@ def _sum_rows(m: csr_matrix, rows: list[int]) -> csr_matrix:
     return csr_matrix(m[rows].sum(axis=0))
 
 
-def _select(
+def _candidates(
     profile: Profile,
     fresh: Sequence[Paper],
     papers_m: csr_matrix,
     raw: np.ndarray,
     pv: _ProfileVector,
     space: Space,
-) -> list[Match]:
-    followed: list[Match] = []
-    scored: list[tuple[float, str, int]] = []
+    explain: int,
+) -> list[Candidate]:
+    rows: list[tuple[float, str, int, str | None, str | None]] = []
     for i, paper in enumerate(fresh):
-        if excluded_by(profile, paper):
-            continue
-        author = followed_author(profile, paper)
         cosine = max(0.0, float(raw[i]))
         bonus = category_bonus(profile, paper) + upvote_bonus(profile, paper)
         # Rounded first, so the threshold applies to the score the user is shown; bonuses move
         # a paper within [0, 1] but never make a paper with no shared term match.
         score = round(min(1.0, max(0.0, cosine + bonus)), 4) if cosine > 0 else 0.0
-        if author:
-            followed.append(_match(profile, paper, score, papers_m[i], pv, space, author))
-        elif category_filter(profile, paper) and score > 0 and score >= profile.min_score:
-            scored.append((score, paper.id, i))
-    scored.sort(key=lambda t: (-t[0], t[1]))
-    chosen = [
-        _match(profile, fresh[i], score, papers_m[i], pv, space, None)
-        for score, _, i in scored[: profile.max_per_digest]
-    ]
-    return sorted(followed + chosen, key=lambda m: (-m.score, m.paper.id))
+        author = followed_author(profile, paper)
+        vetoed = excluded_by(profile, paper)
+        if vetoed:
+            held: str | None = f"excluded: {vetoed}"
+        elif author:
+            held = None  # followed: always sent, not thresholded, not capped
+        elif not category_filter(profile, paper):
+            held = "category"
+        elif score <= 0 or score < profile.min_score:
+            held = "below min_score"
+        else:
+            held = None
+        rows.append((score, paper.id, i, held, author))
+    rows.sort(key=lambda t: (-t[0], t[1]))
+    sent = others = 0
+    out: list[Candidate] = []
+    for score, _, i, held, author in rows:
+        if held is None and not author:
+            if sent >= profile.max_per_digest:
+                held = "over max_per_digest"
+            else:
+                sent += 1
+        passed = held is None
+        if passed or others < explain:
+            match = _match(profile, fresh[i], score, papers_m[i], pv, space, author)
+            others += 0 if passed else 1
+        else:  # reasons cost a sparse product each: only for what someone will read
+            match = Match(fresh[i], profile.id, score, (), followed=author is not None)
+        out.append(Candidate(match, passed, held))
+    return out
 
 
 def _match(
