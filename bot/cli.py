@@ -2,7 +2,8 @@
 
 Exit codes: 0 ok (also "nothing new"), 1 a source or a delivery failed (or the state is
 unusable), 2 bad configuration. Errors print as one line plus a hint; the traceback only with -v.
-Logging handlers are configured here and nowhere else.
+Logging handlers are configured here and nowhere else. Heavy modules (pydantic models, httpx,
+slack-sdk, scikit-learn) are imported inside the commands, so `digestbot --help` starts fast.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ import traceback
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from bot.config import config_path, load_profiles, load_settings
 from bot.errors import ConfigError, ConfigErrors, DigestbotError
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 log = logging.getLogger("bot")
 
@@ -51,6 +54,13 @@ def _setup_logging(verbose: bool, daemon: bool) -> None:
     logging.getLogger("apscheduler").setLevel(logging.INFO if daemon else logging.WARNING)
     # slack_sdk logs each failed call itself; our notifier reports it once, with a hint.
     logging.getLogger("slack_sdk").setLevel(logging.WARNING if verbose else logging.CRITICAL)
+
+
+def _settings(config: Path | None) -> Settings:
+    """bot.yaml from --config, $DIGESTBOT_CONFIG or config/bot.yaml, validated."""
+    from bot.config import config_path, load_settings
+
+    return load_settings(config_path(str(config) if config else None))
 
 
 def _print_error(exc: BaseException) -> None:
@@ -124,7 +134,7 @@ def once(config: Path | None, verbose: bool, day: datetime | None, dry_run: bool
     from bot.pipeline import run_once
 
     _setup_logging(verbose, daemon=False)
-    settings = load_settings(config_path(str(config) if config else None))
+    settings = _settings(config)
     app = build_app(settings, dry_run=dry_run)
     try:
         report = run_once(app, day=day.date() if day else None)
@@ -147,7 +157,7 @@ def run(config: Path | None, verbose: bool) -> int:
     from bot.scheduler import run_daemon
 
     _setup_logging(verbose, daemon=True)
-    settings = load_settings(config_path(str(config) if config else None))
+    settings = _settings(config)
     app = build_app(settings)
     try:
         return run_daemon(app)
@@ -165,6 +175,8 @@ def check(config: Path | None, verbose: bool) -> int:
     from bot.notifiers import NOTIFIERS
 
     _setup_logging(verbose, daemon=False)
+    from bot.config import config_path, load_profiles, load_settings
+
     path = config_path(str(config) if config else None)
     settings = load_settings(path)
     sources = ", ".join(s.label for s in settings.sources) or "none"
@@ -197,7 +209,7 @@ def status(config: Path | None, verbose: bool) -> int:
     from bot.status import status_lines
 
     _setup_logging(verbose, daemon=False)
-    settings = load_settings(config_path(str(config) if config else None))
+    settings = _settings(config)
     for line in status_lines(settings):
         click.echo(line)
     return EXIT_OK
