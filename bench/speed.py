@@ -1,0 +1,243 @@
+"""Speed and memory, measured by hand (not in CI):
+
+1. one daily run: 500 new papers x 100 profiles against a 75,000-paper stored corpus: the time
+   to score (IDF lookups + vectors + ranking, as the pipeline does) and to record (papers and
+   their document frequencies, one transaction), beyond fetching;
+2. `digestbot --help` start-up time (median of 5);
+3. the replay of every archived day with 20 profiles: wall time, papers/s and peak RSS, run as
+   `python -m bot replay` under /usr/bin/time.
+
+    .venv/bin/python bench/speed.py [--skip-replay]
+
+Data: ../shared/bench/daily_arxiv/days (read in place). The 75k-paper state is built once in a
+temporary folder (its build time is reported separately).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.models import Paper, Profile, canonical_id, fold_whitespace  # noqa: E402
+from bot.pipeline import COLD_START_DOCS  # noqa: E402
+from bot.scoring import rank  # noqa: E402
+from bot.store import Store  # noqa: E402
+from bot.tfidf import MemoryDocFreqs, terms_of  # noqa: E402
+
+DAYS = (
+    Path(os.environ.get("DIGESTBOT_BENCH", ROOT.parent / "shared" / "bench"))
+    / "daily_arxiv"
+    / "days"
+)
+
+# Short topic profiles (keywords from arXiv's category descriptions), multiplied to 100 by
+# varying the threshold and the keyword subset: realistic sizes, no tuning against results.
+TOPICS = {
+    "cs.CV": "image recognition, object detection, segmentation, video, 3D reconstruction",
+    "cs.CL": "natural language processing, language models, machine translation, parsing",
+    "cs.AI": "planning, knowledge representation, reasoning, agents, search",
+    "cs.LG": "machine learning, neural networks, optimization, generalization, reinforcement",
+    "cs.RO": "robotics, manipulation, locomotion, motion planning, control",
+    "cs.IR": "information retrieval, recommendation, search engines, ranking",
+    "cs.CR": "security, privacy, cryptography, attacks, malware",
+    "cs.GR": "computer graphics, rendering, animation, geometry processing",
+    "cs.IT": "information theory, coding, channel capacity, communication",
+    "cs.GT": "game theory, mechanism design, auctions, equilibrium",
+    "cs.HC": "human-computer interaction, user study, interfaces, usability",
+    "eess.IV": "image and video processing, compression, restoration, medical imaging",
+    "cs.SD": "speech, audio, music, sound, speaker",
+    "cs.CE": "computational engineering, finance, simulation, science",
+    "cs.MA": "multi-agent systems, cooperation, coordination, negotiation",
+    "cs.NE": "evolutionary algorithms, neural computation, genetic programming",
+    "cs.DB": "databases, query processing, data management, SQL",
+    "cs.SE": "software engineering, program repair, testing, code generation",
+    "cs.DC": "distributed computing, parallel, cluster, GPU systems",
+    "stat.ML": "statistical learning, Bayesian inference, kernels, causal inference",
+}
+
+
+def read_day(path: Path) -> list[Paper]:
+    day = date.fromisoformat(path.name[:10])
+    papers = []
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                r = json.loads(line)
+                papers.append(
+                    Paper(
+                        id=canonical_id(r["id"], "archive"),
+                        title=fold_whitespace(r["title"]),
+                        abstract=fold_whitespace(r.get("summary") or r.get("abstract") or ""),
+                        authors=tuple(r.get("authors") or ()),
+                        categories=tuple(r.get("categories") or ()),
+                        day=day,
+                        source="archive",
+                    )
+                )
+    return papers
+
+
+def profiles(n: int) -> list[Profile]:
+    out = []
+    topics = list(TOPICS.items())
+    for i in range(n):
+        cat, words = topics[i % len(topics)]
+        keywords = tuple(w.strip() for w in words.split(","))[: 3 + i % 3]
+        out.append(
+            Profile(
+                id=f"p{i:03d}",
+                name=f"{cat} #{i}",
+                description=f"New research in {words}.",
+                keywords=keywords,
+                min_score=0.1 + 0.02 * (i // len(topics)),
+                max_per_digest=10,
+            )
+        )
+    return out
+
+
+def build_state(path: Path, want: int) -> tuple[Store, list[Paper], float]:
+    """A state with `want` stored papers, and 500 new papers to score.
+
+    The archive has fewer unique papers (about 48k) than the 75k asked for: the corpus is every
+    unique paper but the last 500, topped up with copies of archive papers under new ids
+    (`copy1:2503.01234`), so its vocabulary and document frequencies stay those of real
+    abstracts. The 500 new papers are the archive's last 500 unique ones.
+    """
+    unique: dict[str, Paper] = {}
+    for file in sorted(DAYS.glob("*.jsonl.gz")):
+        for paper in read_day(file):
+            unique.setdefault(paper.id, paper)
+    papers = list(unique.values())
+    new, corpus = papers[-500:], papers[:-500]
+    copies, k = [], 1
+    while len(corpus) + len(copies) < want:
+        need = want - len(corpus) - len(copies)
+        copies += [replace(p, id=f"copy{k}:{p.id}") for p in corpus[:need]]
+        k += 1
+    store = Store.open(path)
+    start = time.perf_counter()
+    everything = corpus + copies
+    for i in range(0, len(everything), 5000):  # one transaction per 5,000, as many days would
+        chunk = everything[i : i + 5000]
+        store.record(chunk, [], [], digest_day=chunk[0].day or date.today())
+    return store, new, time.perf_counter() - start
+
+
+def daily_run(tmp: Path) -> None:
+    store, new, build = build_state(tmp / "state.sqlite3", 75_000)
+    profs = profiles(100)
+    print(
+        f"state: {store.corpus.n_docs()} stored papers (built in {build:.0f} s); "
+        f"{len(new)} new papers; {len(profs)} profiles"
+    )
+    timings = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        freqs = MemoryDocFreqs(base=store.corpus)
+        if freqs.n_docs() < COLD_START_DOCS:
+            freqs.add(terms_of(p.text) for p in new)
+        matches = rank(profs, new, freqs)
+        timings.append(time.perf_counter() - t0)
+    sent = sum(len(m) for m in matches.values())
+    print(
+        f"daily run, scoring: median {statistics.median(timings):.2f} s of 3 "
+        f"({', '.join(f'{t:.2f}' for t in timings)}); {sent} matches"
+    )
+    t0 = time.perf_counter()
+    store.record(new, [], [], digest_day=new[0].day or date.today())
+    print(
+        f"daily run, recording 500 papers + document frequencies: {time.perf_counter() - t0:.2f} s"
+    )
+    print(
+        "target: scoring <= 3 s beyond fetching:",
+        "PASS" if statistics.median(timings) <= 3 else "FAIL",
+    )
+    store.close()
+
+
+def help_time() -> None:
+    exe = ROOT / ".venv" / "bin" / "digestbot"
+    runs = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        subprocess.run([str(exe), "--help"], check=True, capture_output=True)
+        runs.append(time.perf_counter() - t0)
+    med = statistics.median(runs)
+    print(
+        f"digestbot --help: median {med:.3f} s of 5; target <= 0.5 s:",
+        "PASS" if med <= 0.5 else "FAIL",
+    )
+
+
+def replay(tmp: Path) -> None:
+    folder = tmp / "profiles"
+    folder.mkdir()
+    for i, prof in enumerate(profiles(20)):
+        (folder / f"{prof.id}.yaml").write_text(
+            f"name: {json.dumps(prof.name)}\ndescription: {json.dumps(prof.description)}\n"
+            f"keywords: {json.dumps(list(prof.keywords))}\nmin_score: {prof.min_score}\n"
+        )
+    days = sorted(DAYS.glob("*.jsonl.gz"))
+    first, last = days[0].name[:10], days[-1].name[:10]
+    cmd = [
+        "/usr/bin/time",
+        "-v",
+        str(ROOT / ".venv" / "bin" / "python"),
+        "-m",
+        "bot",
+        "replay",
+        str(DAYS),
+        "--from",
+        first,
+        "--to",
+        last,
+        "--profiles",
+        str(folder),
+    ]
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
+    wall = time.perf_counter() - t0
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
+    peak_mb = int(rss.group(1)) / 1024 if rss else float("nan")
+    tail = [ln for ln in done.stdout.splitlines() if "papers" in ln.lower()][-3:]
+    print(
+        f"replay {first}..{last} ({len(days)} days) x 20 profiles: exit {done.returncode}, "
+        f"wall {wall:.1f} s, peak RSS {peak_mb:.0f} MB"
+    )
+    for line in tail:
+        print("  " + line)
+    print("target: <= 90 s and <= 1.5 GB:", "PASS" if wall <= 90 and peak_mb <= 1536 else "FAIL")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-replay", action="store_true")
+    args = parser.parse_args()
+    help_time()
+    with tempfile.TemporaryDirectory() as tmp:
+        daily_run(Path(tmp))
+        if not args.skip_replay:
+            replay(Path(tmp))
+    print(
+        f"this process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+    )
+
+
+if __name__ == "__main__":
+    main()
