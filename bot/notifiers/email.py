@@ -1,0 +1,177 @@
+"""Email: one digest per profile and recipient, over SMTP (smtplib).
+
+Settings are `email:` in bot.yaml; a profile names recipients with `notify: {email: [...]}`.
+The password is read from the environment variable `password_env` names, never from a file.
+
+TLS: `security: starttls` (port 587) upgrades the connection with STARTTLS and fails if the
+server does not offer it, rather than sending in clear; `ssl` (port 465) is TLS from the start;
+`none` is for a local relay only. Certificates are verified (`ssl.create_default_context()`,
+plus `ca_file` for a private CA).
+
+SMTP answers, as the outbox needs them:
+
+    permanent (dead)   5xx (550 mailbox unknown, 535 bad login, 554...), no STARTTLS when
+                       asked for, a certificate that does not verify
+    transient (retry)  4xx (451 try later, 421...), refused or dropped connections, timeouts
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import smtplib
+import ssl
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import AfterValidator, ConfigDict, Field
+
+from bot.errors import DeliveryError
+from bot.models import Delivery
+from bot.notifiers.base import Notifier
+from bot.notifiers.email_render import build_message
+from bot.schema import Strict
+
+log = logging.getLogger(__name__)
+
+_ADDRESS = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+")
+
+
+def _address(value: str) -> str:
+    if not _ADDRESS.fullmatch(value.strip()):
+        raise ValueError(f"{value!r} is not an email address like alice@example.org")
+    return value.strip()
+
+
+Address = Annotated[str, AfterValidator(_address)]
+
+
+class EmailSettings(Strict):
+    """`email:` in bot.yaml."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+
+    host: str = Field(min_length=1)
+    port: int | None = Field(default=None, ge=1, le=65535)  # default by `security`
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password_env: str | None = None  # the variable holding the SMTP password
+    sender: Address = Field(alias="from")
+    reply_to: Address | None = None
+    timeout: float = Field(default=30.0, gt=0)
+    ca_file: str | None = None  # extra CA certificates (PEM) for a private mail server
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or {"starttls": 587, "ssl": 465, "none": 25}[self.security]
+
+
+class EmailNotifier(Notifier):
+    """Sends digests and operator alerts by SMTP."""
+
+    name = "email"
+    Settings = EmailSettings
+    Target: ClassVar[Any] = list[Address] | Address
+
+    def __init__(self, settings: EmailSettings, password: str | None) -> None:
+        self.settings = settings
+        self._password = password
+
+    def __repr__(self) -> str:  # never the password
+        s = self.settings
+        return f"EmailNotifier({s.host}:{s.effective_port}, {s.security}, from={s.sender})"
+
+    @classmethod
+    def create(cls, settings: Any, env: Mapping[str, str]) -> tuple[Notifier | None, str]:
+        password = None
+        if settings.password_env:
+            password = env.get(settings.password_env) or None
+            if password is None:
+                return None, f"{settings.password_env} is not set"
+        return cls(settings, password), ""
+
+    def send(self, delivery: Delivery, target: str) -> None:
+        s = self.settings
+        message = build_message(delivery, target, s.sender, s.reply_to)
+        self._deliver(message, target)
+        log.info("email: delivered %d papers to %s", len(delivery.matches), target)
+
+    def send_text(self, text: str, target: str) -> None:
+        from email.message import EmailMessage
+
+        message = EmailMessage()
+        message["From"] = self.settings.sender
+        message["To"] = target
+        message["Subject"] = "[digestbot] " + " ".join(text.split())[:150]
+        message.set_content(text)
+        self._deliver(message, target)
+
+    def _deliver(self, message: Any, target: str) -> None:
+        destination = f"email:{target}"
+        try:
+            with self._connect() as smtp:
+                if self.settings.username:
+                    smtp.login(self.settings.username, self._password or "")
+                smtp.send_message(message, to_addrs=[target])
+        except smtplib.SMTPNotSupportedError as exc:
+            raise DeliveryError(
+                "the server does not offer STARTTLS; not sending in clear",
+                destination=destination,
+                permanent=True,
+                hint="use `security: ssl` (port 465) if the server speaks TLS from the start",
+            ) from exc
+        except smtplib.SMTPResponseException as exc:  # auth, sender, data: one code
+            raise _answer(destination, exc.smtp_code, exc.smtp_error) from exc
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, reply = next(iter(exc.recipients.values()))
+            raise _answer(destination, code, reply) from exc
+        except ssl.SSLCertVerificationError as exc:
+            raise DeliveryError(
+                f"the server's certificate does not verify ({exc.verify_message})",
+                destination=destination,
+                permanent=True,
+                hint="fix the server's certificate, or set `email.ca_file` to its CA",
+            ) from exc
+        except (OSError, smtplib.SMTPException) as exc:  # refused, dropped, timed out
+            raise DeliveryError(
+                f"cannot reach {self.settings.host}:{self.settings.effective_port} "
+                f"({type(exc).__name__}: {exc})",
+                destination=destination,
+                permanent=False,
+                hint="the digest stays queued and is sent on the next run",
+            ) from exc
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        context = ssl.create_default_context(cafile=s.ca_file)
+        if s.security == "ssl":
+            return smtplib.SMTP_SSL(s.host, s.effective_port, timeout=s.timeout, context=context)
+        smtp = smtplib.SMTP(s.host, s.effective_port, timeout=s.timeout)
+        try:
+            if s.security == "starttls":
+                smtp.ehlo()
+                if not smtp.has_extn("starttls"):
+                    raise smtplib.SMTPNotSupportedError("STARTTLS not offered")
+                smtp.starttls(context=context)
+                smtp.ehlo()
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+
+def _answer(destination: str, code: int, reply: bytes | str) -> DeliveryError:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    permanent = 500 <= code < 600
+    hint = (
+        "the server refused for good: check the address and the login (`email.username`, "
+        "the password variable)"
+        if permanent
+        else "the server asked to try later: the digest stays queued"
+    )
+    return DeliveryError(
+        f"SMTP {code} {' '.join(text.split())}",
+        destination=destination,
+        permanent=permanent,
+        hint=hint,
+    )

@@ -1,0 +1,190 @@
+"""Email digests through a real SMTP server on 127.0.0.1 (aiosmtpd), parsed back with `email`:
+structure, headers, escaping and links; what each SMTP answer means for the outbox; STARTTLS
+that is not offered fails rather than downgrading; certificates are verified; secrets stay out."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.errors import DeliveryError
+from bot.models import Delivery, Match
+from bot.notifiers.email import EmailNotifier, EmailSettings
+from bot.sources.hf_daily import parse_api
+from tests.conftest import FIXTURES
+from tests.smtp_server import SmtpServer, self_signed
+
+PAPERS = parse_api((FIXTURES / "hf_daily_papers_2026-06-12_30items.json").read_bytes())
+PASSWORD = "smtp-pass-0123-SECRET"
+
+
+def delivery(n: int = 3, **changes: object) -> Delivery:
+    matches = tuple(
+        Match(p, "norm", round(0.5 - i / 100, 4), ("keyword RMSNorm", "terms layer norm"))
+        for i, p in enumerate(PAPERS[:n])
+    )
+    base = Delivery(
+        "norm",
+        "Normalization in transformers",
+        "email:alice@example.org",
+        date(2026, 7, 31),
+        matches,
+        30,
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def notifier(port: int, **settings: object) -> EmailNotifier:
+    values = {
+        "host": "127.0.0.1",
+        "port": port,
+        "security": "none",
+        "from": "bot@digest.example.org",
+        **settings,
+    }
+    made, why = EmailNotifier.create(
+        EmailSettings.model_validate(values), {"SMTP_PASSWORD": PASSWORD}
+    )
+    assert made is not None, why
+    assert isinstance(made, EmailNotifier)
+    return made
+
+
+def test_digest_is_multipart_alternative_with_the_same_papers_in_both() -> None:
+    with SmtpServer() as server:
+        notifier(server.port, reply_to="team@example.org").send(delivery(), "alice@example.org")
+        [msg] = server.messages
+    assert server.envelopes == [("bot@digest.example.org", ["alice@example.org"])]
+    assert msg.get_content_type() == "multipart/alternative"
+    text, html = msg.iter_parts()
+    assert (text.get_content_type(), html.get_content_type()) == ("text/plain", "text/html")
+    assert msg["Subject"] == (
+        "[digestbot] Normalization in transformers: 3 new papers — 2026-07-31"
+    )
+    assert msg["To"] == "alice@example.org"
+    assert msg["From"] == "digestbot <bot@digest.example.org>"
+    assert msg["Reply-To"] == "team@example.org"
+    assert msg["List-Id"] == "Normalization in transformers <norm.digestbot.digest.example.org>"
+    assert msg["List-Unsubscribe"] == "<mailto:team@example.org?subject=unsubscribe%20norm>"
+    assert msg["Date"]
+    for part in (text.get_content(), html.get_content()):
+        for match in delivery().matches:
+            assert f"https://arxiv.org/abs/{match.paper.id}" in part
+            assert "0.50" in part
+        assert "keyword RMSNorm; terms layer norm" in part
+        assert "3 new papers matched out of 30" in part
+    assert PAPERS[0].extras["ai_summary"][:40] in text.get_content()
+
+
+def test_message_id_is_deterministic_per_delivery() -> None:
+    with SmtpServer() as server:
+        sender = notifier(server.port)
+        sender.send(delivery(), "alice@example.org")
+        sender.send(delivery(), "alice@example.org")
+        sender.send(delivery(digest_day=date(2026, 8, 1)), "alice@example.org")
+        ids = [m["Message-ID"] for m in server.messages]
+    assert ids[0] == ids[1] != ids[2]
+    assert ids[0].endswith("@digest.example.org>")
+
+
+def test_hostile_text_is_text_and_only_http_links_are_links() -> None:
+    hostile = replace(
+        PAPERS[0],
+        title="<script>alert(1)</script> & <b>bold</b>",
+        url="javascript:alert(1)",
+        id="hf:weird",
+    )
+    d = delivery(matches=(Match(hostile, "norm", 0.4, ("terms <i>x</i>",)),))
+    with SmtpServer() as server:
+        notifier(server.port).send(d, "alice@example.org")
+        [msg] = server.messages
+    html = msg.get_body(("html",)).get_content()
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;b&gt;bold&lt;/b&gt;" in html and "&lt;i&gt;x&lt;/i&gt;" in html
+    assert "javascript:" not in html
+    assert "<script>alert(1)</script>" in msg.get_body(("plain",)).get_content()
+
+
+@pytest.mark.parametrize(
+    ("rcpt", "data", "permanent", "code"),
+    [
+        ((), ("451 4.3.0 Try again later",), False, "451"),
+        (("550 5.1.1 No such user",), (), True, "550"),
+        ((), ("554 5.7.1 Rejected",), True, "554"),
+        (("421 4.7.0 Too busy",), (), False, "421"),
+    ],
+)
+def test_smtp_answers(
+    rcpt: tuple[str, ...], data: tuple[str, ...], permanent: bool, code: str
+) -> None:
+    with SmtpServer() as server:
+        server.answer_rcpt(*rcpt)
+        server.answer_data(*data)
+        sender = notifier(server.port)
+        with pytest.raises(DeliveryError) as caught:
+            sender.send(delivery(), "alice@example.org")
+        assert caught.value.permanent is permanent
+        assert f"SMTP {code}" in str(caught.value)
+        assert server.messages == []
+        if not permanent:  # the next attempt (next run) goes through: one email in all
+            sender.send(delivery(), "alice@example.org")
+            assert len(server.messages) == 1
+
+
+def test_connection_refused_is_transient() -> None:
+    with SmtpServer() as server:
+        port = server.port
+    with pytest.raises(DeliveryError) as caught:
+        notifier(port).send(delivery(), "alice@example.org")
+    assert not caught.value.permanent
+    assert "cannot reach 127.0.0.1" in str(caught.value)
+
+
+def test_starttls_not_offered_fails_rather_than_downgrading() -> None:
+    with SmtpServer() as server:
+        with pytest.raises(DeliveryError) as caught:
+            notifier(server.port, security="starttls").send(delivery(), "alice@example.org")
+        assert caught.value.permanent
+        assert "does not offer STARTTLS" in str(caught.value)
+        assert server.messages == []
+
+
+def test_starttls_verifies_the_certificate_and_logs_in(tmp_path: Path, caplog) -> None:
+    cert, key = self_signed(tmp_path)
+    caplog.set_level(logging.DEBUG)
+    with SmtpServer(tls=(cert, key), users={"bot": PASSWORD}) as server:
+        with pytest.raises(DeliveryError) as unverified:  # an unknown CA is refused
+            notifier(
+                server.port, security="starttls", username="bot", password_env="SMTP_PASSWORD"
+            ).send(delivery(), "alice@example.org")
+        assert unverified.value.permanent and "certificate" in str(unverified.value)
+
+        trusted = notifier(
+            server.port,
+            security="starttls",
+            username="bot",
+            password_env="SMTP_PASSWORD",
+            ca_file=str(cert),
+        )
+        trusted.send(delivery(), "alice@example.org")
+        assert len(server.messages) == 1
+
+        wrong = EmailNotifier(trusted.settings, "wrong-password")
+        with pytest.raises(DeliveryError) as refused:
+            wrong.send(delivery(), "alice@example.org")
+        assert refused.value.permanent and "SMTP 535" in str(refused.value)
+    seen = " ".join(r.getMessage() for r in caplog.records) + repr(trusted)
+    seen += str(unverified.value) + str(refused.value)
+    assert PASSWORD not in seen
+
+
+def test_create_needs_the_password_variable() -> None:
+    settings = EmailSettings.model_validate(
+        {"host": "smtp.example.org", "from": "bot@example.org", "password_env": "SMTP_PASSWORD"}
+    )
+    assert EmailNotifier.create(settings, {}) == (None, "SMTP_PASSWORD is not set")
+    assert settings.effective_port == 587
