@@ -72,7 +72,7 @@ To stop, <a href="mailto:{{ unsubscribe }}?subject=unsubscribe">write to {{ unsu
 """
 
 _ENV = Environment(autoescape=True, keep_trailing_newline=True)
-_TEXT_ENV = Environment(autoescape=True, keep_trailing_newline=True)
+_TEXT_ENV = Environment(autoescape=False, keep_trailing_newline=True)  # plain: no escaping
 TEXT_TEMPLATE = _TEXT_ENV.from_string(_TEXT)
 HTML_TEMPLATE = _ENV.from_string(_HTML)
 
