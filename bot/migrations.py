@@ -86,5 +86,41 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             fetched_at TEXT NOT NULL
         )""",
     ),
+    (
+        # The outbox gets its full life cycle: pending -> sending -> sent | failed | dead.
+        # `sending` is written before a channel is asked, so a crash leaves a trace to check;
+        # `failed` waits for `next_attempt_at` (backoff). SQLite cannot change a CHECK
+        # constraint, so the table is rebuilt; a v3 row still pending after an error is failed.
+        """CREATE TABLE deliveries_v4 (
+            paper_id TEXT NOT NULL REFERENCES papers(id),
+            profile_id TEXT NOT NULL,
+            destination TEXT NOT NULL,
+            profile_name TEXT NOT NULL,
+            digest_day TEXT NOT NULL,
+            candidates INTEGER NOT NULL,
+            score REAL NOT NULL,
+            why TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'sending', 'sent', 'failed', 'dead')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            next_attempt_at TEXT,
+            created_at TEXT NOT NULL,
+            sent_at TEXT,
+            PRIMARY KEY (paper_id, profile_id, destination)
+        )""",
+        """INSERT INTO deliveries_v4 (paper_id, profile_id, destination, profile_name,
+               digest_day, candidates, score, why, status, attempts, last_error, created_at,
+               sent_at)
+           SELECT paper_id, profile_id, destination, profile_name, digest_day, candidates,
+               score, why,
+               CASE WHEN status = 'pending' AND last_error IS NOT NULL THEN 'failed'
+                    ELSE status END,
+               attempts, last_error, created_at, sent_at
+           FROM deliveries""",
+        "DROP TABLE deliveries",
+        "ALTER TABLE deliveries_v4 RENAME TO deliveries",
+        "CREATE INDEX deliveries_status ON deliveries (status, destination)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

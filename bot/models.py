@@ -7,6 +7,7 @@ Everything here is a frozen dataclass: sources produce `Paper`s, the scorer turn
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -137,11 +138,14 @@ class Delivery:
     digest_day: date
     matches: tuple[Match, ...]
     candidates: int  # how many new papers were considered ("N matched out of M")
+    recovering: bool = False  # left `sending` by a crashed run: maybe already delivered
 
     @property
     def key(self) -> str:
-        """Idempotency key of this digest."""
-        return f"{self.profile_id}|{self.destination}|{self.digest_day.isoformat()}"
+        """Idempotency key of this digest: profile, destination, day and its exact papers."""
+        ids = ",".join(sorted(m.paper.id for m in self.matches))
+        digest = hashlib.sha256(ids.encode("utf-8")).hexdigest()[:16]
+        return f"{self.profile_id}|{self.destination}|{self.digest_day.isoformat()}|{digest}"
 
 
 @dataclass

@@ -24,7 +24,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot import scoring
@@ -33,6 +33,7 @@ from bot.errors import DeliveryError, FetchError, StaleError
 from bot.examples import resolve_examples
 from bot.health import fingerprint, track_incidents
 from bot.models import Delivery, DestinationReport, Match, Paper, Profile, RunReport, SourceReport
+from bot.notifiers.base import Notifier
 from bot.sources.base import Source
 from bot.store import FetchOutcome
 from bot.tfidf import MemoryDocFreqs, terms_of
@@ -65,8 +66,10 @@ def run_once(
     day: date | None = None,
     sources: Sequence[str] | None = None,
     stop: threading.Event | None = None,
+    respect_backoff: bool = False,
 ) -> RunReport:
-    """Run the whole flow once for digest `day` (default: today in the configured zone)."""
+    """Run the whole flow once for digest `day` (default: today in the configured zone).
+    Failed deliveries are retried now, unless `respect_backoff` (the daemon) says to wait."""
     day = day or today(app)
     stop = stop or threading.Event()
     report = RunReport()
@@ -133,7 +136,7 @@ def run_once(
 
     # 5 health, 6 deliver
     track_incidents(app, report)
-    _deliver(app, report, stop)
+    _deliver(app, report, stop, respect_backoff)
     return report
 
 
@@ -222,46 +225,80 @@ def _destinations(app: App, profile: Profile) -> list[str]:
     return list(dict.fromkeys(resolved))
 
 
-def _deliver(app: App, report: RunReport, stop: threading.Event) -> None:
-    for delivery in app.store.pending_deliveries():
+def _deliver(app: App, report: RunReport, stop: threading.Event, respect_backoff: bool) -> None:
+    outbox = app.store.outbox
+    for delivery in outbox.due(datetime.now(UTC), respect_backoff=respect_backoff):
         if stop.is_set():
             report.stopped = True
             return
         dest_report = report.destinations.setdefault(
             delivery.destination, DestinationReport(delivery.destination)
         )
-        ids = [m.paper.id for m in delivery.matches]
         found = app.notifier_for(delivery.destination)
         if found is None:
             name = delivery.destination.split(":", 1)[0]
             why = app.unusable.get(name, f"no notifier {name!r} is configured")
-            app.store.mark_failed(delivery, ids, why, permanent=False)
+            ids = [m.paper.id for m in delivery.matches]
+            outbox.mark_failed(delivery, ids, why, permanent=False)
             dest_report.failed += len(ids)
             dest_report.error = why
             log.error("delivery to %s kept queued: %s", delivery.destination, why)
             continue
         notifier, target = found
+        if delivery.recovering:
+            delivery = _recover(app, notifier, target, delivery, dest_report)
+            if not delivery.matches:
+                continue
+        ids = [m.paper.id for m in delivery.matches]
+        outbox.mark_sending(delivery)  # committed before asking: a crash leaves this trace
         try:
             notifier.send(delivery, target)
         except DeliveryError as exc:
             done = [pid for pid in ids if pid in set(exc.delivered)]
             if done:
-                app.store.mark_sent(delivery, done)
+                outbox.mark_sent(delivery, done)
             rest = [pid for pid in ids if pid not in set(done)]
-            app.store.mark_failed(delivery, rest, str(exc), permanent=exc.permanent)
+            outbox.mark_failed(delivery, rest, str(exc), permanent=exc.permanent)
             dest_report.sent += len(done)
             dest_report.failed += len(rest)
             dest_report.error = str(exc)
             dest_report.hint = exc.hint
-            state = "marked dead (not retried)" if exc.permanent else "kept queued for next run"
+            state = "marked dead (not retried)" if exc.permanent else "kept queued for a retry"
             hint = f" (hint: {exc.hint})" if exc.hint else ""
             log.error("delivery failed, %s: %s%s", state, exc, hint)
             continue
-        app.store.mark_sent(delivery, ids)
+        outbox.mark_sent(delivery, ids)
         dest_report.sent += len(ids)
         log.info(
             "delivered %d papers of %s to %s", len(ids), delivery.profile_name, delivery.destination
         )
+
+
+def _recover(
+    app: App, notifier: Notifier, target: str, delivery: Delivery, dest_report: DestinationReport
+) -> Delivery:
+    """A delivery a crashed run left `sending`: mark what the channel already has as sent and
+    return the rest (the channel is asked when it can tell; otherwise everything is resent)."""
+    try:
+        have = notifier.already_delivered(delivery, target)
+    except DeliveryError as exc:
+        log.warning(
+            "could not check %s for a crashed delivery (%s): sending again",
+            delivery.destination,
+            exc,
+        )
+        have = set()
+    done = [m.paper.id for m in delivery.matches if m.paper.id in have]
+    if done:
+        app.store.outbox.mark_sent(delivery, done)
+        dest_report.sent += len(done)
+        log.info(
+            "%s already had %d papers of a crashed run: not sent again",
+            delivery.destination,
+            len(done),
+        )
+    rest = tuple(m for m in delivery.matches if m.paper.id not in have)
+    return replace(delivery, matches=rest, recovering=False)
 
 
 def _print_dry_run(

@@ -56,7 +56,7 @@ def build_scheduler(
 
 def _job(app: App, source: str, stop: threading.Event) -> None:
     try:
-        report = run_once(app, sources=[source], stop=stop)
+        report = run_once(app, sources=[source], stop=stop, respect_backoff=True)
     except DigestbotError as exc:  # keep the daemon alive: the next firing tries again
         log.error("run for %s failed: %s", source, exc)
         return

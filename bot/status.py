@@ -46,13 +46,22 @@ def _lines(settings: Settings, store: Store) -> list[str]:
                 f"({state}{told}): {incident.message}"
             )
         lines.append(f"source {name}: " + "; ".join(parts))
-    counts = store.delivery_counts()
-    errors = store.last_delivery_errors()
+    counts = store.outbox.counts()
+    errors = store.outbox.last_errors()
     for destination in sorted({d for d, _ in counts}):
-        sent, pending, dead = (counts.get((destination, k), 0) for k in ("sent", "pending", "dead"))
-        line = f"destination {destination}: {sent} sent, {pending} pending, {dead} failed for good"
+        sent, pending, sending, failed, dead = (
+            counts.get((destination, k), 0)
+            for k in ("sent", "pending", "sending", "failed", "dead")
+        )
+        line = (
+            f"destination {destination}: {sent} sent, {pending + sending} pending, "
+            f"{failed} failed (will retry), {dead} dead"
+        )
         if destination in errors:
-            line += f"; last error: {errors[destination]}"
+            error, next_attempt = errors[destination]
+            line += f"; last error: {error}"
+            if next_attempt:
+                line += f"; next attempt {next_attempt}"
         lines.append(line)
     if not counts:
         lines.append("destinations: nothing delivered or queued yet")

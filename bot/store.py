@@ -2,9 +2,8 @@
 
 Tables (schema version in `PRAGMA user_version`; the migrations are in bot/migrations.py):
 - `papers`      every paper ever seen, once, under its canonical id; the corpus for the IDF.
-- `deliveries`  the outbox: one row per (paper, profile, destination), unique, so a paper reaches
-                a destination once, ever. `pending` until the channel accepted it, then `sent`;
-                `dead` when the destination refused for good (bad token, unknown channel).
+- `deliveries`  the outbox (bot/outbox.py): one row per (paper, profile, destination), unique,
+                so a paper reaches a destination once, ever.
 - `fetches`     one row per (source, digest day) attempt, with its health (ok, expected or
                 unexpected empty, stale, failed) and the batch's fingerprint. A day whose latest
                 attempt was not ok is fetched again by later runs.
@@ -27,7 +26,8 @@ from pathlib import Path
 from bot.corpus import CorpusStats
 from bot.errors import StateError
 from bot.migrations import MIGRATIONS, SCHEMA_VERSION
-from bot.models import Delivery, Match, Paper
+from bot.models import Match, Paper
+from bot.outbox import Outbox
 
 # Healths after which the day is done; any other is fetched again by the next run.
 DONE_HEALTHS = frozenset({"ok", "expected_empty"})
@@ -75,6 +75,7 @@ class Store:
         self._db = conn
         self.readonly = readonly
         self.corpus = CorpusStats(conn)  # document frequencies (the IDF) and example papers
+        self.outbox = Outbox(conn, self._transaction, _prefixed("p"), _paper_from_row)
 
     # ------------------------------------------------------------------ opening
 
@@ -322,73 +323,6 @@ class Store:
         return [date.fromisoformat(day) for day, outcome in rows if outcome == "failed"]
 
     # ------------------------------------------------------------------ outbox
-
-    def pending_deliveries(self) -> list[Delivery]:
-        """Everything queued and not yet accepted, one Delivery per (profile, destination,
-        digest day), oldest day first; matches best first, ties by id."""
-        rows = self._db.execute(
-            f"""SELECT d.profile_id, d.destination, d.profile_name, d.digest_day, d.candidates,
-                       d.score, d.why, {_prefixed("p")}
-                FROM deliveries d JOIN papers p ON p.id = d.paper_id
-                WHERE d.status = 'pending'
-                ORDER BY d.digest_day, d.profile_id, d.destination, d.score DESC, d.paper_id"""
-        )
-        groups: dict[tuple[str, str, str], list[tuple[Match, str, int]]] = {}
-        for profile_id, dest, name, day, candidates, score, why, *paper in rows:
-            match = Match(_paper_from_row(tuple(paper)), profile_id, score, tuple(json.loads(why)))
-            groups.setdefault((profile_id, dest, day), []).append((match, name, candidates))
-        return [
-            Delivery(
-                profile_id=profile_id,
-                profile_name=items[0][1],
-                destination=dest,
-                digest_day=date.fromisoformat(day),
-                matches=tuple(m for m, _, _ in items),
-                candidates=max(c for _, _, c in items),
-            )
-            for (profile_id, dest, day), items in groups.items()
-        ]
-
-    def mark_sent(self, delivery: Delivery, paper_ids: Iterable[str]) -> None:
-        self._writable()
-        now = _now()
-        with self._transaction():
-            self._db.executemany(
-                "UPDATE deliveries SET status = 'sent', sent_at = ?, attempts = attempts + 1,"
-                " last_error = NULL WHERE paper_id = ? AND profile_id = ? AND destination = ?",
-                [(now, pid, delivery.profile_id, delivery.destination) for pid in paper_ids],
-            )
-
-    def mark_failed(
-        self, delivery: Delivery, paper_ids: Iterable[str], error: str, *, permanent: bool
-    ) -> None:
-        """Keep the rows queued (or `dead` if `permanent`) with the error for `status`."""
-        self._writable()
-        status = "dead" if permanent else "pending"
-        with self._transaction():
-            self._db.executemany(
-                "UPDATE deliveries SET status = ?, attempts = attempts + 1, last_error = ?"
-                " WHERE paper_id = ? AND profile_id = ? AND destination = ?",
-                [
-                    (status, error, pid, delivery.profile_id, delivery.destination)
-                    for pid in paper_ids
-                ],
-            )
-
-    def delivery_counts(self) -> dict[tuple[str, str], int]:
-        """(destination, status) -> number of papers."""
-        rows = self._db.execute(
-            "SELECT destination, status, count(*) FROM deliveries GROUP BY destination, status"
-        )
-        return {(dest, status): n for dest, status, n in rows}
-
-    def last_delivery_errors(self) -> dict[str, str]:
-        """Destination -> the error of its latest failed attempt still not sent."""
-        rows = self._db.execute(
-            "SELECT destination, last_error FROM deliveries WHERE status != 'sent'"
-            " AND last_error IS NOT NULL ORDER BY rowid"
-        )
-        return {dest: err for dest, err in rows}
 
     # ------------------------------------------------------------------ incidents
 

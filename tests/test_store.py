@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.errors import StateError
-from bot.models import Match, Paper
+from bot.models import Delivery, Match, Paper
+from bot.outbox import backoff
 from bot.store import SCHEMA_VERSION, FetchOutcome, Store
 
 DAY = date(2026, 7, 31)
+NOW = datetime(2026, 7, 31, 9, 0, tzinfo=UTC)
 
 
 def paper(pid: str, title: str = "A title") -> Paper:
@@ -74,7 +76,7 @@ def test_record_stores_papers_once_and_queues_deliveries(store: Store) -> None:
     assert store.known_ids(["2607.00001", "2607.00003"]) == {"2607.00001"}
     assert store.paper_count() == 2
     assert store.get_paper("2607.00001") == a
-    [delivery] = store.pending_deliveries()
+    [delivery] = store.outbox.due(NOW)
     assert (
         delivery.profile_id,
         delivery.profile_name,
@@ -98,24 +100,51 @@ def test_record_is_one_transaction(store: Store) -> None:
     assert store.days_to_retry("hf_daily", date(2026, 8, 1), 7) == []
 
 
-def test_outbox_sent_failed_dead(store: Store) -> None:
-    papers = [paper(f"2607.0000{i}") for i in range(1, 4)]
+def test_outbox_life_cycle(store: Store) -> None:
+    papers = [paper(f"2607.0000{i}") for i in range(1, 5)]
     queued = [
-        (Match(p, "norm", 0.9 - i / 10), "slack:#x", "Norm", DAY, 3) for i, p in enumerate(papers)
+        (Match(p, "norm", 0.9 - i / 10), "slack:#x", "Norm", DAY, 4) for i, p in enumerate(papers)
     ]
     store.record(papers, [], queued, digest_day=DAY)
-    [delivery] = store.pending_deliveries()
-    assert [m.paper.id for m in delivery.matches] == ["2607.00001", "2607.00002", "2607.00003"]
-    store.mark_sent(delivery, ["2607.00001"])
-    store.mark_failed(delivery, ["2607.00002"], "HTTP 500", permanent=False)
-    store.mark_failed(delivery, ["2607.00003"], "invalid_auth", permanent=True)
-    [again] = store.pending_deliveries()
-    assert [m.paper.id for m in again.matches] == ["2607.00002"]
-    assert store.delivery_counts() == {
+    outbox = store.outbox
+    [delivery] = outbox.due(NOW)
+    assert [m.paper.id for m in delivery.matches] == [p.id for p in papers]
+    assert not delivery.recovering
+    outbox.mark_sending(delivery)
+    outbox.mark_sent(delivery, ["2607.00001"])
+    outbox.mark_failed(delivery, ["2607.00002"], "HTTP 500", permanent=False, now=NOW)
+    outbox.mark_failed(delivery, ["2607.00003"], "invalid_auth", permanent=True)
+    # 2607.00004 stays `sending`: what a crash between "accepted" and "marked" leaves.
+    assert outbox.counts() == {
         ("slack:#x", "sent"): 1,
-        ("slack:#x", "pending"): 1,
+        ("slack:#x", "failed"): 1,
         ("slack:#x", "dead"): 1,
+        ("slack:#x", "sending"): 1,
     }
+    [recovering] = outbox.due(NOW)  # the failed one waits for its backoff
+    assert recovering.recovering and [m.paper.id for m in recovering.matches] == ["2607.00004"]
+    later = outbox.due(NOW + timedelta(minutes=5))
+    assert [(d.recovering, [m.paper.id for m in d.matches]) for d in later] == [
+        (True, ["2607.00004"]),
+        (False, ["2607.00002"]),
+    ]
+    assert len(outbox.due(NOW, respect_backoff=False)) == 2  # a manual run retries at once
+    assert outbox.last_errors() == {"slack:#x": ("invalid_auth", None)}
+    assert outbox.retry("slack:#x") == 2  # failed + dead back to pending
+    assert sorted(m.paper.id for m in outbox.due(NOW)[1].matches) == ["2607.00002", "2607.00003"]
+
+
+def test_backoff_doubles_up_to_six_hours() -> None:
+    assert [backoff(n) for n in (1, 2, 3)] == [timedelta(minutes=m) for m in (5, 10, 20)]
+    assert backoff(30) == timedelta(hours=6)
+
+
+def test_delivery_key_names_its_exact_papers(store: Store) -> None:
+    papers = [paper("2607.00001"), paper("2607.00002")]
+    a = Delivery("norm", "Norm", "slack:#x", DAY, tuple(Match(p, "norm", 0.5) for p in papers), 2)
+    b = Delivery("norm", "Norm", "slack:#x", DAY, (Match(papers[0], "norm", 0.5),), 2)
+    assert a.key != b.key and a.key.startswith("norm|slack:#x|2026-07-31|")
+    assert a.key == Delivery("norm", "Norm", "slack:#x", DAY, tuple(reversed(a.matches)), 9).key
 
 
 def test_failed_days_are_retried_until_they_succeed(store: Store) -> None:

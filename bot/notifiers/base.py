@@ -47,5 +47,10 @@ class Notifier(ABC):
     def send_text(self, text: str, target: str) -> None:
         """Deliver a short plain-text notice (an operator alert). Raises DeliveryError."""
 
+    def already_delivered(self, delivery: Delivery, target: str) -> set[str]:
+        """For a delivery a crashed run left `sending`: the ids of its papers the channel
+        already has. The default cannot tell, so everything is sent again (at-least-once)."""
+        return set()
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -1,0 +1,191 @@
+"""The outbox: every queued (paper, profile, destination), from queued to delivered or dead.
+
+    pending --mark_sending--> sending --mark_sent--> sent
+                                  |----mark_failed---> failed  (transient: retried after backoff)
+                                  '----mark_failed---> dead    (permanent: bad token, SMTP 550)
+    failed/dead --retry--> pending                             (`digestbot retry`)
+
+Rows are written `sending` (and committed) before a channel is asked, so a crash between "the
+channel accepted" and "marked sent" leaves rows in `sending`: the next run hands them back as a
+*recovering* delivery, and the pipeline asks the channel whether it already has them (Slack:
+the delivery key in message metadata) before sending again.
+
+A delivery's `key` names its exact set of papers, so the recovering attempt looks for exactly
+what the crashed attempt sent. Rows belong to the state file's one connection (store.py); the
+outbox has no transactions of its own beyond the small ones each method runs.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from datetime import UTC, date, datetime, timedelta
+
+from bot.models import Delivery, Match, Paper
+
+BACKOFF_START = timedelta(minutes=5)
+BACKOFF_MAX = timedelta(hours=6)
+
+PaperFromRow = Callable[[tuple[object, ...]], Paper]
+
+
+def backoff(attempts: int) -> timedelta:
+    """How long a delivery that failed `attempts` times waits: 5 min, 10, 20... up to 6 h."""
+    wait: timedelta = BACKOFF_START * 2 ** max(0, attempts - 1)
+    return min(BACKOFF_MAX, wait)
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat(timespec="seconds")
+
+
+class Outbox:
+    """Queries and state changes of the `deliveries` table."""
+
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        transaction: Callable[[], AbstractContextManager[None]],
+        paper_columns: str,
+        paper_from_row: PaperFromRow,
+    ) -> None:
+        self._db = db
+        self._transaction = transaction
+        self._paper_columns = paper_columns
+        self._paper_from_row = paper_from_row
+
+    def due(self, now: datetime, *, respect_backoff: bool = True) -> list[Delivery]:
+        """What to deliver now: rows left `sending` by a crash (as recovering deliveries),
+        pending rows, and failed rows whose next attempt is due (all of them when
+        `respect_backoff` is off: a manual run retries at once). One Delivery per profile,
+        destination, digest day and state; oldest day first; matches best first."""
+        clause = "d.status IN ('pending', 'sending')"
+        params: list[str] = []
+        if respect_backoff:
+            clause += " OR (d.status = 'failed' AND d.next_attempt_at <= ?)"
+            params.append(_iso(now))
+        else:
+            clause += " OR d.status = 'failed'"
+        rows = self._db.execute(
+            f"""SELECT d.profile_id, d.destination, d.profile_name, d.digest_day, d.candidates,
+                       d.score, d.why, d.status = 'sending', {self._paper_columns}
+                FROM deliveries d JOIN papers p ON p.id = d.paper_id
+                WHERE {clause}
+                ORDER BY d.digest_day, d.profile_id, d.destination, d.status = 'sending' DESC,
+                         d.score DESC, d.paper_id""",
+            params,
+        )
+        groups: dict[tuple[str, str, str, bool], list[tuple[Match, str, int]]] = {}
+        for profile_id, dest, name, day, candidates, score, why, sending, *paper in rows:
+            match = Match(
+                self._paper_from_row(tuple(paper)), profile_id, score, tuple(json.loads(why))
+            )
+            key = (profile_id, dest, day, bool(sending))
+            groups.setdefault(key, []).append((match, name, candidates))
+        return [
+            Delivery(
+                profile_id=profile_id,
+                profile_name=items[0][1],
+                destination=dest,
+                digest_day=date.fromisoformat(day),
+                matches=tuple(m for m, _, _ in items),
+                candidates=max(c for _, _, c in items),
+                recovering=sending,
+            )
+            for (profile_id, dest, day, sending), items in groups.items()
+        ]
+
+    def mark_sending(self, delivery: Delivery) -> None:
+        """Commit that the channel is about to be asked (the crash trace)."""
+        self._update(delivery, (m.paper.id for m in delivery.matches), "status = 'sending'", ())
+
+    def mark_sent(self, delivery: Delivery, paper_ids: Iterable[str]) -> None:
+        self._update(
+            delivery,
+            paper_ids,
+            "status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL,"
+            " next_attempt_at = NULL",
+            (_iso(datetime.now(UTC)),),
+        )
+
+    def mark_failed(
+        self,
+        delivery: Delivery,
+        paper_ids: Iterable[str],
+        error: str,
+        *,
+        permanent: bool,
+        now: datetime | None = None,
+    ) -> None:
+        """`dead` if `permanent`, else `failed` until the backoff has passed."""
+        now = now or datetime.now(UTC)
+        if permanent:
+            self._update(
+                delivery,
+                paper_ids,
+                "status = 'dead', attempts = attempts + 1, last_error = ?, next_attempt_at = NULL",
+                (error,),
+            )
+            return
+        ids = list(paper_ids)
+        with self._transaction():
+            for pid in ids:
+                (attempts,) = self._db.execute(
+                    "SELECT attempts FROM deliveries WHERE paper_id = ? AND profile_id = ?"
+                    " AND destination = ?",
+                    (pid, delivery.profile_id, delivery.destination),
+                ).fetchone()
+                self._db.execute(
+                    "UPDATE deliveries SET status = 'failed', attempts = ?, last_error = ?,"
+                    " next_attempt_at = ? WHERE paper_id = ? AND profile_id = ?"
+                    " AND destination = ?",
+                    (
+                        attempts + 1,
+                        error,
+                        _iso(now + backoff(attempts + 1)),
+                        pid,
+                        delivery.profile_id,
+                        delivery.destination,
+                    ),
+                )
+
+    def retry(self, destination: str | None = None) -> int:
+        """Put failed and dead rows (of one destination, or all) back to pending."""
+        where = "status IN ('failed', 'dead')" + (" AND destination = ?" if destination else "")
+        with self._transaction():
+            cursor = self._db.execute(
+                f"UPDATE deliveries SET status = 'pending', next_attempt_at = NULL WHERE {where}",
+                (destination,) if destination else (),
+            )
+        return cursor.rowcount
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        """(destination, status) -> number of papers."""
+        rows = self._db.execute(
+            "SELECT destination, status, count(*) FROM deliveries GROUP BY destination, status"
+        )
+        return {(dest, status): n for dest, status, n in rows}
+
+    def last_errors(self) -> dict[str, tuple[str, str | None]]:
+        """Destination -> (latest error, next attempt time) of rows not delivered."""
+        rows = self._db.execute(
+            "SELECT destination, last_error, next_attempt_at FROM deliveries"
+            " WHERE status IN ('failed', 'dead') AND last_error IS NOT NULL ORDER BY rowid"
+        )
+        return {dest: (err, nxt) for dest, err, nxt in rows}
+
+    def _update(
+        self,
+        delivery: Delivery,
+        paper_ids: Iterable[str],
+        assignments: str,
+        values: tuple[object, ...],
+    ) -> None:
+        with self._transaction():
+            self._db.executemany(
+                f"UPDATE deliveries SET {assignments}"
+                " WHERE paper_id = ? AND profile_id = ? AND destination = ?",
+                [(*values, pid, delivery.profile_id, delivery.destination) for pid in paper_ids],
+            )
