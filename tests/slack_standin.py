@@ -122,6 +122,7 @@ class SlackStandIn:
             self._channels[name.lstrip("#")] = channel_id
             self._channels[channel_id] = channel_id
         self._state = _State()
+        self._holds: deque[float] = deque()
         self._closing = threading.Event()
         self._server = _Server(("127.0.0.1", 0), _handler_for(self))
         self._thread = threading.Thread(
@@ -178,6 +179,16 @@ class SlackStandIn:
             self._state.failures.append(
                 _Failure(status, dict(headers or {}), error, times, after, disconnect, delay)
             )
+
+    def hold_after_accept(self, seconds: float) -> None:
+        """Accept the next chat.postMessage (it is recorded) but hold the answer back for
+        `seconds`: the window a crash test kills the bot in."""
+        with self._state.lock:
+            self._holds.append(seconds)
+
+    def _next_hold(self) -> float | None:
+        with self._state.lock:
+            return self._holds.popleft() if self._holds else None
 
     @property
     def posts(self) -> list[Post]:
@@ -281,12 +292,24 @@ class SlackStandIn:
             chosen = [p for p in posts if p.ts == root or p.thread_ts == root]  # oldest first
         else:
             chosen = [p for p in reversed(posts) if p.thread_ts is None]  # newest first
+        with_metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
         messages = [
             {"type": "message", "text": p.text, "ts": p.ts, "blocks": p.blocks}
             | ({"thread_ts": p.thread_ts} if p.thread_ts else {})
+            | (
+                {"metadata": _metadata(p.params)}
+                if with_metadata and "metadata" in p.params
+                else {}
+            )
             for p in chosen
         ]
         return {"ok": True, "messages": messages, "has_more": False}, None
+
+
+def _metadata(params: dict[str, Any]) -> Any:
+    """A post's `metadata` as Slack returns it (form bodies carry it as a JSON string)."""
+    value = params["metadata"]
+    return json.loads(value) if isinstance(value, str) else value
 
 
 class _Server(ThreadingHTTPServer):
@@ -395,6 +418,10 @@ def _handler_for(standin: SlackStandIn) -> type[BaseHTTPRequestHandler]:
                 error = None
             elif method == "chat.postMessage":
                 answer, error = standin._post_message(params)
+                hold = standin._next_hold() if error is None else None
+                if hold and standin._closing.wait(hold):  # accepted, answer held back
+                    self.close_connection = True
+                    return
             elif method == "conversations.history":
                 answer, error = standin._history(params, replies=False)
             elif method == "conversations.replies":

@@ -57,6 +57,8 @@ MAX_SECTION_TEXT = 3000
 MAX_HEADER_TEXT = 150
 MAX_MESSAGE_TEXT = 40_000
 MAX_BLOCKS_JSON = 12_000
+METADATA_EVENT = "digestbot_digest"  # message metadata event_type carrying the delivery key
+HISTORY_LOOKBACK = 200  # recent messages searched for a crashed run's post
 
 # Our own budgets, well inside Slack's: one paper's section never takes more than this much of
 # a message's JSON (so one paper always fits next to the header), and a link target longer
@@ -333,6 +335,42 @@ class SlackNotifier(Notifier):
         )
         return cls(client, token_env=settings.token_env), ""
 
+    def already_delivered(self, delivery: Delivery, target: str) -> set[str]:
+        """The papers of `delivery` already in the channel: its messages are found in recent
+        history by the delivery key in their metadata (needs the channels:history scope, or
+        groups:history for private channels)."""
+        destination = f"slack:{target}"
+        messages = build_messages(delivery)
+        try:
+            history = self._client.conversations_history(
+                channel=target, limit=HISTORY_LOOKBACK, include_all_metadata=True
+            )
+            found: list[dict[str, Any]] = list(history.get("messages", []))
+            root = next((m for m in found if _key_of(m) == delivery.key), None)
+            if root is None:
+                return set()
+            parts = {1}
+            if len(messages) > 1:
+                replies = self._client.conversations_replies(
+                    channel=target, ts=root["ts"], include_all_metadata=True
+                )
+                thread: list[dict[str, Any]] = list(replies.get("messages", []))
+                parts |= {
+                    int(m["metadata"]["event_payload"]["part"])
+                    for m in thread
+                    if _key_of(m) == delivery.key
+                }
+        except SlackApiError as exc:
+            raise self._api_error(exc, destination, " (history lookup)", ()) from exc
+        except (OSError, http.client.HTTPException, SlackClientError) as exc:
+            raise DeliveryError(
+                f"could not reach Slack (history lookup): {type(exc).__name__}",
+                destination=destination,
+            ) from exc
+        return {
+            pid for part in parts if part <= len(messages) for pid in messages[part - 1].paper_ids
+        }
+
     def send_text(self, text: str, target: str) -> None:
         """A plain notice (operator alerts): escaped, no blocks."""
         self._post(f"slack:{target}", "", (), channel=target, text=escape_mrkdwn(text))
@@ -367,6 +405,12 @@ class SlackNotifier(Notifier):
                 channel=channel,
                 text=message.text,
                 blocks=message.blocks,
+                # The delivery key travels with the message, so that after a crash between
+                # "Slack accepted" and "marked sent" the next run can find it (see below).
+                metadata={
+                    "event_type": METADATA_EVENT,
+                    "event_payload": {"key": delivery.key, "part": k, "parts": len(messages)},
+                },
                 **extra,
             )
             delivered.extend(message.paper_ids)
@@ -413,3 +457,13 @@ class SlackNotifier(Notifier):
         """`text` with the token cut out, should a foreign message ever echo it."""
         token = self._client.token
         return text.replace(token, "[redacted]") if token else text
+
+
+def _key_of(message: Mapping[str, Any]) -> str | None:
+    """The digestbot delivery key in a message's metadata, if it has one."""
+    meta = message.get("metadata")
+    if not isinstance(meta, Mapping) or meta.get("event_type") != METADATA_EVENT:
+        return None
+    payload = meta.get("event_payload")
+    key = payload.get("key") if isinstance(payload, Mapping) else None
+    return key if isinstance(key, str) else None

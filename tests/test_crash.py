@@ -1,0 +1,100 @@
+"""Crash safety, end to end: the real CLI in a subprocess, killed with SIGKILL at the worst
+moments, then run again. Every match is delivered, none twice.
+
+The window that matters is between "Slack accepted the post" and "the outbox marked it sent".
+The stand-in accepts and records a post, then holds its answer back; the test kills the bot
+inside that hold. The next run finds the rows still `sending`, looks the delivery key up in the
+channel's history (message metadata), and marks them sent instead of posting again.
+"""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+from tests.conftest import FIXTURES, ROOT
+from tests.e2e import Bot, posted_ids
+
+DAY = "2026-07-31"
+HF_0731 = FIXTURES / "hf_daily_papers_2026-07-31_30items.json"
+PROFILE = """\
+name: Retrieval
+description: Retrieval-augmented generation, BM25 and sparse retrieval at scale.
+keywords: [BM25, retrieval augmented generation]
+min_score: 0.05
+notify:
+  slack: "#papers-spec"
+"""
+
+
+def statuses(bot: Bot) -> dict[str, int]:
+    conn = sqlite3.connect(bot.state)
+    try:
+        return dict(conn.execute("SELECT status, count(*) FROM deliveries GROUP BY status"))
+    finally:
+        conn.close()
+
+
+def run_and_kill_when(bot: Bot, ready: callable) -> None:  # type: ignore[valid-type]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "once", "--date", DAY, "--config", str(bot.config)],
+        cwd=ROOT,
+        env=bot.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not ready() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert ready(), "the bot never reached the crash point"
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_killed_after_slack_accepted_is_not_posted_again(bot: Bot) -> None:
+    bot.hf.serve_hf_day(DAY, HF_0731)
+    bot.profile("rag.yaml", PROFILE)
+    bot.slack.hold_after_accept(120)
+
+    run_and_kill_when(bot, lambda: len(bot.slack.posts) == 1)
+    assert statuses(bot) == {"sending": len(posted_ids(bot.slack, "#papers-spec"))}
+
+    again = bot.run("once", "--date", DAY)
+    assert again.returncode == 0, again.stderr
+    assert len(bot.slack.posts) == 1  # found in the history: not posted twice
+    ids = posted_ids(bot.slack, "#papers-spec")
+    assert statuses(bot) == {"sent": len(ids)}
+    lookups = [c for c in bot.slack.requests if c.method == "conversations.history"]
+    assert len(lookups) == 1
+
+
+def test_killed_before_slack_answered_is_posted_once(bot: Bot) -> None:
+    bot.hf.serve_hf_day(DAY, HF_0731)
+    bot.profile("rag.yaml", PROFILE)
+    bot.slack.fail_next(delay=120)  # the request hangs, unanswered and unrecorded
+
+    run_and_kill_when(bot, lambda: any(c for c in bot.slack.requests) or _sending(bot))
+    assert bot.slack.posts == []
+
+    again = bot.run("once", "--date", DAY)
+    assert again.returncode == 0, again.stderr
+    ids = posted_ids(bot.slack, "#papers-spec")
+    assert len(bot.slack.posts) == 1 and ids and len(ids) == len(set(ids))
+    assert statuses(bot) == {"sent": len(ids)}
+
+
+def _sending(bot: Bot) -> bool:
+    if not bot.state.exists():
+        return False
+    try:
+        return statuses(bot).get("sending", 0) > 0
+    except sqlite3.OperationalError:  # the bot is still creating the schema
+        return False
