@@ -108,6 +108,34 @@ def baseline_tfidf_default(corpus, queries) -> dict[tuple[str, str], np.ndarray]
     return out
 
 
+def digestbot_scores(corpus, queries) -> dict[tuple[str, str], np.ndarray]:
+    """The product's scorer as shipped (bot.scoring.evaluate): the query paper as a profile's
+    only example paper, the pool as the day's new papers, the IDF of corpus_dev."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from bot.models import Paper, Profile
+    from bot.scoring import evaluate as score_all
+    from bot.tfidf import MemoryDocFreqs, terms_of
+
+    freqs = MemoryDocFreqs()
+    freqs.add(terms_of(text_of(corpus, pid)) for pid in sorted(corpus))
+
+    def paper(pid: str) -> Paper:
+        return Paper(id=pid, title=corpus[pid]["title"], abstract=corpus[pid]["abstract"])
+
+    out = {}
+    for q in queries:
+        profile = Profile(id="q", name="q", description="", examples=(q.pid,), min_score=0.0,
+                          max_per_digest=len(q.pool))
+        pool = [paper(c) for c in q.pool]
+        cands = score_all([profile], pool, freqs, {q.pid: paper(q.pid)})["q"]
+        by_id = {c.match.paper.id: c.match.score for c in cands}
+        out[(q.pid, q.facet)] = np.array([by_id[c] for c in q.pool])
+    return out
+
+
 def baseline_bm25(corpus, queries) -> dict[tuple[str, str], np.ndarray]:
     """rank_bm25.BM25Okapi (k1=1.5, b=0.75) over corpus_dev; the query = its tokens; raw scores."""
     from rank_bm25 import BM25Okapi
@@ -310,7 +338,9 @@ def main() -> int:
     print(head)
     print(row("baseline TfidfVectorizer() defaults", base, base))
     print(row("baseline BM25Okapi", bm25, base))
-    print(row("PROJECT", proj, base))
+    print(row("PROJECT (research recipe)", proj, base))
+    shipped = evaluate(queries, digestbot_scores(corpus, queries))
+    print(row("digestbot scorer as shipped", shipped, base))
     if args.explore:
         print("-- variants --")
         for name, recipe in EXPLORE.items():
