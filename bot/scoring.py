@@ -76,6 +76,8 @@ def upvote_bonus(profile: Profile, paper: Paper) -> float:
 def followed_author(profile: Profile, paper: Paper) -> str | None:
     """The first followed author who wrote `paper` (names compared without case or accents;
     "G. Hinton" follows "Geoffrey Hinton")."""
+    if not profile.authors:  # most profiles follow nobody: skip the name work
+        return None
     written = [_name_key(a) for a in paper.authors]
     for name in profile.authors:
         key = _name_key(name)

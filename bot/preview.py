@@ -1,0 +1,204 @@
+"""`digestbot preview`: what one profile would have received from the papers already stored.
+
+For tuning a profile on real recent papers before (or after) installing it: the state file is
+opened read-only, nothing is fetched or written, nothing is sent. For each day of the window
+(a paper's `day` is the digest day it was listed on), the day's stored papers are scored
+against the profile: the papers that would be sent, with score and reasons, and the best few
+that would not, with why they were held back (below min_score, over max_per_digest,
+excluded, category).
+
+The IDF is that of the whole stored corpus as it is now, so a day's scores can differ a little
+from what the live run of that day computed (it knew only the papers stored before it).
+Example papers are looked up in the state only (stored papers and the arXiv cache): a preview
+never asks arXiv, so an example the state does not know yet is left out, with a warning.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.config import Settings, load_profile
+from bot.errors import ConfigError, StateError
+from bot.examples import resolve_examples
+from bot.models import Match, Paper, Profile
+from bot.scoring import Candidate, evaluate
+from bot.store import Store
+
+UNDER = 3  # papers shown under the threshold, per day
+TITLE_WIDTH = 70  # characters of a title in the text output
+
+_SINCE = re.compile(r"(?P<n>\d+)\s*(?P<unit>[dw])")
+
+
+def parse_since(since: str, timezone: str, today: date | None = None) -> tuple[date, date]:
+    """The window `since` names, ending today (in `timezone`): `14d` is the last 14 days,
+    today included; `3w` the last 21; a date YYYY-MM-DD starts the window on that day."""
+    today = today or datetime.now(ZoneInfo(timezone)).date()
+    text = since.strip().lower()
+    m = _SINCE.fullmatch(text)
+    if m:
+        n = int(m.group("n")) * (7 if m.group("unit") == "w" else 1)
+        if n < 1:
+            raise ConfigError("the window must be at least 1 day", file="--since")
+        return today - timedelta(days=n - 1), today
+    try:
+        first = date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(
+            f"{since!r} is neither a number of days or weeks nor a date",
+            file="--since",
+            hint="use e.g. 14d, 3w or 2026-07-01",
+        ) from None
+    if first > today:
+        raise ConfigError(f"{first} is after today ({today})", file="--since")
+    return first, today
+
+
+def find_profile(name: str, profiles_dir: Path) -> Profile:
+    """PROFILE as given on the command line: a YAML file (installed or not), else the id of a
+    profile in `profiles_dir`. Raises ConfigError(s) for a broken or unknown profile."""
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml") or path.is_file():
+        if not path.is_file():
+            raise ConfigError("profile file not found", file=str(path))
+        return load_profile(path)
+    for suffix in (".yaml", ".yml"):
+        candidate = profiles_dir / f"{name}{suffix}"
+        if candidate.is_file():
+            return load_profile(candidate)
+    known = sorted(p.stem for p in [*profiles_dir.glob("*.yaml"), *profiles_dir.glob("*.yml")])
+    raise ConfigError(
+        f"no profile {name!r} in {profiles_dir}",
+        file=name,
+        hint=("installed profiles: " + ", ".join(known)) if known else "give a path to a YAML file",
+    )
+
+
+@dataclass(frozen=True)
+class PreviewDay:
+    day: date
+    papers: int  # stored papers listed that day
+    sent: list[Candidate]
+    under: list[Candidate]  # the best ones not sent, with `held_back`
+
+
+@dataclass
+class Preview:
+    profile: Profile
+    first: date
+    last: date
+    state: Path
+    days: list[PreviewDay] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "profile": self.profile.name,
+            "min_score": self.profile.min_score,
+            "days": [
+                {
+                    "day": d.day.isoformat(),
+                    "sent": [_paper_json(c.match) for c in d.sent],
+                    "under": [{**_paper_json(c.match), "held_back": c.held_back} for c in d.under],
+                }
+                for d in self.days
+            ],
+        }
+
+
+def _paper_json(match: Match) -> dict[str, Any]:
+    return {
+        "id": match.paper.id,
+        "title": match.paper.title,
+        "score": match.score,
+        "reasons": list(match.why),
+    }
+
+
+def preview_days(settings: Settings, profile: Profile, first: date, last: date) -> Preview:
+    """Score the papers stored for days `first`..`last` against `profile`, day by day."""
+    path = settings.state_path
+    if not path.is_file():
+        raise StateError(
+            f"no state file at {path}: no papers are stored yet",
+            hint="run `digestbot once` first (or check `state:` in bot.yaml)",
+        )
+    try:
+        store = Store.open_readonly(path)
+    except sqlite3.Error as exc:  # not an SQLite file at all
+        raise _unusable(path, exc) from exc
+    try:
+        return _preview(store, settings, profile, first, last)
+    except sqlite3.Error as exc:
+        raise _unusable(path, exc) from exc
+    finally:
+        store.close()
+
+
+def _unusable(path: Path, exc: sqlite3.Error) -> StateError:
+    return StateError(
+        f"cannot read the state file {path}: {exc}",
+        hint="check `state:` in bot.yaml: it should be the file `digestbot once` writes",
+    )
+
+
+def _preview(
+    store: Store, settings: Settings, profile: Profile, first: date, last: date
+) -> Preview:
+    result = Preview(profile, first, last, settings.state_path)
+    # No HTTP client: examples come from the state only (a warning names the others), and
+    # nothing is cached.
+    examples = resolve_examples(store, None, settings.arxiv_api_url, [profile])
+    by_day: dict[date, list[Paper]] = {}
+    for paper in store.papers_of_days(first, last):
+        if paper.day is not None:
+            by_day.setdefault(paper.day, []).append(paper)
+    for day, papers in sorted(by_day.items()):
+        candidates = evaluate([profile], papers, store.corpus, examples, explain=UNDER)
+        ranked = candidates[profile.id]
+        result.days.append(
+            PreviewDay(
+                day=day,
+                papers=len(papers),
+                sent=[c for c in ranked if c.passed],
+                under=[c for c in ranked if not c.passed][:UNDER],
+            )
+        )
+    return result
+
+
+def text_lines(result: Preview) -> list[str]:
+    """The text output: a header per day, the papers sent, then those just under."""
+    p = result.profile
+    sent = sum(len(d.sent) for d in result.days)
+    lines = [
+        f"preview of {p.id} ({p.name}): min_score {p.min_score}, max_per_digest "
+        f"{p.max_per_digest}; stored papers of {result.first} .. {result.last} in {result.state}",
+    ]
+    if not result.days:
+        lines.append("no stored papers in this window (try a longer --since)")
+        return lines
+    for d in result.days:
+        lines.append("")
+        lines.append(f"{d.day}: {len(d.sent)} of {d.papers} papers would be sent")
+        lines.extend(_line(c.match) for c in d.sent)
+        if d.under:
+            lines.append("  under the threshold:")
+            lines.extend(_line(c.match, c.held_back) for c in d.under)
+    lines.append("")
+    lines.append(f"{sent} paper(s) would have been sent over {len(result.days)} day(s)")
+    return lines
+
+
+def _line(match: Match, held_back: str | None = None) -> str:
+    title = match.paper.title
+    if len(title) > TITLE_WIDTH:
+        title = title[: TITLE_WIDTH - 3].rstrip() + "..."
+    why = "; ".join(match.why)
+    held = f"  [{held_back}]" if held_back else ""
+    return f"  {match.score:.2f}  {match.paper.id}  {title}{held}" + (f"  ({why})" if why else "")
