@@ -204,6 +204,30 @@ def check(config: Path | None, verbose: bool) -> int:
 
 @cli.command()
 @_common
+@click.argument("destination", required=False)
+@_guard
+def retry(config: Path | None, verbose: bool, destination: str | None) -> int:
+    """Queue failed and dead deliveries again (of DESTINATION, e.g. slack:#papers, or all);
+    the next run sends them."""
+    from bot.store import Store
+
+    _setup_logging(verbose, daemon=False)
+    settings = _settings(config)
+    if not settings.state_path.exists():
+        click.echo(f"state: {settings.state_path} does not exist yet: nothing to retry")
+        return EXIT_OK
+    store = Store.open(settings.state_path)
+    try:
+        count = store.outbox.retry(destination)
+    finally:
+        store.close()
+    where = destination or "all destinations"
+    click.echo(f"{count} paper(s) queued again for {where}; the next run sends them")
+    return EXIT_OK
+
+
+@cli.command()
+@_common
 @_guard
 def status(config: Path | None, verbose: bool) -> int:
     """Per source: last good day, last incident, papers stored; per destination: queue."""

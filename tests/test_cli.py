@@ -292,3 +292,21 @@ def test_config_from_environment_variable(bot: Bot) -> None:
     assert result.returncode == 0, result.stderr
     assert f"{bot.config}: ok" in result.stdout
     assert "profile spec: ok" in result.stdout
+
+
+def test_retry_requeues_dead_deliveries(bot: Bot) -> None:
+    bot.hf.serve_hf_day(DAY, HF_0731)
+    bot.profile("spec.yaml", SPEC_PROFILE)
+    bot.slack.fail_next(error="channel_not_found")  # permanent: the rows are dead
+
+    dead = bot.run("once", "--date", DAY)
+    assert dead.returncode == 1
+    assert "1 dead" in bot.run("status").stdout
+    assert bot.run("once", "--date", DAY).returncode == 0  # dead rows are not retried
+    assert bot.slack.posts == []
+
+    again = bot.run("retry", "slack:#papers-spec")
+    assert again.returncode == 0, again.stderr
+    assert "1 paper(s) queued again for slack:#papers-spec" in again.stdout
+    assert bot.run("once", "--date", DAY).returncode == 0
+    assert posted_ids(bot.slack, "#papers-spec") == [SPEC_ID]

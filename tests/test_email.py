@@ -188,3 +188,31 @@ def test_create_needs_the_password_variable() -> None:
     )
     assert EmailNotifier.create(settings, {}) == (None, "SMTP_PASSWORD is not set")
     assert settings.effective_port == 587
+
+
+def test_email_digest_end_to_end_through_the_cli(tmp_path: Path) -> None:
+    from tests.e2e import make_bot
+
+    with SmtpServer() as server:
+        extra = (
+            f"email:\n  host: 127.0.0.1\n  port: {server.port}\n  security: none\n"
+            "  from: bot@digest.example.org\n"
+        )
+        with make_bot(tmp_path, extra) as bot:
+            bot.hf.serve_hf_day("2026-07-31", FIXTURES / "hf_daily_papers_2026-07-31_30items.json")
+            bot.profile(
+                "spec.yaml",
+                "name: Speculative decoding\n"
+                "keywords: [speculative decoding, draft model, lossy verification]\n"
+                "min_score: 0.2\nnotify:\n  email: [alice@example.org, bob@example.org]\n",
+            )
+            assert bot.run("check").returncode == 0
+            first = bot.run("once", "--date", "2026-07-31")
+            assert first.returncode == 0, first.stderr
+            assert bot.run("once", "--date", "2026-07-31").returncode == 0  # nothing twice
+        messages = server.messages
+    assert sorted(m["To"] for m in messages) == ["alice@example.org", "bob@example.org"]
+    for msg in messages:
+        assert msg["Subject"] == "[digestbot] Speculative decoding: 1 new paper — 2026-07-31"
+        assert "https://arxiv.org/abs/2607.26627" in msg.get_body(("html",)).get_content()
+        assert "keyword speculative decoding" in msg.get_body(("plain",)).get_content()
