@@ -8,6 +8,7 @@ are regenerated with DIGESTBOT_REGEN_GOLDEN=1.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import logging
 import os
@@ -619,3 +620,17 @@ def test_token_never_reaches_logs_or_errors(
         for text in (str(err), repr(err), str(err.hint), *traceback.format_exception(err)):
             assert TOKEN not in text
     assert TOKEN not in caplog.text
+
+
+def test_at_most_one_post_per_second_per_channel(standin: SlackStandIn) -> None:
+    notifier = notifier_for(standin)
+    long = make_delivery(many_papers(60))
+    notifier.send(long, "#papers-norm")  # several messages: the first, then thread replies
+    notifier.send(make_delivery(many_papers(2)), "#papers-norm")  # the next digest, same channel
+    stamps = [float(p.ts) for p in standin.messages_in("#papers-norm")]
+    assert len(stamps) >= 3
+    assert all(b - a >= 0.99 for a, b in itertools.pairwise(stamps))
+    # Another channel is not held up by this one's pace.
+    start = float(standin.posts[-1].ts)
+    notifier.send(make_delivery(many_papers(1)), "#papers-agents")
+    assert float(standin.messages_in("#papers-agents")[0].ts) - start < 0.9

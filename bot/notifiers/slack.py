@@ -30,6 +30,7 @@ import http.client
 import json
 import logging
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -57,6 +58,7 @@ MAX_SECTION_TEXT = 3000
 MAX_HEADER_TEXT = 150
 MAX_MESSAGE_TEXT = 40_000
 MAX_BLOCKS_JSON = 12_000
+POST_INTERVAL = 1.0  # seconds between two posts to one channel (Slack: about 1 per second)
 METADATA_EVENT = "digestbot_digest"  # message metadata event_type carrying the delivery key
 HISTORY_LOOKBACK = 200  # recent messages searched for a crashed run's post
 
@@ -306,6 +308,7 @@ class SlackNotifier(Notifier):
     def __init__(self, client: WebClient, *, token_env: str = "SLACK_BOT_TOKEN") -> None:
         self._client = client
         self._token_env = token_env
+        self._last_post: dict[str, float] = {}  # destination -> monotonic time of last post
 
     @property
     def client(self) -> WebClient:
@@ -376,7 +379,11 @@ class SlackNotifier(Notifier):
         self._post(f"slack:{target}", "", (), channel=target, text=escape_mrkdwn(text))
 
     def _post(self, destination: str, where: str, delivered: tuple[str, ...], **kwargs: Any) -> Any:
-        """chat.postMessage with Slack's and the network's errors turned into DeliveryError."""
+        """chat.postMessage with Slack's and the network's errors turned into DeliveryError,
+        at most one post per second per channel (Slack's posting rate)."""
+        wait = self._last_post.get(destination, float("-inf")) + POST_INTERVAL - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
         try:
             return self._client.chat_postMessage(unfurl_links=False, unfurl_media=False, **kwargs)
         except SlackApiError as exc:
@@ -389,6 +396,8 @@ class SlackNotifier(Notifier):
                 delivered=delivered,
                 hint="check the network and `slack.base_url`; " + _TRANSIENT_HINT,
             ) from exc
+        finally:
+            self._last_post[destination] = time.monotonic()
 
     def send(self, delivery: Delivery, target: str) -> None:
         destination = f"slack:{target}"
