@@ -18,10 +18,9 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import date
-from typing import Annotated, ClassVar, Literal
-from urllib.parse import urlsplit
+from typing import ClassVar, Literal
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import Field, field_validator
 
 from bot.errors import FetchError, ParseError
 from bot.http import Http, Pace
@@ -33,7 +32,7 @@ from bot.sources.arxiv_calendar import (
     submission_window,
 )
 from bot.sources.arxiv_feed import AtomPage, parse_atom
-from bot.sources.base import Source, SourceSettings
+from bot.sources.base import BaseUrl, Source, SourceSettings
 
 log = logging.getLogger(__name__)
 
@@ -42,19 +41,6 @@ API_PATH = "/api/query"
 PACE_GROUP = "arxiv"  # the group Http forces on arXiv hosts: RSS and API requests share it
 MAX_PAGE_SIZE = 2000  # arXiv's limit on max_results per request
 MAX_TOTAL_RESULTS = 30000  # arXiv's limit on the results reachable by paging one query
-
-
-def http_base_url(value: str) -> str:
-    """An http(s) URL with a host and no query or fragment, without its trailing slash."""
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"expected an http(s) URL with a host, got {value!r}")
-    if parts.query or parts.fragment:
-        raise ValueError(f"expected a base URL without query or fragment, got {value!r}")
-    return value.strip().rstrip("/")
-
-
-BaseUrl = Annotated[str, AfterValidator(http_base_url)]
 
 
 class ArxivQuerySettings(SourceSettings):

@@ -48,10 +48,9 @@ from bot.sources.arxiv_query import (
     DEFAULT_API_BASE_URL,
     MAX_TOTAL_RESULTS,
     PACE_GROUP,
-    BaseUrl,
     search_api,
 )
-from bot.sources.base import Source, SourceSettings
+from bot.sources.base import BaseUrl, Source, SourceSettings
 
 log = logging.getLogger(__name__)
 

@@ -10,16 +10,30 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from datetime import date
-from typing import ClassVar
+from typing import Annotated, ClassVar
+from urllib.parse import urlsplit
 
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
 from bot.http import Http
 from bot.models import Paper
 from bot.schema import Strict
 
 _DOW_NAMES = "mon, tue, wed, thu, fri, sat, sun"
+
+
+def http_base_url(value: str) -> str:
+    """An http(s) URL with a host and no query or fragment, without its trailing slash."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"expected an http(s) URL with a host, got {value!r}")
+    if parts.query or parts.fragment:
+        raise ValueError(f"expected a base URL without query or fragment, got {value!r}")
+    return value.strip().rstrip("/")
+
+
+BaseUrl = Annotated[str, AfterValidator(http_base_url)]  # every source's `base_url` settings
 
 
 class SourceSettings(Strict):

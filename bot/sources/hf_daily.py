@@ -18,15 +18,15 @@ from collections.abc import Mapping
 from datetime import date
 from html.parser import HTMLParser
 from typing import Any, ClassVar, Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from bot.errors import FetchError, ParseError
 from bot.http import Http
 from bot.models import Paper, canonical_id, fold_whitespace, split_arxiv_id
 from bot.render import safe_http_url
-from bot.sources.base import Source, SourceSettings
+from bot.sources.base import BaseUrl, Source, SourceSettings
 
 log = logging.getLogger(__name__)
 
@@ -40,21 +40,11 @@ class HfDailySettings(SourceSettings):
     """`sources: - kind: hf_daily` in bot.yaml."""
 
     kind: Literal["hf_daily"]
-    base_url: str = DEFAULT_BASE_URL
+    base_url: BaseUrl = DEFAULT_BASE_URL
     page_size: int = Field(default=100, ge=1, le=100)  # `limit` of each API request
     max_pages: int = Field(default=20, ge=1, le=100)  # bounds the requests of one day
     # Read the HTML page when the API answers an error status or something unreadable.
     fallback_to_page: bool = True
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_base_url(cls, value: str) -> str:
-        parts = urlsplit(value.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"expected an http(s) URL with a host, got {value!r}")
-        if parts.query or parts.fragment:
-            raise ValueError(f"expected a base URL without query or fragment, got {value!r}")
-        return value.strip().rstrip("/")
 
 
 class HfDaily(Source):
