@@ -187,11 +187,6 @@ class Store:
         with self._transaction():
             self.corpus.save_examples(papers)
 
-    def corpus_texts(self) -> Iterator[str]:
-        """Title and abstract of every stored paper, in a stable order (for the IDF)."""
-        for title, abstract in self._db.execute("SELECT title, abstract FROM papers ORDER BY id"):
-            yield f"{title}. {abstract}"
-
     def get_paper(self, paper_id: str) -> Paper | None:
         row = self._db.execute(
             f"SELECT {_PAPER_COLUMNS} FROM papers WHERE id = ?", (paper_id,)

@@ -21,6 +21,17 @@ from tests.slack_standin import SlackStandIn
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "xoxb-e2e-0123456789-SECRET"
+SPEC_ID = "2607.26627"  # "Revisiting Lossy Verification in Speculative Decoding..."
+BM25_ID = "2607.26497"  # "BM25 Wins at Scale: ..."
+# A profile written for one paper of the recorded 2026-07-31 HF day: SPEC_ID.
+SPEC_PROFILE = """\
+name: Speculative decoding
+description: Faster LLM inference by drafting tokens and verifying them with the target model.
+keywords: [speculative decoding, draft model, lossy verification]
+min_score: 0.2
+notify:
+  slack: "#papers-spec"
+"""
 CHANNELS = {"#papers-spec": "C0SPEC", "#papers-rag": "C0RAG", "#ops": "C0OPS"}
 
 

@@ -20,22 +20,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FIXTURES, ROOT
-from tests.e2e import TOKEN, Bot, posted_ids
+from tests.e2e import BM25_ID, SPEC_ID, SPEC_PROFILE, TOKEN, Bot, posted_ids
 from tests.fixture_server import FixtureServer
 
 DAY = "2026-07-31"
 HF_0731 = FIXTURES / "hf_daily_papers_2026-07-31_30items.json"
-SPEC_ID = "2607.26627"  # "Revisiting Lossy Verification in Speculative Decoding..."
-BM25_ID = "2607.26497"  # "BM25 Wins at Scale: ..."
 
-SPEC_PROFILE = """\
-name: Speculative decoding
-description: Faster LLM inference by drafting tokens and verifying them with the target model.
-keywords: [speculative decoding, draft model, lossy verification]
-min_score: 0.2
-notify:
-  slack: "#papers-spec"
-"""
 RAG_PROFILE = """\
 name: Retrieval
 description: Retrieval-augmented generation, BM25 and sparse retrieval at scale.

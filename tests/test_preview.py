@@ -18,21 +18,11 @@ import pytest
 
 from bot.errors import ConfigError
 from bot.preview import parse_since
-from tests.e2e import Bot, make_bot
+from tests.e2e import BM25_ID, SPEC_ID, SPEC_PROFILE, Bot, make_bot
 from tests.fixture_server import FIXTURES
 
 DAY = "2026-07-31"
-SPEC_ID = "2607.26627"  # "Revisiting Lossy Verification in Speculative Decoding..."
-BM25_ID = "2607.26497"  # "BM25 Wins at Scale: A Scaling Study of Retrieval-Augmented Generation..."
 
-SPEC_PROFILE = """\
-name: Speculative decoding
-description: Faster LLM inference by drafting tokens and verifying them with the target model.
-keywords: [speculative decoding, draft model, lossy verification]
-min_score: 0.2
-notify:
-  slack: "#papers-spec"
-"""
 # A draft, not installed: excludes its best paper and caps at 2, so every reason to hold a
 # paper back shows; one example paper is stored, the other is unknown to the state.
 DRAFT = """\
