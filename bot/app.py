@@ -10,6 +10,7 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO
 
 import httpx
@@ -17,6 +18,7 @@ import httpx
 from bot.config import Settings, load_profiles
 from bot.errors import ConfigError
 from bot.http import Http
+from bot.lock import StateLock
 from bot.models import Profile
 from bot.notifiers import NOTIFIERS
 from bot.notifiers.base import Notifier
@@ -42,9 +44,23 @@ class App:
     unusable: dict[str, str] = field(default_factory=dict)  # configured but unusable: why
     console: Notifier = field(default_factory=ConsoleNotifier)
     dry_run: bool = False
+    lock: StateLock | None = None  # held while the app writes to the state (not in dry runs)
+    # The last version of each profile file that loaded (by path): a daemon keeps serving it
+    # while an edit of that file is broken, instead of dropping the profile's subscribers.
+    last_good: dict[str, Profile] = field(default_factory=dict)
 
     def load_profiles(self) -> tuple[list[Profile], list[ConfigError]]:
-        return load_profiles(self.settings.profiles_dir)
+        """The profiles folder as it is now (re-read on every run). A file that fails to load
+        but loaded before is served in its last good version; its errors are still returned."""
+        profiles, errors = load_profiles(self.settings.profiles_dir)
+        kept: list[Profile] = []
+        for file in sorted({e.file for e in errors}):
+            good = self.last_good.get(file)
+            if good is not None and Path(file).exists():
+                log.warning("profile %s is broken: still serving its last good version", file)
+                kept.append(good)
+        self.last_good = {p.path: p for p in [*profiles, *kept]}
+        return sorted([*profiles, *kept], key=lambda p: p.path), errors
 
     def resolve(self, destination: str) -> str:
         """Where a profile's destination really goes: itself when its notifier is usable,
@@ -64,6 +80,8 @@ class App:
             notifier.close()
         self.http.close()
         self.store.close()
+        if self.lock is not None:
+            self.lock.release()
 
 
 def build_app(
@@ -76,9 +94,42 @@ def build_app(
 ) -> App:
     """Open the state, build the sources and the notifiers that can be used."""
     env = os.environ if env is None else env
-    store = Store.open_readonly(settings.state_path) if dry_run else Store.open(settings.state_path)
+    if dry_run:
+        lock, store = None, Store.open_readonly(settings.state_path)
+    else:
+        # Before anything is read: a second writer must not even start fetching.
+        lock = StateLock(settings.state_path)
+        lock.acquire()
+        try:
+            store = Store.open(settings.state_path)
+        except BaseException:
+            lock.release()
+            raise
     http = Http(settings.http, transport=http_transport)
-    sources = [SOURCES[s.kind](s, http) for s in settings.sources]
+    sources = build_sources(settings, http)
+    notifiers, unusable = build_notifiers(settings, env)
+    return App(
+        settings=settings,
+        store=store,
+        http=http,
+        sources=sources,
+        notifiers=notifiers,
+        unusable=unusable,
+        console=ConsoleNotifier(console_stream),
+        dry_run=dry_run,
+        lock=lock,
+    )
+
+
+def build_sources(settings: Settings, http: Http) -> list[Source]:
+    """The configured sources, fetching through `http`."""
+    return [SOURCES[s.kind](s, http) for s in settings.sources]
+
+
+def build_notifiers(
+    settings: Settings, env: Mapping[str, str]
+) -> tuple[dict[str, Notifier], dict[str, str]]:
+    """(usable notifiers by name, why each configured but unusable one is not usable)."""
     notifiers: dict[str, Notifier] = {}
     unusable: dict[str, str] = {}
     for name, notifier_settings in settings.notifiers.items():
@@ -89,13 +140,4 @@ def build_app(
             log.info("%s is not usable (%s): its digests go to the console", name, why)
         else:
             notifiers[name] = notifier
-    return App(
-        settings=settings,
-        store=store,
-        http=http,
-        sources=sources,
-        notifiers=notifiers,
-        unusable=unusable,
-        console=ConsoleNotifier(console_stream),
-        dry_run=dry_run,
-    )
+    return notifiers, unusable

@@ -1,5 +1,5 @@
-"""The `digestbot` command: once, run, check, status, preview, replay. Each command returns
-an exit code.
+"""The `digestbot` command: once, run, check, init, profile new, status, preview, replay. Each
+command returns an exit code.
 
 Exit codes: 0 ok (also "nothing new"), 1 a source or a delivery failed (or the state is
 unusable), 2 bad configuration. Errors print as one line plus a hint; the traceback only with -v.
@@ -39,9 +39,31 @@ class _ShortFormatter(logging.Formatter):
         return f"{record.levelname.lower()}: {record.getMessage()}"
 
 
+class _JsonFormatter(logging.Formatter):
+    """One JSON object per line (`--log-format json`), for log shippers."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import json
+
+        entry = {
+            "time": datetime.fromtimestamp(record.created).astimezone().isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+_log_format = "text"  # set by the group's --log-format option
+
+
 def _setup_logging(verbose: bool, daemon: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    if daemon or verbose:
+    if _log_format == "json":
+        handler.setFormatter(_JsonFormatter())
+    elif daemon or verbose:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     else:
         handler.setFormatter(_ShortFormatter())
@@ -114,8 +136,18 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def cli() -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    envvar="DIGESTBOT_LOG_FORMAT",
+    show_default=True,
+    help="logs as readable lines or as JSON lines (also $DIGESTBOT_LOG_FORMAT)",
+)
+def cli(log_format: str) -> None:
     """digestbot: new research papers that match your interests, in Slack or the console."""
+    global _log_format
+    _log_format = log_format
 
 
 @cli.command()
@@ -168,9 +200,18 @@ def run(config: Path | None, verbose: bool) -> int:
 
 @cli.command()
 @_common
+@click.option(
+    "--live",
+    is_flag=True,
+    help="also prove Slack, email and every source answer (sends nothing); exit 1 if not",
+)
 @_guard
-def check(config: Path | None, verbose: bool) -> int:
-    """Validate bot.yaml and every profile; list every error. Exit 0 or 2."""
+def check(config: Path | None, verbose: bool, live: bool) -> int:
+    """Validate bot.yaml and every profile; list every error. Exit 0 or 2.
+
+    With --live, also talk to every service the config names, one line per check: Slack's
+    token and each channel, the SMTP login, one request per source. Nothing is posted or
+    mailed. Exit 1 when a live check fails."""
     import os
 
     from bot.notifiers import NOTIFIERS
@@ -196,9 +237,101 @@ def check(config: Path | None, verbose: bool) -> int:
         _print_error(ConfigErrors(errors))
         files = len({e.file for e in errors})
         click.echo(f"{len(errors)} error(s) in {files} file(s)", err=True)
-        return EXIT_CONFIG
-    if not profiles:
+    elif not profiles:
         click.echo(f"warning: no profiles in {settings.profiles_dir}", err=True)
+    failed = 0
+    if live:
+        from bot.live_check import live_checks
+
+        for result in live_checks(settings, profiles, os.environ):
+            failed += result.failed
+            for line in result.lines():
+                click.echo(line)
+        if failed:
+            click.echo(f"{failed} live check(s) failed", err=True)
+    if errors:
+        return EXIT_CONFIG
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+@cli.command()
+@click.argument("folder", required=False, default="digestbot", metavar="[DIR]")
+@click.option("--force", is_flag=True, help="overwrite the starter files if they exist")
+@_guard
+def init(folder: str, force: bool) -> int:
+    """Write a starter config into DIR (default: ./digestbot): config/bot.yaml and an example
+    profile, every key commented. Refuses to overwrite them without --force."""
+    import shlex
+
+    from bot.onboarding import existing_starter_files, write_starter
+
+    target = Path(folder)
+    clash = existing_starter_files(target)
+    if clash and not force:
+        for path in clash:
+            click.echo(f"error: {path} already exists: nothing was written", err=True)
+        click.echo("  hint: edit it, choose another DIR, or pass --force to overwrite", err=True)
+        return EXIT_CONFIG
+    try:
+        written = write_starter(target, force=force)
+    except OSError as exc:
+        raise DigestbotError(
+            f"cannot write into {target}: {exc.strerror or exc}", hint="check the folder"
+        ) from exc
+    for path in written:
+        click.echo(f"wrote {path}")
+    go = [] if target.resolve() == Path.cwd().resolve() else [f"cd {shlex.quote(str(target))}"]
+    steps = [
+        *go,
+        "edit config/profiles/normalization.yaml: your interests, in the words of papers "
+        '(or add another: digestbot profile new "My topic")',
+        "digestbot check                  validates the files",
+        "digestbot once --dry-run         fetches today's papers, prints what would be sent",
+        "then connect Slack or email (README), `digestbot check --live`, and `digestbot run`",
+    ]
+    click.echo("next steps:")
+    for n, step in enumerate(steps, start=1):
+        click.echo(f"  {n}. {step}")
+    return EXIT_OK
+
+
+@cli.group()
+def profile() -> None:
+    """Interest profiles: `profile new NAME` scaffolds one."""
+
+
+@profile.command("new")
+@_common
+@click.argument("name")
+@_guard
+def profile_new(config: Path | None, verbose: bool, name: str) -> int:
+    """Write a commented profile titled NAME into the profiles folder (file name from NAME).
+
+    It passes `digestbot check` as written; describe your interest in it, then preview it."""
+    from bot.onboarding import write_new_profile
+
+    _setup_logging(verbose, daemon=False)
+    settings = _settings(config)
+    try:
+        path = write_new_profile(settings.profiles_dir, name)
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        click.echo("  hint: give the profile a title with letters or digits", err=True)
+        return EXIT_CONFIG
+    except FileExistsError as exc:
+        click.echo(f"error: {exc.args[0]} already exists: not overwritten", err=True)
+        click.echo("  hint: edit that file, or choose another name", err=True)
+        return EXIT_CONFIG
+    except OSError as exc:
+        raise DigestbotError(
+            f"cannot write into {settings.profiles_dir}: {exc.strerror or exc}",
+            hint="check `profiles:` in bot.yaml",
+        ) from exc
+    click.echo(f"wrote {path} (profile id {path.stem})")
+    click.echo(
+        "next: describe your interest in its description and keywords, then `digestbot check` "
+        f"and `digestbot preview {path.stem}`"
+    )
     return EXIT_OK
 
 
@@ -238,6 +371,31 @@ def status(config: Path | None, verbose: bool) -> int:
     for line in status_lines(settings):
         click.echo(line)
     return EXIT_OK
+
+
+@cli.command()
+@_common
+@click.option(
+    "--grace-minutes",
+    type=click.IntRange(min=1),
+    default=60,
+    show_default=True,
+    help="how long after a scheduled run its heartbeat may be missing",
+)
+@_guard
+def health(config: Path | None, verbose: bool, grace_minutes: int) -> int:
+    """Exit 0 when the daemon's heartbeat is fresh, 1 when not (for Docker HEALTHCHECK)."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from bot.heartbeat import check as check_heartbeat
+
+    _setup_logging(verbose, daemon=False)
+    settings = _settings(config)
+    now = datetime.now(ZoneInfo(settings.timezone))
+    result = check_heartbeat(settings, now, timedelta(minutes=grace_minutes))
+    click.echo(("healthy: " if result.ok else "unhealthy: ") + result.message)
+    return EXIT_OK if result.ok else EXIT_FAILED
 
 
 _DAY = click.DateTime(formats=["%Y-%m-%d"])

@@ -3,6 +3,7 @@
 Everything here is a frozen dataclass: sources produce `Paper`s, the scorer turns them into
 `Match`es against `Profile`s, the outbox groups matches into `Delivery`s, and each run ends in a
 `RunReport`. `canonical_id()` is the single place that decides when two records are one paper.
+`Check` is one line of `digestbot check --live`, made by notifiers' and sources' probes.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 # New-style arXiv ids (0704.0001 .. 2607.26654, 4 or 5 digits after the dot) and old-style
 # archive ids (hep-th/9901001, cond-mat/0412498). An optional version suffix is split off.
@@ -208,3 +209,28 @@ class RunReport:
         ]
         parts.append(f"new={self.new_papers} matches={self.matches}")
         return "run: " + "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of `digestbot check --live`: what was checked, and how it went.
+
+    `status` is "ok", "failed" (exit 1) or "skipped" (not checked, with why). `detail` is what
+    was proven, or the reason it failed; `hint` the next step. Never a secret in either."""
+
+    name: str  # "slack auth.test", "slack #papers", "email smtp.example.org:587", "source hf"
+    status: Literal["ok", "failed", "skipped"]
+    detail: str
+    hint: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+    def lines(self) -> list[str]:
+        """The check as printed: one line, plus a hint line when it failed."""
+        if self.status == "failed":
+            head = f"{self.name}: failed: {self.detail}"
+        else:
+            head = f"{self.name}: {self.status}" + (f" ({self.detail})" if self.detail else "")
+        return [head] + ([f"  hint: {self.hint}"] if self.hint and self.failed else [])

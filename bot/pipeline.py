@@ -34,6 +34,7 @@ from bot.examples import resolve_examples
 from bot.health import fingerprint, track_incidents
 from bot.models import Delivery, DestinationReport, Match, Paper, Profile, RunReport, SourceReport
 from bot.notifiers.base import Notifier
+from bot.progress import progress
 from bot.sources.base import Source
 from bot.store import FetchOutcome
 from bot.tfidf import MemoryDocFreqs, terms_of
@@ -165,42 +166,53 @@ def _fetch_source(
 ) -> list[Paper]:
     papers: list[Paper] = []
     days = days_to_fetch(app, source, day)
-    for n, d in enumerate(days):
-        try:
-            batch = source.fetch(d)
-        except StaleError as exc:
-            _trouble(report, outcomes, source, d, "stale", exc)
-            continue
-        except FetchError as exc:
-            # The retries are spent: the source's other days would wait them out again.
-            # They are recorded as failed too, so the next run fetches all of them.
-            _trouble(report, outcomes, source, d, "failed", exc)
-            for rest in days[n + 1 :]:
-                report.health[rest.isoformat()] = "failed"
-                outcomes.append(FetchOutcome(source.name, rest, 0, report.error, "failed"))
-            break
-        # Label each paper with its digest day (if the source did not) and the source's
-        # configured name, which `status` counts papers by.
-        batch = [replace(p, day=p.day or d, source=source.name) for p in batch]
-        health, mark = "ok", fingerprint(batch)
-        if not batch:
-            health = "unexpected_empty" if source.expects_papers(d) else "expected_empty"
-        elif mark == app.store.last_fingerprint(source.name, d):
-            health = "stale"  # the very batch of an earlier day, served again
-        report.health[d.isoformat()] = health
-        if health in ("stale", "unexpected_empty"):
-            report.error = (
-                "the same papers as the previous day (stale)"
-                if health == "stale"
-                else "no papers on a day that should have some"
-            )
-            log.error(
-                "source %s %s for %s: %s", source.name, health.replace("_", " "), d, report.error
-            )
-        outcomes.append(FetchOutcome(source.name, d, len(batch), None, health, mark))
-        report.fetched += len(batch)
-        papers.extend(batch)
+    # A catch-up after downtime can be many slow days (arXiv is paced at 3 s a request).
+    with progress(f"{source.name} catch-up", len(days), enabled=len(days) > 3) as step:
+        for n, d in enumerate(days):
+            step(d.isoformat())  # the day being fetched
+            try:
+                batch = _fetch_day(app, source, d, report, outcomes)
+            except FetchError as exc:
+                # The retries are spent: the source's other days would wait them out again.
+                # They are recorded as failed too, so the next run fetches all of them.
+                _trouble(report, outcomes, source, d, "failed", exc)
+                for rest in days[n + 1 :]:
+                    report.health[rest.isoformat()] = "failed"
+                    outcomes.append(FetchOutcome(source.name, rest, 0, report.error, "failed"))
+                break
+            papers.extend(batch)
     return papers
+
+
+def _fetch_day(
+    app: App, source: Source, d: date, report: SourceReport, outcomes: list[FetchOutcome]
+) -> list[Paper]:
+    """One day of one source, its health noted in `report` and `outcomes`. Raises FetchError
+    (not StaleError, which is noted here)."""
+    try:
+        batch = source.fetch(d)
+    except StaleError as exc:
+        _trouble(report, outcomes, source, d, "stale", exc)
+        return []
+    # Label each paper with its digest day (if the source did not) and the source's
+    # configured name, which `status` counts papers by.
+    batch = [replace(p, day=p.day or d, source=source.name) for p in batch]
+    health, mark = "ok", fingerprint(batch)
+    if not batch:
+        health = "unexpected_empty" if source.expects_papers(d) else "expected_empty"
+    elif mark == app.store.last_fingerprint(source.name, d):
+        health = "stale"  # the very batch of an earlier day, served again
+    report.health[d.isoformat()] = health
+    if health in ("stale", "unexpected_empty"):
+        report.error = (
+            "the same papers as the previous day (stale)"
+            if health == "stale"
+            else "no papers on a day that should have some"
+        )
+        log.error("source %s %s for %s: %s", source.name, health.replace("_", " "), d, report.error)
+    outcomes.append(FetchOutcome(source.name, d, len(batch), None, health, mark))
+    report.fetched += len(batch)
+    return batch
 
 
 def _trouble(

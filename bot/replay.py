@@ -47,6 +47,7 @@ from typing import IO
 from bot import archive
 from bot.models import Paper, Profile
 from bot.pipeline import COLD_START_DOCS
+from bot.progress import progress
 from bot.scoring import Candidate, evaluate
 from bot.tfidf import MemoryDocFreqs, terms_of
 
@@ -199,40 +200,43 @@ def _replay_part(task: _Task, worker: int, report: IO[str] | None) -> _Part:
     explain = task.top if task.explain else 0
     freqs = MemoryDocFreqs()
     seen: set[str] = set()
-    for index, day in enumerate(sorted(task.files)):
-        mine = index % task.jobs == worker
-        papers = archive.read_day(task.files[day], day)
-        new = [p for p in papers if p.id not in seen]
-        for paper in new:
-            if paper.id in wanted:
-                examples.setdefault(paper.id, paper)
-        terms = [terms_of(p.text) for p in new]
-        if mine:
-            part.papers_read += len(papers)
-        if day < task.first:
+    # Every worker reads every day; the first one shows the progress.
+    with progress("replay", len(task.files), enabled=worker == 0) as step:
+        for index, day in enumerate(sorted(task.files)):
+            mine = index % task.jobs == worker
+            papers = archive.read_day(task.files[day], day)
+            new = [p for p in papers if p.id not in seen]
+            for paper in new:
+                if paper.id in wanted:
+                    examples.setdefault(paper.id, paper)
+            terms = [terms_of(p.text) for p in new]
             if mine:
-                part.history_days += 1
-                part.history_papers += len(papers)
-            freqs.add(terms)
-        else:
-            # The IDF of a day is that of the days before it; a young corpus also counts the
-            # day itself (as pipeline.run_once does), or the first days would have none.
-            cold = freqs.n_docs() < COLD_START_DOCS
-            if cold:
+                part.papers_read += len(papers)
+            if day < task.first:
+                if mine:
+                    part.history_days += 1
+                    part.history_papers += len(papers)
                 freqs.add(terms)
-            if mine:
-                evaluated = evaluate(task.profiles, new, freqs, examples, explain=explain)
-                counts = []
-                for profile in task.profiles:
-                    candidates = evaluated[profile.id]
-                    counts.append(count_day(profile, candidates, task.top))
-                    if report is not None:
-                        _write_rows(report, day, profile, candidates[: task.top])
-                part.days.append((day, len(new), counts))
-            if not cold:
-                freqs.add(terms)
-        seen.update(p.id for p in new)
-        log.debug("replay: %s: %d papers, %d new", day, len(papers), len(new))
+            else:
+                # The IDF of a day is that of the days before it; a young corpus also counts the
+                # day itself (as pipeline.run_once does), or the first days would have none.
+                cold = freqs.n_docs() < COLD_START_DOCS
+                if cold:
+                    freqs.add(terms)
+                if mine:
+                    evaluated = evaluate(task.profiles, new, freqs, examples, explain=explain)
+                    counts = []
+                    for profile in task.profiles:
+                        candidates = evaluated[profile.id]
+                        counts.append(count_day(profile, candidates, task.top))
+                        if report is not None:
+                            _write_rows(report, day, profile, candidates[: task.top])
+                    part.days.append((day, len(new), counts))
+                if not cold:
+                    freqs.add(terms)
+            seen.update(p.id for p in new)
+            log.debug("replay: %s: %d papers, %d new", day, len(papers), len(new))
+            step(day.isoformat())
     part.examples_found = set(examples)
     return part
 

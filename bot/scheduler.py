@@ -5,6 +5,12 @@ runs never overlap (not even two sources firing at the same minute); `coalesce` 
 of missed firings into one run and the misfire grace lets a late start still run. SIGINT and
 SIGTERM set a stop event that the pipeline checks between steps, then the scheduler shuts down
 after the current step and `run_daemon` returns 0.
+
+Catch-up: the jobs live in memory, so a firing missed while the daemon was down is unknown to
+APScheduler (and with a persistent job store, re-registering the jobs at start-up with
+`replace_existing` would reset their next run time and drop the misfire silently). Instead the
+state says when each source was last fetched; a source whose schedule fired since then gets ONE
+catch-up run at start, and that run fetches every day it owes (`pipeline.days_to_fetch`).
 """
 
 from __future__ import annotations
@@ -12,18 +18,20 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 from types import FrameType
 from zoneinfo import ZoneInfo
 
 from apscheduler.events import EVENT_SCHEDULER_STARTED
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
-from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.base import BaseTrigger
 
+from bot import heartbeat
 from bot.app import App
 from bot.errors import DigestbotError
 from bot.pipeline import run_once
+from bot.sources.base import cron_trigger
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +50,8 @@ def build_scheduler(
     for source in app.sources:
         scheduler.add_job(
             _job,
-            CronTrigger.from_crontab(source.settings.schedule, timezone=tz),
-            args=(app, source.name, stop),
+            cron_trigger(source.settings.schedule, tz),
+            args=(app, [source.name], stop),
             id=f"source:{source.name}",
             name=f"fetch {source.name}",
             replace_existing=True,
@@ -54,16 +62,61 @@ def build_scheduler(
     return scheduler
 
 
-def _job(app: App, source: str, stop: threading.Event) -> None:
+def _job(app: App, sources: list[str], stop: threading.Event) -> None:
     try:
-        report = run_once(app, sources=[source], stop=stop, respect_backoff=True)
+        report = run_once(app, sources=sources, stop=stop, respect_backoff=True)
     except DigestbotError as exc:  # keep the daemon alive: the next firing tries again
-        log.error("run for %s failed: %s", source, exc)
+        log.error("run for %s failed: %s", ", ".join(sources), exc)
         return
     except Exception:
-        log.exception("run for %s crashed; the daemon goes on", source)
+        log.exception("run for %s crashed; the daemon goes on", ", ".join(sources))
         return
     log.info("%s", report.summary())
+    if not report.failed:
+        heartbeat.beat(app.settings, "run ok", report.summary())
+
+
+def missed_runs(trigger: BaseTrigger, since: datetime, now: datetime, limit: int = 1000) -> int:
+    """How many times `trigger` fired in (since, now] (counted up to `limit`)."""
+    count, previous = 0, since
+    while count < limit:
+        # Given a previous firing, APScheduler's triggers answer the next one strictly after it.
+        fire = trigger.get_next_fire_time(previous, previous)
+        if fire is None or fire > now:
+            break
+        count, previous = count + 1, fire
+    return count
+
+
+def add_catch_up(scheduler: BlockingScheduler, app: App, stop: threading.Event) -> list[str]:
+    """Schedule one run now for every source whose schedule fired since its last fetch; return
+    their names. A source never fetched has missed nothing: it waits for its first firing."""
+    now = datetime.now(ZoneInfo(app.settings.timezone))
+    missed: list[str] = []
+    for source in app.sources:
+        last = app.store.last_run_at(source.name)
+        if last is None:
+            continue
+        count = missed_runs(cron_trigger(source.settings.schedule, now.tzinfo or UTC), last, now)
+        if count:
+            log.info(
+                "%s: %d scheduled run(s) missed since %s: catching up now",
+                source.name,
+                count,
+                last.isoformat(),
+            )
+            missed.append(source.name)
+    if missed:
+        scheduler.add_job(
+            _job,
+            "date",
+            run_date=now,
+            args=(app, missed, stop),
+            id="catch-up",
+            name="catch up " + ", ".join(missed),
+            misfire_grace_time=MISFIRE_GRACE_SECONDS,
+        )
+    return missed
 
 
 def next_runs(scheduler: BlockingScheduler, now: datetime) -> dict[str, datetime | None]:
@@ -81,6 +134,7 @@ def run_daemon(app: App) -> int:
     scheduler = build_scheduler(app, stop, executor)
     if not scheduler.get_jobs():
         log.warning("no sources configured: nothing will ever run")
+    add_catch_up(scheduler, app, stop)
 
     def _stop_scheduler(*_: object) -> None:
         if stop.is_set() and scheduler.running:
@@ -106,6 +160,7 @@ def run_daemon(app: App) -> int:
         len(scheduler.get_jobs()),
         app.settings.timezone,
     )
+    heartbeat.beat(app.settings, "started")
     scheduler.start()  # blocks until shutdown
     # Let a job that was mid-step finish that step before the state is closed.
     executor.shutdown(wait=True)

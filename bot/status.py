@@ -5,19 +5,41 @@ Read-only: it opens the state the way --dry-run does and never creates or migrat
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot import heartbeat
 from bot.config import Settings
+from bot.sources.base import cron_trigger
 from bot.store import Store
 
 
-def status_lines(settings: Settings) -> list[str]:
-    """One line for the state, one per source, one per destination."""
+def status_lines(settings: Settings, now: datetime | None = None) -> list[str]:
+    """One line for the state, one per source, one per destination, then the daemon's
+    heartbeat and the next scheduled runs."""
+    now = now or datetime.now(ZoneInfo(settings.timezone))
     if not settings.state_path.exists():
-        return [f"state: {settings.state_path} does not exist yet (no run so far)"]
-    store = Store.open_readonly(settings.state_path)
-    try:
-        return _lines(settings, store)
-    finally:
-        store.close()
+        lines = [f"state: {settings.state_path} does not exist yet (no run so far)"]
+    else:
+        store = Store.open_readonly(settings.state_path)
+        try:
+            lines = _lines(settings, store)
+        finally:
+            store.close()
+    health = heartbeat.check(settings, now)
+    lines.append(f"daemon: {'healthy' if health.ok else 'NOT HEALTHY'}: {health.message}")
+    return lines + schedule_lines(settings, now)
+
+
+def schedule_lines(settings: Settings, now: datetime) -> list[str]:
+    """When each source's schedule fires next, in the configured time zone."""
+    tz = ZoneInfo(settings.timezone)
+    lines = []
+    for source in settings.sources:
+        fire = cron_trigger(source.schedule, tz).get_next_fire_time(None, now.astimezone(tz))
+        when = fire.strftime("%a %Y-%m-%d %H:%M %Z") if fire else "never"
+        lines.append(f"next run {source.label}: {when} ({source.schedule})")
+    return lines
 
 
 def _lines(settings: Settings, store: Store) -> list[str]:

@@ -290,6 +290,12 @@ class Store:
         ).fetchone()
         return date.fromisoformat(row[0]) if row and row[0] else None
 
+    def last_run_at(self, source: str) -> datetime | None:
+        """When `source` was last fetched (any outcome): the daemon's catch-up compares it
+        with the schedule."""
+        row = self._db.execute("SELECT max(at) FROM fetches WHERE source = ?", (source,)).fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
+
     def last_fingerprint(self, source: str, before: date) -> str | None:
         """The batch fingerprint of the latest good fetch of `source` for a day before
         `before` (to recognise a stale repeat)."""

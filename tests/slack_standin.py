@@ -17,6 +17,30 @@ API errors. Limits checked on chat.postMessage (and the error Slack gives for ea
     thread_ts not a message of that channel          thread_not_found
 
 Scripted failures (`fail_next`) are consumed, in order, by the next chat.postMessage calls.
+
+Channels (for `check --live`): `set_channel` archives one, takes the bot out of it or makes it
+private. chat.postMessage then answers `is_archived` / `not_in_channel` (a public channel takes
+posts from a non-member when the token has chat:write.public). Every authenticated answer carries
+`X-OAuth-Scopes: <scopes>` (set `scopes` to change them). `conversations.info` takes channel IDs
+only and `conversations.list` pages at most `list_page_cap` channels per answer, as Slack may;
+a private channel the bot is not in is invisible to both; both need channels:read.
+
+Incoming webhooks: `POST /services/T000/B000/XXXX` (`webhook_url`; more with `add_webhook`)
+posts to the hook's one channel and answers like Slack's hooks: HTTP 200 with the body `ok`,
+else a status and the error code as the body. Checked (status, body):
+
+    unknown hook path                                404 no_service
+    body not a JSON object (JSON, or form `payload`) 400 invalid_payload
+    neither text nor blocks                          400 no_text
+    blocks not an array of objects                   400 invalid_blocks_format
+    the block and text limits above                  400 invalid_blocks / msg_blocks_too_long /
+                                                     msg_too_long
+    > 100 attachments                                400 too_many_attachments
+
+`fail_next_webhook` scripts failures for webhook posts (429 + Retry-After, 500, 404
+channel_not_found, 403 action_prohibited, 410 channel_is_archived...). Accepted webhook posts
+are in `posts` (no thread: `thread_ts` is None), every webhook request in `requests` as method
+"webhook".
 """
 
 from __future__ import annotations
@@ -41,6 +65,9 @@ MAX_MESSAGE_TEXT = 40_000
 # Measured on the decoded blocks, compactly re-serialised: never more than what the notifier
 # measures (json.dumps defaults), so the two agree on what fits.
 MAX_BLOCKS_JSON = 12_000
+MAX_ATTACHMENTS = 100  # incoming webhooks: more -> 400 too_many_attachments
+WEBHOOK_PATH = "/services/T000/B000/XXXX"
+WEBHOOK_CHANNEL = "C0HOOK"
 BLOCK_TYPES = frozenset(
     {
         "actions",
@@ -98,16 +125,25 @@ class _State:
     posts: list[Post] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     failures: deque[_Failure] = field(default_factory=deque)
+    archived: set[str] = field(default_factory=set)  # channel IDs
+    outside: set[str] = field(default_factory=set)  # channel IDs the bot is not a member of
+    private: set[str] = field(default_factory=set)  # channel IDs
+    webhook_failures: deque[_Failure] = field(default_factory=deque)
     last_us: int = 0
 
 
 class SlackStandIn:
     """A real HTTP server on 127.0.0.1 speaking enough of the Slack Web API for the notifier."""
 
+    # The token's scopes, sent as X-OAuth-Scopes with every authenticated answer.
+    scopes = "chat:write,channels:read,groups:read,channels:history,groups:history"
+    list_page_cap = 2  # conversations.list answers at most this many channels per page
+
     def __init__(
         self,
         token: str = "xoxb-test-token",
         channels: dict[str, str] | None = None,
+        webhooks: dict[str, str] | None = None,
     ) -> None:
         self.token = token
         channels = (
@@ -121,6 +157,12 @@ class SlackStandIn:
             self._channels[name] = channel_id
             self._channels[name.lstrip("#")] = channel_id
             self._channels[channel_id] = channel_id
+        # Incoming webhooks: path -> the channel ID the hook posts to.
+        self._webhooks: dict[str, str] = {}
+        for path, channel in (
+            {WEBHOOK_PATH: WEBHOOK_CHANNEL} if webhooks is None else webhooks
+        ).items():
+            self._add_hook(path, channel)
         self._state = _State()
         self._holds: deque[float] = deque()
         self._closing = threading.Event()
@@ -134,6 +176,7 @@ class SlackStandIn:
         self._thread.start()
         port = self._server.server_address[1]
         self.base_url = f"http://127.0.0.1:{port}/api/"
+        self.root_url = f"http://127.0.0.1:{port}"
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -155,6 +198,21 @@ class SlackStandIn:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+    @property
+    def webhook_url(self) -> str:
+        """The URL of the default incoming webhook (it posts to WEBHOOK_CHANNEL)."""
+        return self.root_url + WEBHOOK_PATH
+
+    def add_webhook(self, path: str, channel: str = WEBHOOK_CHANNEL) -> str:
+        """Create an incoming webhook at `path` posting to `channel`; returns its URL."""
+        self._add_hook(path, channel)
+        return self.root_url + path
+
+    def _add_hook(self, path: str, channel: str) -> None:
+        channel_id = self._channels.setdefault(channel, channel)
+        self._channels.setdefault(channel_id, channel_id)
+        self._webhooks[path] = channel_id
 
     # ---------------------------------------------------------------- scripting and records
 
@@ -179,6 +237,43 @@ class SlackStandIn:
             self._state.failures.append(
                 _Failure(status, dict(headers or {}), error, times, after, disconnect, delay)
             )
+
+    def fail_next_webhook(
+        self,
+        status: int,
+        headers: dict[str, str] | None = None,
+        *,
+        error: str | None = None,
+        times: int = 1,
+        after: int = 0,
+        disconnect: bool = False,
+        delay: float = 0.0,
+    ) -> None:
+        """Make the next `times` webhook posts fail (after letting `after` through).
+
+        The answer is `status` with `error` as the body (429 without `error`: `rate_limited`);
+        other statuses without `error` get an HTML page, as from a load balancer. `disconnect`
+        and `delay` as for `fail_next`."""
+        with self._state.lock:
+            self._state.webhook_failures.append(
+                _Failure(status, dict(headers or {}), error, times, after, disconnect, delay)
+            )
+
+    def set_channel(
+        self, channel: str, *, member: bool = True, archived: bool = False, private: bool = False
+    ) -> None:
+        """Whether the bot is in `channel` (name or ID), and whether it is archived or private."""
+        channel_id = self._channels[channel]
+        with self._state.lock:
+            for flag, ids in (
+                (not member, self._state.outside),
+                (archived, self._state.archived),
+                (private, self._state.private),
+            ):
+                if flag:
+                    ids.add(channel_id)
+                else:
+                    ids.discard(channel_id)
 
     def hold_after_accept(self, seconds: float) -> None:
         """Accept the next chat.postMessage (it is recorded) but hold the answer back for
@@ -207,9 +302,9 @@ class SlackStandIn:
 
     # ---------------------------------------------------------------- the API
 
-    def _next_failure(self) -> _Failure | None:
+    def _next_failure(self, webhook: bool = False) -> _Failure | None:
         with self._state.lock:
-            failures = self._state.failures
+            failures = self._state.webhook_failures if webhook else self._state.failures
             if not failures:
                 return None
             head = failures[0]
@@ -245,6 +340,14 @@ class SlackStandIn:
         channel_id = self._channels.get(str(params.get("channel") or ""))
         if channel_id is None:
             return {}, "channel_not_found"
+        channel = self._channel_object(channel_id)
+        if channel is None:
+            return {}, "channel_not_found"
+        if channel["is_archived"]:
+            return {}, "is_archived"
+        public_ok = not channel["is_private"] and "chat:write.public" in self.scopes.split(",")
+        if not channel["is_member"] and not public_ok:
+            return {}, "not_in_channel"
         text = params.get("text")
         text = text if isinstance(text, str) else ""
         blocks: Any = params.get("blocks")
@@ -279,6 +382,82 @@ class SlackStandIn:
         if thread_ts:
             message["thread_ts"] = thread_ts
         return {"ok": True, "channel": channel_id, "ts": ts, "message": message}, None
+
+    def _webhook_post(self, path: str, payload: dict[str, Any] | None) -> tuple[int, str]:
+        """(status, body) for an incoming-webhook post of `payload` (None: unreadable)."""
+        channel_id = self._webhooks.get(path)
+        if channel_id is None:
+            return 404, "no_service"
+        if payload is None:
+            return 400, "invalid_payload"
+        text = payload.get("text")
+        if text is not None and not isinstance(text, str):
+            return 400, "invalid_payload"
+        text = text or ""
+        blocks = payload.get("blocks")
+        if blocks is not None and (
+            not isinstance(blocks, list) or not all(isinstance(b, dict) for b in blocks)
+        ):
+            return 400, "invalid_blocks_format"
+        attachments = payload.get("attachments")
+        if isinstance(attachments, list) and len(attachments) > MAX_ATTACHMENTS:
+            return 400, "too_many_attachments"
+        if not text.strip() and not blocks and not attachments:
+            return 400, "no_text"
+        if len(text) > MAX_MESSAGE_TEXT:
+            return 400, "msg_too_long"
+        if blocks:
+            error = _check_blocks(blocks)
+            if error:
+                return 400, error
+        post = Post(channel_id, text, list(blocks or []), None, self._next_ts(), dict(payload))
+        with self._state.lock:
+            self._state.posts.append(post)
+        return 200, "ok"
+
+    def _channel_object(self, channel_id: str) -> dict[str, Any] | None:
+        """The channel as conversations.info shows it; None if the bot cannot see it."""
+        with self._state.lock:
+            member = channel_id not in self._state.outside
+            archived = channel_id in self._state.archived
+            private = channel_id in self._state.private
+        if private and not member:
+            return None
+        names = [k for k, v in self._channels.items() if v == channel_id and k != channel_id]
+        name = next((k for k in names if not k.startswith("#")), channel_id)
+        return {
+            "id": channel_id,
+            "name": name,
+            "is_channel": True,
+            "is_private": private,
+            "is_archived": archived,
+            "is_member": member,
+        }
+
+    def _conversations(
+        self, params: dict[str, Any], info: bool
+    ) -> tuple[dict[str, Any], str | None]:
+        """(answer, error) for conversations.info (IDs only, like Slack) or .list (paged)."""
+        if "channels:read" not in self.scopes.split(","):
+            return {}, "missing_scope"
+        if info:
+            channel_id = str(params.get("channel") or "")
+            known = channel_id in self._channels.values()
+            channel = self._channel_object(channel_id) if known else None
+            if channel is None:
+                return {}, "channel_not_found"
+            return {"ok": True, "channel": channel}, None
+        every = [self._channel_object(c) for c in sorted(set(self._channels.values()))]
+        visible = [c for c in every if c is not None]
+        start = int(params.get("cursor") or 0)
+        limit = min(int(params.get("limit") or 100), self.list_page_cap)
+        page = visible[start : start + limit]
+        more = start + limit < len(visible)
+        return {
+            "ok": True,
+            "channels": page,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }, None
 
     def _history(self, params: dict[str, Any], replies: bool) -> tuple[dict[str, Any], str | None]:
         channel_id = self._channels.get(str(params.get("channel") or ""))
@@ -367,6 +546,21 @@ def _parse_body(content_type: str, raw: bytes) -> dict[str, Any] | None:
     return None
 
 
+def _webhook_payload(content_type: str, raw: bytes) -> dict[str, Any] | None:
+    """A webhook body as Slack reads it: JSON, or a form with the JSON in `payload`."""
+    kind = content_type.split(";")[0].strip().lower()
+    if kind in ("application/x-www-form-urlencoded", ""):
+        form = _parse_body("application/x-www-form-urlencoded", raw)
+        raw = str((form or {}).get("payload", "")).encode("utf-8")
+    elif kind != "application/json":
+        return None
+    try:
+        value = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def _handler_for(standin: SlackStandIn) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "SlackStandIn/1.0"
@@ -385,6 +579,9 @@ def _handler_for(standin: SlackStandIn) -> type[BaseHTTPRequestHandler]:
             method = parts.path.removeprefix("/api/")
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
+            if not parts.path.startswith("/api/"):
+                self._webhook(parts.path, raw)
+                return
             params = _parse_body(self.headers.get("Content-Type", ""), raw)
             if params is None:
                 self._finish(method, {}, 200, {"ok": False, "error": "invalid_form_data"})
@@ -426,10 +623,44 @@ def _handler_for(standin: SlackStandIn) -> type[BaseHTTPRequestHandler]:
                 answer, error = standin._history(params, replies=False)
             elif method == "conversations.replies":
                 answer, error = standin._history(params, replies=True)
+            elif method in ("conversations.info", "conversations.list"):
+                info = method == "conversations.info"
+                answer, error = standin._conversations(params, info=info)
             else:
                 answer, error = {}, "unknown_method"
             body = {"ok": False, "error": error} if error else answer
-            self._finish(method, params, 200, body)
+            self._finish(method, params, 200, body, {"X-OAuth-Scopes": standin.scopes})
+
+        def _webhook(self, path: str, raw: bytes) -> None:
+            payload = _webhook_payload(self.headers.get("Content-Type", ""), raw)
+            params = payload if payload is not None else {}
+            failure = standin._next_failure(webhook=True) if path in standin._webhooks else None
+            if failure is not None:
+                if failure.delay and standin._closing.wait(failure.delay):
+                    self.close_connection = True
+                    return
+                if failure.disconnect:
+                    self._record("webhook", params, 0, None)
+                    self.close_connection = True
+                    return
+                if failure.status != 200 or failure.error is not None:
+                    error = failure.error or ("rate_limited" if failure.status == 429 else None)
+                    if error is None:
+                        page = f"<html><body>{failure.status} upstream error</body></html>"
+                        self._record("webhook", params, failure.status, None)
+                        self._send(
+                            failure.status,
+                            "text/html; charset=utf-8",
+                            page.encode(),
+                            failure.headers,
+                        )
+                    else:
+                        self._record("webhook", params, failure.status, error)
+                        self._send(failure.status, "text/html", error.encode(), failure.headers)
+                    return
+            status, body = standin._webhook_post(path, payload)
+            self._record("webhook", params, status, None if status == 200 else body)
+            self._send(status, "text/html", body.encode(), {})
 
         def _fail(self, method: str, params: dict[str, Any], failure: _Failure) -> bool:
             """Answer with a scripted failure; False if the failure was only a delay."""

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import textwrap
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
+from bot import heartbeat
 from bot.app import build_app
 from bot.config import load_settings
-from bot.scheduler import _job, build_scheduler, next_runs
+from bot.scheduler import _job, build_scheduler, missed_runs, next_runs
+from bot.sources.base import cron_trigger
 from tests.conftest import FIXTURES
 from tests.fixture_server import FixtureServer
 
@@ -65,14 +69,187 @@ def test_a_job_runs_the_pipeline_for_its_source(tmp_path: Path, capsys) -> None:
         hf.serve_hf_day(today, FIXTURES / "hf_daily_papers_2026-07-31_30items.json")
         app = build_app(load_settings(make_config(tmp_path, hf.base_url)), env={})
         try:
-            _job(app, "hf_daily", threading.Event())
+            _job(app, ["hf_daily"], threading.Event())
             assert app.store.paper_count() == 30
             assert {r.query["date"] for r in hf.requests_to("/api/daily_papers")} >= {today}
             assert "Revisiting Lossy Verification" in capsys.readouterr().out  # console digest
             stop = threading.Event()
             stop.set()
             before = len(hf.requests)
-            _job(app, "hf-weekend", stop)  # a stop request: the run ends before fetching
+            _job(app, ["hf-weekend"], stop)  # a stop request: the run ends before fetching
             assert len(hf.requests) == before
         finally:
             app.close()
+
+
+# ---- daylight saving time: the schedule fires at the configured local time ------------------
+
+NEW_YORK, BERLIN = ZoneInfo("America/New_York"), ZoneInfo("Europe/Berlin")
+
+
+def _fires(schedule: str, zone: ZoneInfo, start: datetime, count: int) -> list[datetime]:
+    trigger = cron_trigger(schedule, zone)
+    fire = trigger.get_next_fire_time(None, start)
+    fires = []
+    while fire is not None and len(fires) < count:
+        # In UTC: an aware datetime in a DST gap or fold never compares equal across zones.
+        fires.append(fire.astimezone(UTC))
+        fire = trigger.get_next_fire_time(fire, fire)
+    return fires
+
+
+def _utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("zone", "start", "before", "after"),
+    [
+        # 2026: New York springs forward on Sun 8 March and falls back on Sun 1 November.
+        (NEW_YORK, datetime(2026, 3, 5, 12), _utc(2026, 3, 6, 14), _utc(2026, 3, 9, 13)),
+        (NEW_YORK, datetime(2026, 10, 29, 12), _utc(2026, 10, 30, 13), _utc(2026, 11, 2, 14)),
+        # Berlin: Sun 29 March and Sun 25 October.
+        (BERLIN, datetime(2026, 3, 26, 12), _utc(2026, 3, 27, 8), _utc(2026, 3, 30, 7)),
+        (BERLIN, datetime(2026, 10, 22, 12), _utc(2026, 10, 23, 7), _utc(2026, 10, 26, 8)),
+    ],
+)
+def test_weekday_runs_stay_at_9_local_across_dst(
+    zone: ZoneInfo, start: datetime, before: datetime, after: datetime
+) -> None:
+    fires = _fires("0 9 * * mon-fri", zone, start.replace(tzinfo=zone), 2)
+    # Friday before the change, the Monday after it: both at 9:00 local, an hour apart in UTC.
+    assert fires == [before, after]
+    assert [f.astimezone(zone).strftime("%a %H:%M") for f in fires] == ["Fri 09:00", "Mon 09:00"]
+
+
+@pytest.mark.parametrize(
+    ("zone", "start", "expected"),
+    [
+        # 02:30 does not exist on the spring-forward night: it runs once, at 03:30 by the clock.
+        (
+            NEW_YORK,
+            datetime(2026, 3, 7, 12),
+            [_utc(2026, 3, 8, 7, 30), _utc(2026, 3, 9, 6, 30), _utc(2026, 3, 10, 6, 30)],
+        ),
+        (
+            BERLIN,
+            datetime(2026, 3, 28, 12),
+            [_utc(2026, 3, 29, 1, 30), _utc(2026, 3, 30, 0, 30), _utc(2026, 3, 31, 0, 30)],
+        ),
+    ],
+)
+def test_a_run_in_the_skipped_hour_fires_once(
+    zone: ZoneInfo, start: datetime, expected: list[datetime]
+) -> None:
+    assert _fires("30 2 * * *", zone, start.replace(tzinfo=zone), 3) == expected
+
+
+@pytest.mark.parametrize(
+    ("zone", "schedule", "start", "expected"),
+    [
+        # 01:30 happens twice when New York falls back; APScheduler alone fires at both.
+        (
+            NEW_YORK,
+            "30 1 * * *",
+            datetime(2026, 10, 31, 12),
+            [_utc(2026, 11, 1, 5, 30), _utc(2026, 11, 2, 6, 30)],
+        ),
+        (
+            BERLIN,
+            "30 2 * * *",
+            datetime(2026, 10, 24, 12),
+            [_utc(2026, 10, 25, 0, 30), _utc(2026, 10, 26, 1, 30)],
+        ),
+        # Several firings inside the repeated hour: each wall time once.
+        (
+            BERLIN,
+            "*/20 2 * * *",
+            datetime(2026, 10, 24, 12),
+            [
+                *(_utc(2026, 10, 25, 0, 0), _utc(2026, 10, 25, 0, 20)),
+                *(_utc(2026, 10, 25, 0, 40), _utc(2026, 10, 26, 1, 0)),
+            ],
+        ),
+    ],
+)
+def test_a_run_in_the_repeated_hour_fires_once(
+    zone: ZoneInfo, schedule: str, start: datetime, expected: list[datetime]
+) -> None:
+    assert _fires(schedule, zone, start.replace(tzinfo=zone), len(expected)) == expected
+
+
+def test_a_daemon_started_inside_the_repeated_hour_still_runs() -> None:
+    # Started at 01:10 EST, after the 01:30 EDT firing it never saw: 01:30 EST is its run.
+    start = datetime(2026, 11, 1, 1, 10, fold=1, tzinfo=NEW_YORK)
+    assert _fires("30 1 * * *", NEW_YORK, start, 1) == [_utc(2026, 11, 1, 6, 30)]
+
+
+@pytest.mark.parametrize(
+    ("since", "now", "missed"),
+    [
+        (datetime(2026, 11, 23, 9, 0), datetime(2026, 11, 23, 10, 0), 0),  # ran on time
+        (datetime(2026, 11, 23, 8, 59), datetime(2026, 11, 23, 9, 0), 1),
+        (datetime(2026, 11, 18, 10, 0), datetime(2026, 11, 23, 10, 0), 3),  # Thu, Fri, Mon
+        (datetime(2026, 11, 20, 10, 0), datetime(2026, 11, 22, 23, 0), 0),  # the weekend
+    ],
+)
+def test_missed_runs_counts_firings_since_the_last_run(
+    since: datetime, now: datetime, missed: int
+) -> None:
+    trigger = cron_trigger("0 9 * * mon-fri", BERLIN)
+    assert missed_runs(trigger, since.replace(tzinfo=BERLIN), now.replace(tzinfo=BERLIN)) == missed
+
+
+def test_six_field_schedules_have_seconds(tmp_path: Path) -> None:
+    fires = _fires("*/15 * * * * *", BERLIN, datetime(2026, 1, 5, 9, 0, 1, tzinfo=BERLIN), 3)
+    assert [f.second for f in fires] == [15, 30, 45]
+
+
+# ---- the heartbeat ----------------------------------------------------------------------
+
+
+def test_heartbeat_is_healthy_until_a_scheduled_run_is_missed(tmp_path: Path) -> None:
+    config = make_config(tmp_path, "http://127.0.0.1:9")
+    # Only the weekday job (08:30 mon-fri): a weekend is quiet.
+    config.write_text(
+        config.read_text().split("  - kind: hf_daily\n    name: hf-weekend")[0]
+        + "http: {backoff: 0.01, retries: 0}\n"
+    )
+    settings = load_settings(config)
+    friday = datetime(2026, 11, 20, 18, 0, tzinfo=BERLIN)
+    assert not heartbeat.check(settings, friday).ok  # the daemon never started
+    heartbeat.beat(settings, "run ok", now=friday)
+    assert heartbeat.check(settings, friday).ok
+    # Quiet through the weekend (no firing), still fine until Monday's run is 1 h overdue.
+    assert heartbeat.check(settings, datetime(2026, 11, 23, 9, 29, tzinfo=BERLIN)).ok
+    late = heartbeat.check(settings, datetime(2026, 11, 23, 9, 31, tzinfo=BERLIN))
+    assert not late.ok
+    assert "no good run since the one due at 2026-11-23T08:30:00+01:00" in late.message
+    heartbeat.beat(settings, "run ok", now=datetime(2026, 11, 23, 9, 40, tzinfo=BERLIN))
+    assert heartbeat.check(settings, datetime(2026, 11, 23, 9, 41, tzinfo=BERLIN)).ok
+
+
+# ---- live profiles: the last good version keeps serving ----------------------------------
+
+
+def test_a_broken_edit_keeps_the_last_good_profile(tmp_path: Path) -> None:
+    app = build_app(load_settings(make_config(tmp_path, "http://127.0.0.1:9")), env={})
+    try:
+        spec = tmp_path / "profiles" / "spec.yaml"
+        (tmp_path / "profiles" / "new.yaml").write_text("name: New\ndescription: [broken\n")
+        good, errors = app.load_profiles()
+        assert [p.id for p in good] == ["spec"]  # a file that never loaded has nothing to keep
+        assert [e.file for e in errors] == [str(tmp_path / "profiles" / "new.yaml")]
+
+        spec.write_text("name: Spec v2\ndescription: draft model verification\nmin_score: 0.3\n")
+        assert [p.name for p in app.load_profiles()[0]] == ["Spec v2"]  # edits are picked up
+
+        spec.write_text("name: Spec v3\ndescription: draft\nmin_score: high\n")
+        profiles, errors = app.load_profiles()
+        assert [p.name for p in profiles] == ["Spec v2"]  # still served...
+        assert any("spec.yaml:3: min_score" in str(e) for e in errors)  # ...and still reported
+
+        spec.unlink()  # a removed profile is gone, broken or not
+        assert app.load_profiles()[0] == []
+    finally:
+        app.close()

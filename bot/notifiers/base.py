@@ -4,18 +4,18 @@ A notifier owns one channel (Slack, later email). `create()` builds it from its 
 the environment (secrets are read from the variables the settings name) or returns None with a
 reason when it is not usable, in which case digests go to the console. `send()` delivers one
 digest or raises `DeliveryError`; it never marks anything as sent: the pipeline does that after
-`send()` returned.
+`send()` returned. `probe()` is `digestbot check --live`: what can be proven without sending.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from bot.models import Delivery
+from bot.models import Check, Delivery
 
 
 class Notifier(ABC):
@@ -51,6 +51,12 @@ class Notifier(ABC):
         """For a delivery a crashed run left `sending`: the ids of its papers the channel
         already has. The default cannot tell, so everything is sent again (at-least-once)."""
         return set()
+
+    def probe(self, targets: Sequence[str]) -> Iterator[Check]:
+        """`digestbot check --live`: prove, without delivering anything, that this channel
+        works and can reach each of `targets` (every target profiles and `operator:` name).
+        One Check per thing proven, yielded as it is known. The default proves nothing."""
+        yield Check(self.name, "skipped", "this channel has no live check")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

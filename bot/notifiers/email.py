@@ -21,13 +21,14 @@ import logging
 import re
 import smtplib
 import ssl
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field
 
 from bot.errors import DeliveryError
-from bot.models import Delivery
+from bot.models import Check, Delivery
 from bot.notifiers.base import Notifier
 from bot.notifiers.email_render import build_message
 from bot.schema import Strict
@@ -106,13 +107,44 @@ class EmailNotifier(Notifier):
         message.set_content(text)
         self._deliver(message, target)
 
+    def probe(self, targets: Sequence[str]) -> Iterator[Check]:
+        """`check --live`, sending no mail: connect, STARTTLS or TLS as configured (the
+        certificate verified), log in if `username` is set, NOOP, QUIT. Recipients are not
+        checked: only a real mail proves a mailbox."""
+        s = self.settings
+        name = f"email {s.host}:{s.effective_port}"
+        destination = f"email:{s.host}"
+        try:
+            with self._session(destination) as smtp:
+                smtp.noop()
+        except DeliveryError as exc:
+            reason = str(exc).removeprefix(f"{destination}: ")
+            # A transient failure's hint speaks of the queue; a check needs the next step.
+            if exc.permanent:
+                hint = exc.hint
+            elif reason.startswith("SMTP "):
+                hint = "the server answered with a temporary error: try again later"
+            else:
+                hint = "check email.host, email.port and the network"
+            yield Check(name, "failed", reason, hint)
+            return
+        tls = {"starttls": "STARTTLS", "ssl": "TLS", "none": "no TLS"}[s.security]
+        login = f"logged in as {s.username}" if s.username else "no login configured"
+        yield Check(name, "ok", f"connected, {tls}, {login}; no mail sent")
+
     def _deliver(self, message: Any, target: str) -> None:
-        destination = f"email:{target}"
+        with self._session(f"email:{target}") as smtp:
+            smtp.send_message(message, to_addrs=[target])
+
+    @contextmanager
+    def _session(self, destination: str) -> Iterator[smtplib.SMTP]:
+        """A connected, secured and logged-in SMTP session; every failure inside it (the
+        caller's too) becomes one DeliveryError for `destination`."""
         try:
             with self._connect() as smtp:
                 if self.settings.username:
                     smtp.login(self.settings.username, self._password or "")
-                smtp.send_message(message, to_addrs=[target])
+                yield smtp
         except smtplib.SMTPNotSupportedError as exc:
             raise DeliveryError(
                 "the server does not offer STARTTLS; not sending in clear",

@@ -21,7 +21,8 @@ slack-sdk puts on the wire, containers and `\\uXXXX` escapes included.
 Paper text comes from the internet. Every piece of it goes through `escape_mrkdwn` (and link
 targets through `_link_target`), so a title like `<!channel>` shows as text and never pings.
 The bot token is read from the environment variable the settings name; it is never formatted
-into a message, a hint, a log line or a repr.
+into a message, a hint, a log line or a repr. With `webhook_env` instead of a token, `create()`
+hands over to an incoming webhook (`slack_webhook.py`), which reuses the layout built here.
 """
 
 from __future__ import annotations
@@ -31,12 +32,12 @@ import json
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry import default_retry_handlers
@@ -46,7 +47,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.errors import DeliveryError
-from bot.models import Delivery, Match, fold_whitespace
+from bot.models import Check, Delivery, Match, fold_whitespace
 from bot.notifiers.base import Notifier
 from bot.render import escape_mrkdwn, headline, paper_url, short_authors, truncate, why_line
 from bot.schema import Strict
@@ -129,16 +130,44 @@ _HINTS: Mapping[str, str] = {
     "ratelimited": "Slack is rate-limiting the bot; the digest stays queued for the next run",
 }
 _TRANSIENT_HINT = "the digest stays queued and is retried on the next run"
+# `check --live` reads channels with conversations.info / conversations.list: they need these.
+_READ_SCOPES_HINT = (
+    "add the channels:read scope (and groups:read for private channels) to the app's Bot "
+    "Token Scopes and reinstall it: `check --live` reads channel membership with them "
+    "(posting itself only needs chat:write)"
+)
+_CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{4,}")  # channel IDs are upper case; names never are
+_LIST_PAGE = 1000  # conversations.list `limit` (Slack's maximum; it may answer fewer)
+_LIST_MAX_PAGES = 200
+_NETWORK_ERRORS = (OSError, http.client.HTTPException, SlackClientError)
 _ERROR_CODE = re.compile(r"[a-z0-9_]{1,100}")
 
 
 class SlackSettings(Strict):
-    """The `slack:` section of bot.yaml. The token itself is never in the file."""
+    """The `slack:` section of bot.yaml. The token (or webhook URL) itself is never in the file.
 
+    Either a bot token (`token_env`, the default) or an incoming webhook (`webhook_env`), never
+    both: naming `token_env` or `base_url` next to `webhook_env` is an error rather than one of
+    them silently ignored.
+    """
+
+    # Declared first: pydantic validates in this order, so the validator of `token_env` and
+    # `base_url` (which only runs when they are written in the file) can see it.
+    webhook_env: str | None = Field(default=None, min_length=1)
     token_env: str = Field(default="SLACK_BOT_TOKEN", min_length=1)
     base_url: str = "https://slack.com/api/"
     timeout: float = Field(default=30, gt=0)
     max_retries: int = Field(default=3, ge=0, le=10)
+
+    @field_validator("token_env", "base_url")
+    @classmethod
+    def _not_with_webhook(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("webhook_env") is not None:
+            raise ValueError(
+                f"{info.field_name} belongs to a bot token, but webhook_env is set too: keep "
+                "either token_env (a bot token) or webhook_env (an incoming webhook)"
+            )
+        return value
 
     @field_validator("base_url")
     @classmethod
@@ -322,6 +351,11 @@ class SlackNotifier(Notifier):
     def create(cls, settings: Any, env: Mapping[str, str]) -> tuple[Notifier | None, str]:
         if not isinstance(settings, SlackSettings):
             settings = SlackSettings.model_validate(settings or {})
+        if settings.webhook_env is not None:
+            # Imported here: slack_webhook imports this module for the layout.
+            from bot.notifiers.slack_webhook import SlackWebhookNotifier
+
+            return SlackWebhookNotifier.create(settings, env)
         token = (env.get(settings.token_env) or "").strip()
         if not token:
             return None, f"{settings.token_env} is not set"
@@ -435,17 +469,99 @@ class SlackNotifier(Notifier):
             len(messages),
         )
 
+    # ------------------------------------------------------------ check --live
+
+    def probe(self, targets: Sequence[str]) -> Iterator[Check]:
+        """`check --live`, posting nothing. `auth.test` proves the token is valid (and, from
+        the X-OAuth-Scopes header Slack adds to its answers, that it has chat:write). Then per
+        channel, `conversations.info` (for an ID) or `conversations.list` (for a name) proves
+        that the channel exists and is visible to the bot, is not archived, and that the bot is
+        a member (or, for a public channel, has chat:write.public). Not provable without
+        posting: a channel's own posting restrictions (e.g. #general limited to admins)."""
+        channels = sorted(dict.fromkeys(targets))
+        try:
+            auth = self._client.auth_test()
+        except (SlackApiError, *_NETWORK_ERRORS) as exc:
+            reason, hint = self._probe_error(exc, "auth.test")
+            yield Check("slack auth.test", "failed", reason, hint)
+            for target in channels:
+                yield Check(f"slack {target}", "skipped", "not checked: auth.test failed")
+            return
+        scopes = _scopes(auth.headers)
+        who = f"workspace {auth.get('team')}, bot user {auth.get('user')}"
+        if scopes is not None and "chat:write" not in scopes:
+            yield Check(
+                "slack auth.test",
+                "failed",
+                f"{who}, but the token lacks the chat:write scope",
+                "add chat:write to the app's Bot Token Scopes, reinstall the app and update "
+                f"${self._token_env}",
+            )
+        else:
+            granted = "" if scopes is None else "; chat:write granted"
+            yield Check("slack auth.test", "ok", f"token valid: {who}{granted}")
+        listed: dict[str, dict[str, Any]] | tuple[str, str] | None = None
+        for target in channels:
+            name = f"slack {target}"
+            if _CHANNEL_ID.fullmatch(target):
+                try:
+                    info = self._client.conversations_info(channel=target)
+                except (SlackApiError, *_NETWORK_ERRORS) as exc:
+                    yield Check(name, "failed", *self._probe_error(exc, "conversations.info"))
+                    continue
+                channel: dict[str, Any] | None = info.get("channel")
+            else:
+                if listed is None:  # one listing serves every channel named by name
+                    try:
+                        listed = self._list_channels()
+                    except (SlackApiError, *_NETWORK_ERRORS) as exc:
+                        listed = self._probe_error(exc, "conversations.list")
+                if isinstance(listed, tuple):
+                    yield Check(name, "failed", *listed)
+                    continue
+                channel = listed.get(target.lstrip("#").lower())  # names are lower case
+            yield _judge_channel(name, channel, scopes)
+
+    def _list_channels(self) -> dict[str, dict[str, Any]]:
+        """Every channel the bot can see (archived ones too), by name."""
+        found: dict[str, dict[str, Any]] = {}
+        cursor = None
+        for _ in range(_LIST_MAX_PAGES):
+            page = self._client.conversations_list(
+                types="public_channel,private_channel",
+                exclude_archived=False,
+                limit=_LIST_PAGE,
+                cursor=cursor,
+            )
+            for channel in page.get("channels") or []:
+                found.setdefault(str(channel.get("name")), channel)
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        return found
+
+    def _probe_error(self, exc: Exception, method: str) -> tuple[str, str]:
+        """(reason, hint) for a failed probe call. Never the token."""
+        if isinstance(exc, SlackApiError):
+            code, status = _error_code(exc)
+            what = code or f"HTTP {status} without a Slack error code"
+            data = getattr(exc.response, "data", None)
+            needed = data.get("needed") if isinstance(data, dict) else None
+            if code == "missing_scope":
+                if needed:
+                    what += f" (needs {needed})"
+                hint = _READ_SCOPES_HINT
+            else:
+                hint = _HINTS.get(code, "Slack may be having trouble: try again later")
+            reason = f"Slack answered {what} to {method}"
+            return self._redact(reason), hint.replace("{env}", self._token_env)
+        reason = f"could not reach Slack ({method}): {type(exc).__name__}: {exc}"
+        return self._redact(reason), "check the network and `slack.base_url` in bot.yaml"
+
     def _api_error(
         self, exc: SlackApiError, destination: str, where: str, delivered: tuple[str, ...]
     ) -> DeliveryError:
-        response = exc.response
-        status = getattr(response, "status_code", None)
-        data = getattr(response, "data", None)
-        code = str(data.get("error") or "") if isinstance(data, dict) else ""
-        if not _ERROR_CODE.fullmatch(code):
-            # Not Slack's answer but e.g. a proxy's HTML page, which slack-sdk puts in `error`
-            # as "Received a response in a non-JSON format: ...": report the status instead.
-            code = ""
+        code, status = _error_code(exc)
         # 429 and 5xx answers (after slack-sdk's retries), TRANSIENT_ERRORS and unknown codes
         # all keep the digest queued: only a known-permanent code drops it.
         permanent = code in PERMANENT_ERRORS
@@ -466,6 +582,55 @@ class SlackNotifier(Notifier):
         """`text` with the token cut out, should a foreign message ever echo it."""
         token = self._client.token
         return text.replace(token, "[redacted]") if token else text
+
+
+def _error_code(exc: SlackApiError) -> tuple[str, int | None]:
+    """Slack's `error` code of a failed call ("" when there is none) and the HTTP status."""
+    response = exc.response
+    status = getattr(response, "status_code", None)
+    data = getattr(response, "data", None)
+    code = str(data.get("error") or "") if isinstance(data, dict) else ""
+    if not _ERROR_CODE.fullmatch(code):
+        # Not Slack's answer but e.g. a proxy's HTML page, which slack-sdk puts in `error`
+        # as "Received a response in a non-JSON format: ...": report the status instead.
+        code = ""
+    return code, status
+
+
+def _scopes(headers: Mapping[str, Any]) -> set[str] | None:
+    """The token's scopes from Slack's X-OAuth-Scopes answer header; None without one."""
+    for key, value in headers.items():
+        if key.lower() == "x-oauth-scopes":
+            text = ",".join(value) if isinstance(value, list) else str(value)
+            return {s.strip() for s in text.split(",") if s.strip()}
+    return None
+
+
+def _judge_channel(name: str, channel: dict[str, Any] | None, scopes: set[str] | None) -> Check:
+    """Whether the bot can post to `channel` (a conversations.info / .list entry)."""
+    if not channel:
+        return Check(
+            name,
+            "failed",
+            "channel_not_found: no such channel is visible to the bot",
+            _HINTS["channel_not_found"],
+        )
+    cid = channel.get("id")
+    if channel.get("is_archived"):
+        return Check(name, "failed", f"is_archived: {cid} is archived", _HINTS["is_archived"])
+    if channel.get("is_member"):
+        return Check(name, "ok", f"{cid}: the bot is a member; not archived")
+    if not channel.get("is_private") and scopes is not None and "chat:write.public" in scopes:
+        return Check(
+            name, "ok", f"{cid}: public; the bot is not a member, chat:write.public lets it post"
+        )
+    return Check(
+        name,
+        "failed",
+        f"not_in_channel: the bot is not a member of {cid}",
+        _HINTS["not_in_channel"]
+        + ("" if channel.get("is_private") else " (or give the app chat:write.public)"),
+    )
 
 
 def _key_of(message: Mapping[str, Any]) -> str | None:

@@ -98,6 +98,15 @@ class ArxivQuery(Source):
         )
         return [replace(p, day=day, source=self.kind) for p in papers]
 
+    def probe(self) -> str:
+        """The saved query, one result: arXiv answers, and accepts the query's syntax."""
+        url = self.settings.base_url + API_PATH
+        params: dict[str, str | int] = {"search_query": self.settings.query, "max_results": 1}
+        pace = Pace(PACE_GROUP, self.settings.min_interval)
+        page = _get_page(self.http, url, params, pace)
+        total = "unknown" if page.total is None else str(page.total)
+        return f"{url}: the query is accepted ({total} result(s) in all)"
+
 
 def search_api(
     http: Http,

@@ -144,6 +144,12 @@ class ArxivRss(Source):
             )
         return self._catch_up(day, shown=batch.day)
 
+    def probe(self) -> str:
+        """The feed itself (one request), parsed: its date and item count."""
+        batch, url = self._feed()
+        shown = f"listing of {batch.day}" if batch.day else "no listing date"
+        return f"{url}: feed readable, {shown}, {len(batch.papers)} item(s) kept"
+
     def _feed(self) -> tuple[RssBatch, str]:
         """The parsed feed, fetched at most once per FEED_REUSE_SECONDS: one run asks for
         several days (look-back, catch-up) and the feed is the same for all of them."""

@@ -98,6 +98,17 @@ class HfDaily(Source):
                     "the day is fetched again on the next run",
                 ) from page_error
 
+    def probe(self) -> str:
+        """One API request for the latest list, one item: the API answers a JSON list."""
+        url = self.settings.base_url + API_PATH
+        response = self.http.get(url, {"limit": 1})
+        try:
+            _json_list(response.content, "the daily papers API")
+        except ParseError as exc:
+            exc.url = exc.url or response.url
+            raise
+        return f"{response.url}: HTTP {response.status}, the daily papers API answered"
+
     def _fetch_api(self, url: str, day: date) -> list[Paper]:
         size = self.settings.page_size
         papers: dict[str, Paper] = {}

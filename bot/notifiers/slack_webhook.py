@@ -1,0 +1,285 @@
+"""Slack through an incoming webhook: the alternative to a bot token, for one fixed channel.
+
+Used when the `slack:` settings name `webhook_env` instead of `token_env` (`SlackNotifier.create`
+hands over to this module), so profiles keep writing `notify: {slack: "#channel"}` and the
+outbox keys stay `slack:#channel`. A webhook posts to the one channel it was created for,
+whatever channel a profile names; the first time two different channels are named in a run,
+that is logged once (info).
+
+The layout is the bot token's (`build_messages` in slack.py: the same blocks, limits and
+escaping). A webhook cannot thread, so a long digest is several messages in a row, each sent
+after the previous one was accepted; posts are at most one per second (`POST_INTERVAL`), all
+of them going to the webhook's one channel. Posting uses slack-sdk's `WebhookClient` with its
+retry handlers: connection errors once, 429 after `Retry-After`, 500 and 503.
+
+What a webhook answers, and what it means for the outbox (HTTP 200 with the body `ok` is the
+only success):
+
+    HTTP    body, e.g.                                     outbox
+    200     ok                                             sent
+    400     invalid_payload, no_text, invalid_blocks,      dead (permanent)
+            too_many_attachments
+    403     action_prohibited, invalid_token               dead
+    404     channel_not_found, no_service, no_team         dead
+    410     channel_is_archived, no_active_hooks           dead
+    429     (after slack-sdk's retries)                    failed: retried next run
+    5xx     (after the retries of 500 and 503)             failed
+    other   any other status, or 200 without `ok`         failed: an unknown answer keeps the
+                                                           digest queued rather than losing it
+    -       refused, dropped, timed out                    failed
+
+A webhook cannot read its channel, so after a crash between "Slack accepted" and "marked sent"
+the digest is posted again (at-least-once: the default `already_delivered`).
+
+The webhook URL is a secret (whoever has it can post): it is read from the variable
+`webhook_env` names and never formatted into a message, a hint, a log line or a repr, and
+slack-sdk's own log lines (it logs the URL it posts to) pass through a filter that cuts URLs out.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import re
+import time
+from collections.abc import Mapping
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from slack_sdk.errors import SlackClientError
+from slack_sdk.http_retry import default_retry_handlers
+from slack_sdk.http_retry.builtin_handlers import (
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.webhook import WebhookClient
+
+from bot.errors import DeliveryError
+from bot.models import Delivery
+from bot.notifiers.base import Notifier
+from bot.notifiers.slack import POST_INTERVAL, SlackSettings, build_messages
+from bot.render import escape_mrkdwn
+
+log = logging.getLogger(__name__)
+
+SUCCESS_BODY = "ok"
+# Answers that retrying will not heal: the papers of that destination are marked dead.
+PERMANENT_STATUSES: frozenset[int] = frozenset({400, 403, 404, 410})
+
+_BUG = "digestbot built a message Slack refused: please report this as a bug"
+_TRANSIENT_HINT = "the digest stays queued and is retried on the next run"
+# What to do next, by the error code in the body, else by status. `{env}` is the NAME of the
+# variable holding the URL, never the URL.
+_HINTS: Mapping[str, str] = {
+    "invalid_payload": _BUG,
+    "no_text": _BUG,
+    "invalid_blocks": _BUG,
+    "invalid_blocks_format": _BUG,
+    "msg_too_long": _BUG,
+    "msg_blocks_too_long": _BUG,
+    "too_many_attachments": _BUG,
+    "action_prohibited": "a workspace admin restricts what this webhook may post",
+    "posting_to_general_channel_denied": (
+        "only admins may post in the webhook's channel: create a webhook for another channel "
+        "and put its URL in ${env}"
+    ),
+    "invalid_token": "the webhook in ${env} was revoked: create a new one and update ${env}",
+    "channel_not_found": (
+        "the webhook's channel no longer exists: create a webhook for another channel and "
+        "update ${env}"
+    ),
+    "no_service": (
+        "no such webhook (removed, or a wrong URL in ${env}): create one and update ${env}"
+    ),
+    "no_team": "the webhook's workspace is gone: create a new webhook and update ${env}",
+    "team_disabled": "the webhook's workspace is disabled",
+    "channel_is_archived": (
+        "the webhook's channel is archived: unarchive it, or create a webhook for another "
+        "channel and update ${env}"
+    ),
+    "no_active_hooks": (
+        "incoming webhooks are turned off for the app: turn them on again, or create a new "
+        "webhook and update ${env}"
+    ),
+    "rate_limited": "Slack is rate-limiting the webhook; the digest stays queued for the next run",
+}
+_STATUS_HINTS: Mapping[int, str] = {
+    400: _BUG,
+    403: "Slack refuses this webhook: check it, or create a new one and update ${env}",
+    404: "no such webhook (removed, or a wrong URL in ${env}): create one and update ${env}",
+    410: "the webhook or its channel is gone: create a new webhook and update ${env}",
+}
+_ERROR_CODE = re.compile(r"[a-z0-9_]{1,100}")
+# Anything that looks like a URL, or the path of a Slack hook, in slack-sdk's log lines.
+_URLISH = re.compile(
+    r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+|/(?:services|triggers|workflows)/[^\s'\"<>]+"
+)
+
+
+class _CutUrls(logging.Filter):
+    """slack-sdk's webhook client logs the URL it posts to (at debug, and on retries); here
+    every URL-like piece of its lines is replaced before any handler sees them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = _URLISH.sub("[url]", record.getMessage())
+        record.args = ()
+        return True
+
+
+# A child of `slack_sdk`, so the CLI's level for slack-sdk applies to it.
+_SDK_LOG = logging.getLogger("slack_sdk.webhook.digestbot")
+_SDK_LOG.addFilter(_CutUrls())
+
+
+def _usable_url(url: str) -> bool:
+    """An http(s) URL with a host and nothing a request line cannot carry (so that no error
+    about a malformed URL, which would quote it, can happen later)."""
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        return False
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme in ("https", "http") and bool(parts.hostname)
+
+
+class SlackWebhookNotifier(Notifier):
+    """Posts digests with a `slack_sdk.webhook.WebhookClient` (built by `create()`, or given)."""
+
+    name: ClassVar[str] = "slack"
+    Settings = SlackSettings
+    Target = str  # what profiles name; the webhook's own channel is where posts go
+
+    def __init__(self, client: WebhookClient, *, webhook_env: str = "SLACK_WEBHOOK_URL") -> None:
+        self._client = client
+        self._webhook_env = webhook_env
+        self._last_post = float("-inf")  # monotonic time of the last post: one channel, one pace
+        self._targets: set[str] = set()
+        url = client.url
+        path = urlsplit(url).path
+        secret = path.rstrip("/").rsplit("/", 1)[-1]
+        # Longest first, so the URL goes whole before its path is looked for.
+        self._secrets = tuple(
+            s for s in (url, path, secret if len(secret) >= 8 else "") if len(s) > 1
+        )
+
+    @property
+    def client(self) -> WebhookClient:
+        return self._client
+
+    def __repr__(self) -> str:
+        return f"SlackWebhookNotifier(webhook_env={self._webhook_env!r})"
+
+    @classmethod
+    def create(cls, settings: Any, env: Mapping[str, str]) -> tuple[Notifier | None, str]:
+        if not isinstance(settings, SlackSettings):
+            settings = SlackSettings.model_validate(settings or {})
+        variable = settings.webhook_env or "SLACK_WEBHOOK_URL"
+        url = (env.get(variable) or "").strip()
+        if not url:
+            return None, f"{variable} is not set"
+        if not _usable_url(url):
+            return None, (
+                f"{variable} does not hold a webhook URL (https://hooks.slack.com/services/...)"
+            )
+        client = WebhookClient(
+            url=url,
+            # slack-sdk annotates `timeout` as int; it only hands it to urlopen, which takes floats.
+            timeout=settings.timeout,
+            logger=_SDK_LOG,
+            retry_handlers=[
+                *default_retry_handlers(),  # connection errors
+                RateLimitErrorRetryHandler(max_retry_count=settings.max_retries),  # 429
+                ServerErrorRetryHandler(max_retry_count=settings.max_retries),  # 500, 503
+            ],
+        )
+        return cls(client, webhook_env=variable), ""
+
+    def send(self, delivery: Delivery, target: str) -> None:
+        destination = f"slack:{target}"
+        self._note_target(target)
+        messages = build_messages(delivery)
+        delivered: list[str] = []
+        for k, message in enumerate(messages, start=1):
+            where = f" (message {k} of {len(messages)})" if len(messages) > 1 else ""
+            self._post(destination, where, tuple(delivered), message.text, message.blocks)
+            delivered.extend(message.paper_ids)
+            log.debug("slack webhook: %s accepted message %d of %d", destination, k, len(messages))
+        log.info(
+            "slack: delivered %d papers to %s in %d message(s) through the incoming webhook",
+            len(delivered),
+            destination,
+            len(messages),
+        )
+
+    def send_text(self, text: str, target: str) -> None:
+        """A plain notice (operator alerts): escaped, no blocks."""
+        self._note_target(target)
+        self._post(f"slack:{target}", "", (), escape_mrkdwn(text), None)
+
+    def _note_target(self, target: str) -> None:
+        if target in self._targets:
+            return
+        self._targets.add(target)
+        if len(self._targets) == 2:
+            log.info(
+                "slack: profiles name different channels (%s), but an incoming webhook posts "
+                "to its own channel: all of them go there",
+                ", ".join(sorted(self._targets)),
+            )
+
+    def _post(
+        self,
+        destination: str,
+        where: str,
+        delivered: tuple[str, ...],
+        text: str,
+        blocks: list[dict[str, Any]] | None,
+    ) -> None:
+        """One webhook post, at most one per second; anything but 200 `ok` -> DeliveryError."""
+        wait = self._last_post + POST_INTERVAL - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        try:
+            response = self._client.send(
+                text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
+            )
+        except (OSError, http.client.HTTPException, SlackClientError) as exc:
+            raise DeliveryError(
+                "could not reach the Slack webhook"
+                f"{where}: {self._redact(f'{type(exc).__name__}: {exc}')}",
+                destination=destination,
+                permanent=False,
+                delivered=delivered,
+                hint="check the network; " + _TRANSIENT_HINT,
+            ) from exc
+        finally:
+            self._last_post = time.monotonic()
+        if response.status_code == 200 and response.body == SUCCESS_BODY:
+            return
+        raise self._answer_error(response.status_code, response.body, destination, where, delivered)
+
+    def _answer_error(
+        self, status: int, body: str, destination: str, where: str, delivered: tuple[str, ...]
+    ) -> DeliveryError:
+        code = body.strip()
+        if not _ERROR_CODE.fullmatch(code):
+            # Not Slack's answer but e.g. a proxy's HTML page (which may quote the URL): only
+            # the status is reported.
+            code = ""
+        what = f"{code} (HTTP {status})" if code else f"HTTP {status} without a Slack error code"
+        hint = _HINTS.get(code) or _STATUS_HINTS.get(status, _TRANSIENT_HINT)
+        return DeliveryError(
+            self._redact(f"Slack webhook answered {what}{where}"),
+            destination=destination,
+            permanent=status in PERMANENT_STATUSES,
+            delivered=delivered,
+            hint=hint.replace("{env}", self._webhook_env),
+        )
+
+    def _redact(self, text: str) -> str:
+        """`text` with the URL (and its path, and the secret at its end) cut out, should a
+        foreign message ever echo them."""
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
