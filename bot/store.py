@@ -28,6 +28,7 @@ from bot.errors import StateError
 from bot.migrations import MIGRATIONS, SCHEMA_VERSION
 from bot.models import Match, Paper
 from bot.outbox import Outbox
+from bot.progress import progress
 
 # Healths after which the day is done; any other is fetched again by the next run.
 DONE_HEALTHS = frozenset({"ok", "expected_empty"})
@@ -148,8 +149,15 @@ class Store:
                 self._db.execute(f"PRAGMA user_version = {number}")
         if self.corpus.needs_backfill():
             # A state from before document frequencies were kept: count its papers once.
-            with self._transaction():
-                self.corpus.add(list(self.stored_papers()))
+            papers = list(self.stored_papers())
+            chunks = [papers[k : k + 1000] for k in range(0, len(papers), 1000)]
+            with (
+                self._transaction(),
+                progress("counting stored papers", len(chunks), enabled=len(chunks) > 5) as step,
+            ):
+                for chunk in chunks:
+                    self.corpus.add(chunk)
+                    step(f"{len(chunk)} papers")
                 self.corpus.mark_counted()
 
     def _transaction(self) -> _Transaction:
