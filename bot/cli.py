@@ -224,11 +224,13 @@ def check(config: Path | None, verbose: bool, live: bool) -> int:
     sources = ", ".join(s.label for s in settings.sources) or "none"
     click.echo(f"{path}: ok (sources: {sources}; time zone {settings.timezone})")
     for name, notifier_settings in settings.notifiers.items():
-        _, why = NOTIFIERS[name].create(notifier_settings, os.environ)
-        click.echo(
-            f"{name}: "
-            + (f"not usable ({why}): digests go to the console" if why else "configured")
-        )
+        notifier, why = NOTIFIERS[name].create(notifier_settings, os.environ)
+        if notifier is None:
+            click.echo(f"{name}: not usable ({why}): digests go to the console")
+            continue
+        how = notifier.describe()  # e.g. which variable holds the secret, never the secret
+        notifier.close()
+        click.echo(f"{name}: configured" + (f" ({how})" if how else ""))
     profiles, errors = load_profiles(settings.profiles_dir)
     for profile in profiles:
         where = ", ".join(profile.destinations) or "console"

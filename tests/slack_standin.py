@@ -25,6 +25,10 @@ posts from a non-member when the token has chat:write.public). Every authenticat
 only and `conversations.list` pages at most `list_page_cap` channels per answer, as Slack may;
 a private channel the bot is not in is invisible to both; both need channels:read.
 
+`conversations.history` and `conversations.replies` take channel IDs only, like Slack: a name
+("#papers-norm") answers `channel_not_found` (only chat.postMessage resolves names). They need
+channels:history (groups:history for a private channel), else `missing_scope` with `needed`.
+
 Incoming webhooks: `POST /services/T000/B000/XXXX` (`webhook_url`; more with `add_webhook`)
 posts to the hook's one channel and answers like Slack's hooks: HTTP 200 with the body `ok`,
 else a status and the error code as the body. Checked (status, body):
@@ -460,9 +464,15 @@ class SlackStandIn:
         }, None
 
     def _history(self, params: dict[str, Any], replies: bool) -> tuple[dict[str, Any], str | None]:
-        channel_id = self._channels.get(str(params.get("channel") or ""))
-        if channel_id is None:
+        """(answer, error) for conversations.history / .replies: channel IDs only, as Slack."""
+        channel_id = str(params.get("channel") or "")
+        known = channel_id in self._channels.values()
+        channel = self._channel_object(channel_id) if known else None
+        if channel is None:
             return {}, "channel_not_found"
+        needed = "groups:history" if channel["is_private"] else "channels:history"
+        if needed not in self.scopes.split(","):
+            return {"needed": needed, "provided": self.scopes}, "missing_scope"
         posts = self.messages_in(channel_id)
         if replies:
             root = str(params.get("ts") or "")
@@ -628,7 +638,8 @@ def _handler_for(standin: SlackStandIn) -> type[BaseHTTPRequestHandler]:
                 answer, error = standin._conversations(params, info=info)
             else:
                 answer, error = {}, "unknown_method"
-            body = {"ok": False, "error": error} if error else answer
+            # An error answer may carry more, as Slack's do (missing_scope: `needed`).
+            body = {"ok": False, "error": error, **answer} if error else answer
             self._finish(method, params, 200, body, {"X-OAuth-Scopes": standin.scopes})
 
         def _webhook(self, path: str, raw: bytes) -> None:

@@ -4,7 +4,10 @@ moments, then run again. Every match is delivered, none twice.
 The window that matters is between "Slack accepted the post" and "the outbox marked it sent".
 The stand-in accepts and records a post, then holds its answer back; the test kills the bot
 inside that hold. The next run finds the rows still `sending`, looks the delivery key up in the
-channel's history (message metadata), and marks them sent instead of posting again.
+channel's history (message metadata), and marks them sent instead of posting again. The profile
+names its channel by name, as the README's examples do: conversations.history takes channel IDs
+only (the stand-in answers `channel_not_found` for a name, like Slack), so the next run first
+finds the ID in conversations.list; without the scope for that, it posts again after one warning.
 """
 
 from __future__ import annotations
@@ -72,8 +75,38 @@ def test_killed_after_slack_accepted_is_not_posted_again(bot: Bot) -> None:
     assert len(bot.slack.posts) == 1  # found in the history: not posted twice
     ids = posted_ids(bot.slack, "#papers-spec")
     assert statuses(bot) == {"sent": len(ids)}
-    lookups = [c for c in bot.slack.requests if c.method == "conversations.history"]
-    assert len(lookups) == 1
+    lookups = [
+        (c.method, c.params.get("channel"), c.ok)
+        for c in bot.slack.requests
+        if c.method.startswith("conversations.")
+    ]
+    # The name is resolved once (the stand-in pages 2 channels at a time: 3 channels, 2 pages),
+    # then the history is read by ID.
+    assert lookups == [
+        ("conversations.list", None, True),
+        ("conversations.list", None, True),
+        ("conversations.history", "C0SPEC", True),
+    ]
+    assert "warning:" not in again.stderr
+
+
+def test_killed_without_channels_read_is_posted_again_after_one_warning(bot: Bot) -> None:
+    bot.hf.serve_hf_day(DAY, HF_0731)
+    bot.profile("rag.yaml", PROFILE)
+    bot.slack.scopes = "chat:write,channels:history,groups:history"  # no channels:read
+    bot.slack.hold_after_accept(120)
+
+    run_and_kill_when(bot, lambda: len(bot.slack.posts) == 1)
+    again = bot.run("once", "--date", DAY)
+
+    assert again.returncode == 0, again.stderr
+    assert len(bot.slack.posts) == 2  # at-least-once: the ID of #papers-spec is unknown
+    warnings = [line for line in again.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1
+    assert "channels:read" in warnings[0] and "#papers-spec" in warnings[0]
+    assert "at-least-once" in warnings[0]
+    ids = posted_ids(bot.slack, "#papers-spec")
+    assert statuses(bot) == {"sent": len(set(ids))}
 
 
 def test_killed_before_slack_answered_is_posted_once(bot: Bot) -> None:

@@ -13,9 +13,11 @@ import json
 import logging
 import os
 import re
+import threading
+import time
 import traceback
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -24,26 +26,27 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 
 from bot.errors import DeliveryError
 from bot.models import Delivery, Match, Paper
-from bot.notifiers.slack import (
+from bot.notifiers.slack import SlackNotifier
+from bot.notifiers.slack_blocks import (
     MAX_BLOCKS,
     MAX_BLOCKS_JSON,
     MAX_HEADER_TEXT,
     MAX_SECTION_TEXT,
-    PERMANENT_ERRORS,
-    TRANSIENT_ERRORS,
     SlackMessage,
-    SlackNotifier,
-    SlackSettings,
     build_messages,
 )
+from bot.notifiers.slack_client import (
+    CappedRateLimitRetryHandler,
+    GatewayErrorRetryHandler,
+    SlackSettings,
+)
+from bot.notifiers.slack_errors import PERMANENT_ERRORS, TRANSIENT_ERRORS
+from tests.e2e import SPEC_PROFILE, Bot
 from tests.slack_standin import SlackStandIn
 
 HERE = Path(__file__).resolve().parent
@@ -141,6 +144,28 @@ def send_error(notifier: SlackNotifier, delivery: Delivery, target: str) -> Deli
     with pytest.raises(DeliveryError) as info:
         notifier.send(delivery, target)
     return info.value
+
+
+def within(seconds: float, action: Callable[[], None]) -> float:
+    """Run `action` in a thread and fail unless it ends within `seconds` (a test of a wait that
+    must not happen then fails instead of hanging); returns how long it took. Whatever the
+    action raised is raised here."""
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            action()
+        except BaseException as exc:
+            outcome.append(exc)
+
+    start = time.monotonic()
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert not worker.is_alive(), f"still running after {seconds}s"
+    if outcome:
+        raise outcome[0]
+    return time.monotonic() - start
 
 
 def section_texts(blocks: list[dict[str, Any]]) -> list[str]:
@@ -394,11 +419,42 @@ def test_rate_limited_once_then_delivered(standin: SlackStandIn) -> None:
     assert [(c.status, c.error) for c in standin.requests] == [(429, "ratelimited"), (200, None)]
 
 
-def test_server_error_once_then_delivered(standin: SlackStandIn) -> None:
-    standin.fail_next(status=500)
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_server_error_once_then_delivered(standin: SlackStandIn, status: int) -> None:
+    standin.fail_next(status=status)  # 502 and 504: what a gateway in front of Slack answers
     notifier_for(standin).send(make_delivery(real_papers()[:3]), "#papers-norm")
     assert len(standin.posts) == 1
-    assert [c.status for c in standin.requests] == [500, 200]
+    assert [c.status for c in standin.requests] == [status, 200]
+
+
+def test_long_retry_after_fails_now_as_transient(standin: SlackStandIn) -> None:
+    standin.fail_next(status=429, headers={"Retry-After": "3600"})
+    notifier = notifier_for(standin, max_retries=3)  # max_retry_after: 300 by default
+
+    def send() -> None:
+        err = send_error(notifier, make_delivery(real_papers()[:1]), "#papers-norm")
+        assert (err.permanent, err.delivered) == (False, ())
+        assert str(err) == (
+            "slack:#papers-norm: Slack answered ratelimited (HTTP 429), asked to retry after 3600s"
+        )
+        assert err.hint == (
+            "Slack is rate-limiting the bot; the digest stays queued for the next run"
+        )
+
+    assert within(10, send) < 5  # not an hour
+    assert [(c.status, c.error) for c in standin.requests] == [(429, "ratelimited")]
+    # A wait within the cap is still waited out.
+    standin.fail_next(status=429, headers={"Retry-After": "1"})
+    notifier_for(standin, max_retries=1).send(make_delivery(real_papers()[:1]), "#papers-norm")
+    assert len(standin.posts) == 1
+
+
+@pytest.mark.parametrize("value", ["0.5", "Thu, 01 Jan 1970 00:00:00 GMT"])
+def test_retry_after_in_other_forms_is_waited_out(standin: SlackStandIn, value: str) -> None:
+    # slack-sdk's own handler reads Retry-After with int(): these raised ValueError there.
+    standin.fail_next(status=429, headers={"Retry-After": value})
+    within(10, lambda: notifier_for(standin).send(make_delivery(real_papers()[:1]), "C0NORM"))
+    assert [c.status for c in standin.requests] == [429, 200]
 
 
 def test_persistent_server_error_is_transient(standin: SlackStandIn) -> None:
@@ -555,10 +611,13 @@ def test_create_with_token_configures_the_client() -> None:
     handlers = [(type(h), h.max_retry_count) for h in client.retry_handlers]
     assert handlers == [
         (ConnectionErrorRetryHandler, 1),
-        (RateLimitErrorRetryHandler, 4),
-        (ServerErrorRetryHandler, 4),
+        (CappedRateLimitRetryHandler, 4),
+        (GatewayErrorRetryHandler, 4),
     ]
+    assert isinstance(client.retry_handlers[1], CappedRateLimitRetryHandler)
+    assert client.retry_handlers[1].max_retry_after == 300
     assert TOKEN not in repr(notifier)
+    assert notifier.describe() == "bot token from $TEAM_TOKEN"
 
 
 @pytest.mark.parametrize(
@@ -570,6 +629,7 @@ def test_create_with_token_configures_the_client() -> None:
         ({"timeout": 0}, "greater_than"),
         ({"base_url": "slack.com/api/"}, "value_error"),
         ({"token_env": ""}, "string_too_short"),
+        ({"max_retry_after": -1}, "greater_than_equal"),
     ],
 )
 def test_bad_settings_are_rejected(data: dict[str, Any], problem: str) -> None:
@@ -585,6 +645,7 @@ def test_settings_defaults() -> None:
         "base_url": "https://slack.com/api/",
         "timeout": 30,
         "max_retries": 3,
+        "max_retry_after": 300,
     }
 
 
@@ -635,3 +696,155 @@ def test_at_most_one_post_per_second_per_channel(standin: SlackStandIn) -> None:
     start = float(standin.posts[-1].ts)
     notifier.send(make_delivery(many_papers(1)), "#papers-agents")
     assert float(standin.messages_in("#papers-agents")[0].ts) - start < 0.9
+
+
+# --------------------------------------------------------------------------- crash recovery
+
+
+def calls(standin: SlackStandIn, *methods: str, since: int = 0) -> list[tuple[str, str | None]]:
+    """(method, channel) of the requests to `methods` (from request number `since` on)."""
+    return [
+        (c.method, c.params.get("channel")) for c in standin.requests[since:] if c.method in methods
+    ]
+
+
+LOOKUPS = ("conversations.list", "conversations.history", "conversations.replies")
+
+
+def test_standin_reads_history_by_channel_id_only(standin: SlackStandIn) -> None:
+    """As Slack: conversations.history / .replies answer channel_not_found for a name."""
+    client = WebClient(token=TOKEN, base_url=standin.base_url)
+    assert client.conversations_history(channel="C0NORM")["ok"] is True
+    for channel in ("#papers-norm", "papers-norm"):
+        with pytest.raises(SlackApiError) as info:
+            client.conversations_history(channel=channel)
+        assert info.value.response["error"] == "channel_not_found"
+    standin.scopes = "chat:write,channels:read"
+    with pytest.raises(SlackApiError) as info:
+        client.conversations_history(channel="C0NORM")
+    assert (info.value.response["error"], info.value.response["needed"]) == (
+        "missing_scope",
+        "channels:history",
+    )
+
+
+@pytest.mark.parametrize("target", ["#papers-norm", "papers-norm", "C0NORM"])
+def test_crashed_delivery_is_found_by_a_new_process(standin: SlackStandIn, target: str) -> None:
+    delivery = make_delivery(many_papers(100))  # a thread: the replies are looked up too
+    assert len(build_messages(delivery)) > 2
+    notifier_for(standin).send(delivery, target)
+    before = len(standin.requests)
+
+    fresh = notifier_for(standin)  # the next run, after the crash: it knows no channel IDs
+    have = fresh.already_delivered(delivery, target)
+
+    assert have == {m.paper.id for m in delivery.matches}
+    lookups = calls(standin, *LOOKUPS, since=before)
+    # conversations.list pages at most 2 channels per answer in the stand-in: 2 pages here.
+    listing = [] if target == "C0NORM" else [("conversations.list", None)] * 2
+    assert lookups == [
+        *listing,
+        ("conversations.history", "C0NORM"),
+        ("conversations.replies", "C0NORM"),
+    ]
+    assert all(c.ok for c in standin.requests)  # no channel_not_found for a name
+    # The listing is asked once per process: another channel by name comes from the same one.
+    fresh.already_delivered(make_delivery(real_papers()[:1]), "#papers-agents")
+    assert calls(standin, "conversations.list") == [("conversations.list", None)] * 2
+    assert calls(standin, "conversations.history")[-1] == ("conversations.history", "C0AGENTS")
+
+
+def test_recovery_uses_the_channel_id_slack_answered_the_post_with(
+    standin: SlackStandIn,
+) -> None:
+    notifier = notifier_for(standin)
+    notifier.send(make_delivery(real_papers()[:1]), "#papers-norm")
+    delivery = make_delivery(real_papers()[1:3])
+    notifier.send(delivery, "#papers-norm")
+    assert notifier.already_delivered(delivery, "#papers-norm") == {
+        p.id for p in real_papers()[1:3]
+    }
+    assert calls(standin, *LOOKUPS) == [("conversations.history", "C0NORM")]  # no listing
+
+
+def test_recovery_without_read_scopes_warns_once_then_resends(
+    standin: SlackStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot")
+    standin.scopes = "chat:write,channels:history,groups:history"  # no channels:read
+    delivery = make_delivery(real_papers()[:2])
+    notifier_for(standin).send(delivery, "#papers-norm")
+
+    fresh = notifier_for(standin)
+    for target in ("#papers-norm", "#papers-agents", "#papers-norm"):
+        assert fresh.already_delivered(delivery, target) == set()  # at-least-once
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "slack: cannot find the channel ID of #papers-norm, so what a crashed run posted there "
+        "cannot be looked up (Slack answered missing_scope to conversations.list): its digests "
+        "are posted again (at-least-once). Add the channels:read scope (groups:read for private "
+        "channels) to the app's Bot Token Scopes and reinstall it, or name channels by ID "
+        "(C0123ABCD) in profiles"
+    ]
+    assert calls(standin, *LOOKUPS) == [("conversations.list", None)]  # asked once
+    # A channel named by ID needs no listing: it is still looked up.
+    assert fresh.already_delivered(delivery, "C0NORM") == {p.id for p in real_papers()[:2]}
+
+
+def test_recovery_without_history_scope_warns_once_then_resends(
+    standin: SlackStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    standin.scopes = "chat:write,channels:read,groups:read"
+    delivery = make_delivery(real_papers()[:2])
+    notifier = notifier_for(standin)
+    notifier.send(delivery, "C0NORM")
+    for _ in range(2):
+        assert notifier.already_delivered(delivery, "C0NORM") == set()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "slack: cannot read the history of slack:C0NORM to find what a crashed run posted "
+        "(Slack answered missing_scope (needs channels:history) to conversations.history): its "
+        "digests are posted again (at-least-once). Add the channels:history scope "
+        "(groups:history for private channels) to the app's Bot Token Scopes and reinstall it"
+    ]
+
+
+def test_recovery_lookup_unreachable_is_a_delivery_error() -> None:
+    with SlackStandIn(token=TOKEN) as gone:
+        pass
+    notifier = notifier_for(gone, max_retries=0)
+    with pytest.raises(DeliveryError) as info:
+        notifier.already_delivered(make_delivery(real_papers()[:1]), "#papers-norm")
+    assert info.value.permanent is False
+    assert str(info.value).startswith(
+        "slack:#papers-norm: could not reach Slack (conversations.list): "
+    )
+
+
+# --------------------------------------------------------------------------- the real CLI
+
+
+def test_check_says_a_bot_token_is_configured_and_from_where(bot: Bot) -> None:
+    result = bot.run("check")
+    assert result.returncode == 0, result.stderr
+    assert "slack: configured (bot token from $SLACK_BOT_TOKEN)" in result.stdout.splitlines()
+    assert bot.env["SLACK_BOT_TOKEN"] not in result.stdout + result.stderr
+
+
+def test_long_retry_after_keeps_the_digest_queued_through_the_cli(bot: Bot) -> None:
+    bot.hf.serve_hf_day(DAY.isoformat(), FIXTURE)
+    bot.profile("spec.yaml", SPEC_PROFILE)
+    bot.slack.fail_next(status=429, headers={"Retry-After": "3600"})
+
+    start = time.monotonic()
+    failed = bot.run("once", "--date", DAY.isoformat(), timeout=60)
+    assert time.monotonic() - start < 30  # not an hour
+    assert failed.returncode == 1
+    error = "slack:#papers-spec: Slack answered ratelimited (HTTP 429), asked to retry after 3600s"
+    assert error in failed.stderr
+    [line] = [ln for ln in bot.run("status").stdout.splitlines() if "#papers-spec" in ln]
+    assert line.startswith("destination slack:#papers-spec: 0 sent, 0 pending, 1 failed")
+    assert f"last error: {error}; next attempt " in line
+    assert bot.slack.posts == []
+    assert [c.status for c in bot.slack.requests] == [429]  # not retried within the run

@@ -22,21 +22,30 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import ValidationError
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 
 from bot.config import load_settings
 from bot.errors import ConfigErrors, DeliveryError
 from bot.models import Delivery
-from bot.notifiers.slack import SlackMessage, SlackNotifier, SlackSettings, build_messages
+from bot.notifiers.slack import SlackNotifier
+from bot.notifiers.slack_blocks import SlackMessage, build_messages
+from bot.notifiers.slack_client import (
+    CappedRateLimitRetryHandler,
+    GatewayErrorRetryHandler,
+    SlackSettings,
+)
 from bot.notifiers.slack_webhook import SlackWebhookNotifier
 from tests.conftest import FIXTURES
 from tests.e2e import SPEC_ID, SPEC_PROFILE, TOKEN, Bot, posted_ids
 from tests.slack_standin import MAX_ATTACHMENTS, WEBHOOK_CHANNEL, SlackStandIn
-from tests.test_slack import check_limits, linked_ids, make_delivery, many_papers, real_papers
+from tests.test_slack import (
+    check_limits,
+    linked_ids,
+    make_delivery,
+    many_papers,
+    real_papers,
+    within,
+)
 
 ENV = "SLACK_WEBHOOK_URL"
 DAY = "2026-07-31"
@@ -152,11 +161,29 @@ def test_rate_limited_once_then_delivered_once_after_waiting(standin: SlackStand
     assert statuses(standin) == [(429, "rate_limited"), (200, None)]
 
 
-def test_server_error_once_then_delivered(standin: SlackStandIn) -> None:
-    standin.fail_next_webhook(500)
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_server_error_once_then_delivered(standin: SlackStandIn, status: int) -> None:
+    standin.fail_next_webhook(status)  # 502 and 504: what a gateway in front of Slack answers
     webhook_notifier(standin.webhook_url).send(make_delivery(real_papers()[:3]), "#papers-norm")
     assert len(standin.posts) == 1
-    assert statuses(standin) == [(500, None), (200, None)]
+    assert statuses(standin) == [(status, None), (200, None)]
+
+
+def test_long_retry_after_fails_now_as_transient(standin: SlackStandIn) -> None:
+    standin.fail_next_webhook(429, {"Retry-After": "3600"})
+    notifier = webhook_notifier(standin.webhook_url, max_retries=3)  # max_retry_after: 300
+
+    def send() -> None:
+        err = send_error(notifier, make_delivery(real_papers()[:1]), "#papers-norm")
+        assert (err.permanent, err.delivered) == (False, ())
+        assert str(err) == (
+            "slack:#papers-norm: Slack webhook answered rate_limited (HTTP 429), asked to retry "
+            "after 3600s"
+        )
+
+    assert within(10, send) < 5  # not an hour
+    assert statuses(standin) == [(429, "rate_limited")]
+    assert standin.posts == []
 
 
 # (status, body, what the error says, a word of the hint)
@@ -190,8 +217,14 @@ def test_permanent_answers_are_dead_and_not_retried(
 TRANSIENT = [
     pytest.param([(500, None, 2)], 1, "HTTP 500 without a Slack error code", id="500-twice"),
     pytest.param([(503, "service_unavailable", 2)], 1, "service_unavailable (HTTP 503)", id="503"),
-    pytest.param([(502, None, 1)], 1, "HTTP 502 without a Slack error code", id="502"),
-    pytest.param([(429, None, 1)], 0, "rate_limited (HTTP 429)", id="429-no-retries-left"),
+    pytest.param([(502, None, 2)], 1, "HTTP 502 without a Slack error code", id="502"),
+    pytest.param([(504, None, 2)], 1, "HTTP 504 without a Slack error code", id="504"),
+    pytest.param(
+        [(429, None, 1)],
+        0,
+        "rate_limited (HTTP 429), asked to retry after 0s",
+        id="429-no-retries-left",
+    ),
     pytest.param([(200, "not_ok", 1)], 1, "not_ok (HTTP 200)", id="200-without-ok"),
     pytest.param([(401, None, 1)], 1, "HTTP 401 without a Slack error code", id="unknown"),
 ]
@@ -327,10 +360,11 @@ def test_create_configures_slack_sdks_webhook_client() -> None:
     handlers = [(type(h), h.max_retry_count) for h in client.retry_handlers]
     assert handlers == [
         (ConnectionErrorRetryHandler, 1),
-        (RateLimitErrorRetryHandler, 4),
-        (ServerErrorRetryHandler, 4),
+        (CappedRateLimitRetryHandler, 4),
+        (GatewayErrorRetryHandler, 4),
     ]
     assert repr(notifier) == "SlackWebhookNotifier(webhook_env='TEAM_HOOK')"
+    assert notifier.describe() == "incoming webhook from $TEAM_HOOK"
 
 
 SLACK_SECTIONS = [
@@ -481,7 +515,10 @@ def test_digest_reaches_the_webhook_through_the_cli_once(bot: Bot) -> None:
 
     check = bot.run("check")
     assert check.returncode == 0, check.stderr
-    assert "slack: configured" in check.stdout
+    assert (
+        "slack: configured (incoming webhook from $SLACK_WEBHOOK_URL)" in check.stdout.splitlines()
+    )
+    assert bot.slack.webhook_url not in check.stdout + check.stderr
 
     first = bot.run("once", "--date", DAY)
     assert first.returncode == 0, first.stderr
@@ -545,3 +582,22 @@ def test_cli_refuses_token_and_webhook_together(bot: Bot) -> None:
         f"{bot.config}:{line}: slack.token_env: token_env belongs to a bot token" in result.stderr
     )
     assert "Traceback" not in result.stderr
+
+
+def test_live_check_of_a_webhook_is_one_honest_line(bot: Bot) -> None:
+    use_webhook(bot, 'operator:\n  slack: "#ops"\n')
+    bot.profile("spec.yaml", SPEC_PROFILE)
+    bot.hf.serve_hf_day(DAY, HF_0731)
+    url = bot.slack.add_webhook(SECRET_PATH)
+    bot.env[ENV] = url
+
+    result = bot.run("check", "--live")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    slack = [line for line in result.stdout.splitlines() if line.startswith("slack")]
+    assert slack == [
+        "slack: configured (incoming webhook from $SLACK_WEBHOOK_URL)",
+        "slack webhook: ok (URL in $SLACK_WEBHOOK_URL well-formed; not provable without posting)",
+    ]
+    assert bot.slack.requests == []  # nothing posted, not even a probe
+    assert "w3bh00kS3cr3t" not in result.stdout + result.stderr

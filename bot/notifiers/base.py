@@ -47,6 +47,11 @@ class Notifier(ABC):
     def send_text(self, text: str, target: str) -> None:
         """Deliver a short plain-text notice (an operator alert). Raises DeliveryError."""
 
+    def describe(self) -> str:
+        """How it is configured, for `digestbot check` ("bot token from $SLACK_BOT_TOKEN"):
+        which variable holds the secret, never the secret. "" says nothing more."""
+        return ""
+
     def already_delivered(self, delivery: Delivery, target: str) -> set[str]:
         """For a delivery a crashed run left `sending`: the ids of its papers the channel
         already has. The default cannot tell, so everything is sent again (at-least-once)."""

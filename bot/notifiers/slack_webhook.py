@@ -6,11 +6,13 @@ outbox keys stay `slack:#channel`. A webhook posts to the one channel it was cre
 whatever channel a profile names; the first time two different channels are named in a run,
 that is logged once (info).
 
-The layout is the bot token's (`build_messages` in slack.py: the same blocks, limits and
+The layout is the bot token's (`build_messages` in slack_blocks.py: the same blocks, limits and
 escaping). A webhook cannot thread, so a long digest is several messages in a row, each sent
-after the previous one was accepted; posts are at most one per second (`POST_INTERVAL`), all
-of them going to the webhook's one channel. Posting uses slack-sdk's `WebhookClient` with its
-retry handlers: connection errors once, 429 after `Retry-After`, 500 and 503.
+after the previous one was accepted; posts are at most one per second (`Pace`), all of them
+going to the webhook's one channel. Posting uses slack-sdk's `WebhookClient` with the bot
+token's retry policy (slack_client.py): connection errors once, 429 after `Retry-After` unless
+that is longer than `max_retry_after`, and 500, 502, 503 and 504; failures are worded as the
+bot token's are (slack_errors.py).
 
 What a webhook answers, and what it means for the outbox (HTTP 200 with the body `ok` is the
 only success):
@@ -22,14 +24,16 @@ only success):
     403     action_prohibited, invalid_token               dead
     404     channel_not_found, no_service, no_team         dead
     410     channel_is_archived, no_active_hooks           dead
-    429     (after slack-sdk's retries)                    failed: retried next run
-    5xx     (after the retries of 500 and 503)             failed
+    429     (after the retries, or at once when            failed: retried next run
+            Retry-After > max_retry_after)
+    5xx     (after the retries of 500, 502, 503, 504)      failed
     other   any other status, or 200 without `ok`         failed: an unknown answer keeps the
                                                            digest queued rather than losing it
     -       refused, dropped, timed out                    failed
 
 A webhook cannot read its channel, so after a crash between "Slack accepted" and "marked sent"
-the digest is posted again (at-least-once: the default `already_delivered`).
+the digest is posted again (at-least-once: the default `already_delivered`). Nor can it be
+proven without posting: `check --live` says the URL is well-formed, and that this is all.
 
 The webhook URL is a secret (whoever has it can post): it is read from the variable
 `webhook_env` names and never formatted into a message, a hint, a log line or a repr, and
@@ -38,26 +42,28 @@ slack-sdk's own log lines (it logs the URL it posts to) pass through a filter th
 
 from __future__ import annotations
 
-import http.client
 import logging
 import re
-import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from slack_sdk.errors import SlackClientError
-from slack_sdk.http_retry import default_retry_handlers
-from slack_sdk.http_retry.builtin_handlers import (
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
 from slack_sdk.webhook import WebhookClient
 
 from bot.errors import DeliveryError
-from bot.models import Delivery
+from bot.models import Check, Delivery
 from bot.notifiers.base import Notifier
-from bot.notifiers.slack import POST_INTERVAL, SlackSettings, build_messages
+from bot.notifiers.slack_blocks import build_messages
+from bot.notifiers.slack_client import Pace, SlackSettings, retry_handlers
+from bot.notifiers.slack_errors import (
+    BUG_HINT,
+    NETWORK_ERRORS,
+    TRANSIENT_HINT,
+    describe_answer,
+    error_code,
+    redactor,
+    unreachable,
+)
 from bot.render import escape_mrkdwn
 
 log = logging.getLogger(__name__)
@@ -66,18 +72,16 @@ SUCCESS_BODY = "ok"
 # Answers that retrying will not heal: the papers of that destination are marked dead.
 PERMANENT_STATUSES: frozenset[int] = frozenset({400, 403, 404, 410})
 
-_BUG = "digestbot built a message Slack refused: please report this as a bug"
-_TRANSIENT_HINT = "the digest stays queued and is retried on the next run"
 # What to do next, by the error code in the body, else by status. `{env}` is the NAME of the
 # variable holding the URL, never the URL.
 _HINTS: Mapping[str, str] = {
-    "invalid_payload": _BUG,
-    "no_text": _BUG,
-    "invalid_blocks": _BUG,
-    "invalid_blocks_format": _BUG,
-    "msg_too_long": _BUG,
-    "msg_blocks_too_long": _BUG,
-    "too_many_attachments": _BUG,
+    "invalid_payload": BUG_HINT,
+    "no_text": BUG_HINT,
+    "invalid_blocks": BUG_HINT,
+    "invalid_blocks_format": BUG_HINT,
+    "msg_too_long": BUG_HINT,
+    "msg_blocks_too_long": BUG_HINT,
+    "too_many_attachments": BUG_HINT,
     "action_prohibited": "a workspace admin restricts what this webhook may post",
     "posting_to_general_channel_denied": (
         "only admins may post in the webhook's channel: create a webhook for another channel "
@@ -104,12 +108,11 @@ _HINTS: Mapping[str, str] = {
     "rate_limited": "Slack is rate-limiting the webhook; the digest stays queued for the next run",
 }
 _STATUS_HINTS: Mapping[int, str] = {
-    400: _BUG,
+    400: BUG_HINT,
     403: "Slack refuses this webhook: check it, or create a new one and update ${env}",
     404: "no such webhook (removed, or a wrong URL in ${env}): create one and update ${env}",
     410: "the webhook or its channel is gone: create a new webhook and update ${env}",
 }
-_ERROR_CODE = re.compile(r"[a-z0-9_]{1,100}")
 # Anything that looks like a URL, or the path of a Slack hook, in slack-sdk's log lines.
 _URLISH = re.compile(
     r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+|/(?:services|triggers|workflows)/[^\s'\"<>]+"
@@ -153,14 +156,14 @@ class SlackWebhookNotifier(Notifier):
     def __init__(self, client: WebhookClient, *, webhook_env: str = "SLACK_WEBHOOK_URL") -> None:
         self._client = client
         self._webhook_env = webhook_env
-        self._last_post = float("-inf")  # monotonic time of the last post: one channel, one pace
+        self._pace = Pace()  # one channel, one pace: every post takes the same slot
         self._targets: set[str] = set()
         url = client.url
         path = urlsplit(url).path
         secret = path.rstrip("/").rsplit("/", 1)[-1]
-        # Longest first, so the URL goes whole before its path is looked for.
-        self._secrets = tuple(
-            s for s in (url, path, secret if len(secret) >= 8 else "") if len(s) > 1
+        # The redactor cuts the longest first: the URL goes whole before its path is looked for.
+        self._redact = redactor(
+            tuple(s for s in (url, path, secret if len(secret) >= 8 else "") if len(s) > 1)
         )
 
     @property
@@ -169,6 +172,9 @@ class SlackWebhookNotifier(Notifier):
 
     def __repr__(self) -> str:
         return f"SlackWebhookNotifier(webhook_env={self._webhook_env!r})"
+
+    def describe(self) -> str:
+        return f"incoming webhook from ${self._webhook_env}"
 
     @classmethod
     def create(cls, settings: Any, env: Mapping[str, str]) -> tuple[Notifier | None, str]:
@@ -187,11 +193,7 @@ class SlackWebhookNotifier(Notifier):
             # slack-sdk annotates `timeout` as int; it only hands it to urlopen, which takes floats.
             timeout=settings.timeout,
             logger=_SDK_LOG,
-            retry_handlers=[
-                *default_retry_handlers(),  # connection errors
-                RateLimitErrorRetryHandler(max_retry_count=settings.max_retries),  # 429
-                ServerErrorRetryHandler(max_retry_count=settings.max_retries),  # 500, 503
-            ],
+            retry_handlers=retry_handlers(settings),
         )
         return cls(client, webhook_env=variable), ""
 
@@ -217,6 +219,15 @@ class SlackWebhookNotifier(Notifier):
         self._note_target(target)
         self._post(f"slack:{target}", "", (), escape_mrkdwn(text), None)
 
+    def probe(self, targets: Sequence[str]) -> Iterator[Check]:
+        """`check --live`: an incoming webhook has no call that proves it without posting
+        (nothing reads a hook), so the one thing known is said, and what is not."""
+        yield Check(
+            "slack webhook",
+            "ok",
+            f"URL in ${self._webhook_env} well-formed; not provable without posting",
+        )
+
     def _note_target(self, target: str) -> None:
         if target in self._targets:
             return
@@ -237,49 +248,32 @@ class SlackWebhookNotifier(Notifier):
         blocks: list[dict[str, Any]] | None,
     ) -> None:
         """One webhook post, at most one per second; anything but 200 `ok` -> DeliveryError."""
-        wait = self._last_post + POST_INTERVAL - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
-        try:
-            response = self._client.send(
-                text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
-            )
-        except (OSError, http.client.HTTPException, SlackClientError) as exc:
-            raise DeliveryError(
-                "could not reach the Slack webhook"
-                f"{where}: {self._redact(f'{type(exc).__name__}: {exc}')}",
-                destination=destination,
-                permanent=False,
-                delivered=delivered,
-                hint="check the network; " + _TRANSIENT_HINT,
-            ) from exc
-        finally:
-            self._last_post = time.monotonic()
+        with self._pace.slot("webhook"):
+            try:
+                response = self._client.send(
+                    text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
+                )
+            except NETWORK_ERRORS as exc:
+                raise unreachable(
+                    "the Slack webhook",
+                    exc,
+                    destination=destination,
+                    where=where,
+                    delivered=delivered,
+                    hint="check the network; " + TRANSIENT_HINT,
+                    redact=self._redact,
+                ) from exc
         if response.status_code == 200 and response.body == SUCCESS_BODY:
             return
-        raise self._answer_error(response.status_code, response.body, destination, where, delivered)
-
-    def _answer_error(
-        self, status: int, body: str, destination: str, where: str, delivered: tuple[str, ...]
-    ) -> DeliveryError:
-        code = body.strip()
-        if not _ERROR_CODE.fullmatch(code):
-            # Not Slack's answer but e.g. a proxy's HTML page (which may quote the URL): only
-            # the status is reported.
-            code = ""
-        what = f"{code} (HTTP {status})" if code else f"HTTP {status} without a Slack error code"
-        hint = _HINTS.get(code) or _STATUS_HINTS.get(status, _TRANSIENT_HINT)
-        return DeliveryError(
+        # Not Slack's answer but e.g. a proxy's HTML page (which may quote the URL): only the
+        # status is reported (`error_code` gives "").
+        code = error_code(response.body)
+        what = describe_answer(code, response.status_code, response.headers)
+        hint = _HINTS.get(code) or _STATUS_HINTS.get(response.status_code, TRANSIENT_HINT)
+        raise DeliveryError(
             self._redact(f"Slack webhook answered {what}{where}"),
             destination=destination,
-            permanent=status in PERMANENT_STATUSES,
+            permanent=response.status_code in PERMANENT_STATUSES,
             delivered=delivered,
             hint=hint.replace("{env}", self._webhook_env),
         )
-
-    def _redact(self, text: str) -> str:
-        """`text` with the URL (and its path, and the secret at its end) cut out, should a
-        foreign message ever echo them."""
-        for secret in self._secrets:
-            text = text.replace(secret, "[redacted]")
-        return text
