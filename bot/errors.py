@@ -94,6 +94,7 @@ class DeliveryError(DigestbotError):
 
     `delivered` holds the ids of papers that did reach the destination before the failure (a
     digest split over several messages can fail half-way); the pipeline marks those sent.
+    `retry_after` is the wait (seconds) the destination asked for, when it said (a 429).
     """
 
     def __init__(
@@ -104,11 +105,13 @@ class DeliveryError(DigestbotError):
         permanent: bool = False,
         delivered: tuple[str, ...] = (),
         hint: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(f"{destination}: {message}", hint)
         self.destination = destination
         self.permanent = permanent
         self.delivered = delivered
+        self.retry_after = retry_after
 
 
 class StateError(DigestbotError):

@@ -118,8 +118,10 @@ class Outbox:
         *,
         permanent: bool,
         now: datetime | None = None,
+        wait_at_least: float | None = None,
     ) -> None:
-        """`dead` if `permanent`, else `failed` until the backoff has passed."""
+        """`dead` if `permanent`, else `failed` until the backoff has passed (and at least
+        `wait_at_least` seconds: what a rate-limiting destination asked for)."""
         now = now or datetime.now(UTC)
         if permanent:
             self._update(
@@ -130,6 +132,7 @@ class Outbox:
             )
             return
         ids = list(paper_ids)
+        asked = timedelta(seconds=wait_at_least or 0)
         with self._transaction():
             for pid in ids:
                 (attempts,) = self._db.execute(
@@ -144,7 +147,7 @@ class Outbox:
                     (
                         attempts + 1,
                         error,
-                        _iso(now + backoff(attempts + 1)),
+                        _iso(now + max(backoff(attempts + 1), asked)),
                         pid,
                         delivery.profile_id,
                         delivery.destination,

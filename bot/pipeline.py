@@ -270,7 +270,9 @@ def _deliver(app: App, report: RunReport, stop: threading.Event, respect_backoff
             if done:
                 outbox.mark_sent(delivery, done)
             rest = [pid for pid in ids if pid not in set(done)]
-            outbox.mark_failed(delivery, rest, str(exc), permanent=exc.permanent)
+            outbox.mark_failed(
+                delivery, rest, str(exc), permanent=exc.permanent, wait_at_least=exc.retry_after
+            )
             dest_report.sent += len(done)
             dest_report.failed += len(rest)
             dest_report.error = str(exc)

@@ -18,7 +18,7 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -846,5 +846,8 @@ def test_long_retry_after_keeps_the_digest_queued_through_the_cli(bot: Bot) -> N
     [line] = [ln for ln in bot.run("status").stdout.splitlines() if "#papers-spec" in ln]
     assert line.startswith("destination slack:#papers-spec: 0 sent, 0 pending, 1 failed")
     assert f"last error: {error}; next attempt " in line
+    # The next attempt waits what Slack asked for, not just the outbox's first backoff (5 min).
+    next_attempt = datetime.fromisoformat(line.rsplit("; next attempt ", 1)[1])
+    assert next_attempt - datetime.now(UTC) > timedelta(minutes=59)
     assert bot.slack.posts == []
     assert [c.status for c in bot.slack.requests] == [429]  # not retried within the run

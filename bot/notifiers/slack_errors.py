@@ -135,13 +135,15 @@ def api_error(
     queued: only a known-permanent code drops it."""
     code, status = api_error_code(exc)
     shown = None if code and status == 200 else status  # Slack's usual 200 goes unsaid
-    what = describe_answer(code, shown, getattr(exc.response, "headers", None))
+    headers = getattr(exc.response, "headers", None)
+    what = describe_answer(code, shown, headers)
     return DeliveryError(
         redact(f"Slack answered {what}{where}"),
         destination=destination,
         permanent=code in PERMANENT_ERRORS,
         delivered=delivered,
         hint=API_HINTS.get(code, TRANSIENT_HINT).replace("{env}", token_env),
+        retry_after=retry_after(headers) if status == 429 else None,
     )
 
 

@@ -54,7 +54,7 @@ from bot.errors import DeliveryError
 from bot.models import Check, Delivery
 from bot.notifiers.base import Notifier
 from bot.notifiers.slack_blocks import build_messages
-from bot.notifiers.slack_client import Pace, SlackSettings, retry_handlers
+from bot.notifiers.slack_client import Pace, SlackSettings, retry_after, retry_handlers
 from bot.notifiers.slack_errors import (
     BUG_HINT,
     NETWORK_ERRORS,
@@ -276,4 +276,5 @@ class SlackWebhookNotifier(Notifier):
             permanent=response.status_code in PERMANENT_STATUSES,
             delivered=delivered,
             hint=hint.replace("{env}", self._webhook_env),
+            retry_after=retry_after(response.headers) if response.status_code == 429 else None,
         )
