@@ -44,20 +44,20 @@ def track_incidents(app: App, report: RunReport) -> None:
         if trouble:
             day, kind = trouble[0]
             message = source.error or kind.replace("_", " ")
-            incident = app.store.note_incident(source.name, kind, date.fromisoformat(day), message)
+            incident = app.store.incidents.note(source.name, kind, date.fromisoformat(day), message)
             if incident.notified_at is None:
                 text = (
                     f"digestbot: source {source.name} is in trouble ({kind}) for {day}: {message}"
                 )
                 if _alert(app, text):
-                    app.store.mark_incident_notified(incident)
+                    app.store.incidents.mark_notified(incident)
             continue
         if not source.health:  # stopped before fetching: says nothing about the source
             continue
-        recovered = app.store.open_incident(source.name)
+        recovered = app.store.incidents.open(source.name)
         if recovered is not None:
             incident = recovered
-            app.store.close_incident(incident)
+            app.store.incidents.close(incident)
             log.info("source %s recovered (incident since %s)", source.name, incident.opened_at)
             _alert(
                 app,

@@ -53,7 +53,7 @@ def _lines(settings: Settings, store: Store) -> list[str]:
             f"last good day {last_ok.isoformat() if last_ok else 'never'}",
             f"{by_source.get(name, 0)} papers stored",
         ]
-        incident = store.last_incident(name)
+        incident = store.incidents.last(name)
         if incident is None:
             parts.append("no incident")
         else:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from bot.corpus import CorpusStats
 from bot.errors import StateError
+from bot.incidents import Incidents
 from bot.migrations import MIGRATIONS, SCHEMA_VERSION
 from bot.models import Match, Paper
 from bot.outbox import Outbox
@@ -50,21 +51,6 @@ class FetchOutcome:
         return self.error is None and self.health in DONE_HEALTHS
 
 
-@dataclass(frozen=True)
-class Incident:
-    """A source's open or closed trouble."""
-
-    id: int
-    source: str
-    kind: str
-    day: date
-    message: str
-    opened_at: str
-    last_seen_at: str
-    closed_at: str | None
-    notified_at: str | None
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -77,6 +63,7 @@ class Store:
         self.readonly = readonly
         self.corpus = CorpusStats(conn)  # document frequencies (the IDF) and example papers
         self.outbox = Outbox(conn, self._transaction, _prefixed("p"), _paper_from_row)
+        self.incidents = Incidents(conn, self._transaction, self._writable)
 
     # ------------------------------------------------------------------ opening
 
@@ -331,60 +318,6 @@ class Store:
         )
         return [date.fromisoformat(day) for day, outcome in rows if outcome == "failed"]
 
-    # ------------------------------------------------------------------ outbox
-
-    # ------------------------------------------------------------------ incidents
-
-    def open_incident(self, source: str) -> Incident | None:
-        row = self._db.execute(
-            f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE source = ? AND closed_at IS NULL"
-            " ORDER BY id DESC LIMIT 1",
-            (source,),
-        ).fetchone()
-        return _incident(row) if row else None
-
-    def last_incident(self, source: str) -> Incident | None:
-        row = self._db.execute(
-            f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE source = ? ORDER BY id DESC LIMIT 1",
-            (source,),
-        ).fetchone()
-        return _incident(row) if row else None
-
-    def note_incident(self, source: str, kind: str, day: date, message: str) -> Incident:
-        """Open an incident for `source`, or refresh the open one (same trouble, still going)."""
-        self._writable()
-        now = _now()
-        with self._transaction():
-            current = self.open_incident(source)
-            if current is None:
-                self._db.execute(
-                    "INSERT INTO incidents (source, kind, day, message, opened_at,"
-                    " last_seen_at) VALUES (?,?,?,?,?,?)",
-                    (source, kind, day.isoformat(), message, now, now),
-                )
-            else:
-                self._db.execute(
-                    "UPDATE incidents SET last_seen_at = ?, kind = ?, message = ? WHERE id = ?",
-                    (now, kind, message, current.id),
-                )
-        incident = self.open_incident(source)
-        assert incident is not None
-        return incident
-
-    def close_incident(self, incident: Incident) -> None:
-        self._writable()
-        with self._transaction():
-            self._db.execute(
-                "UPDATE incidents SET closed_at = ? WHERE id = ?", (_now(), incident.id)
-            )
-
-    def mark_incident_notified(self, incident: Incident) -> None:
-        self._writable()
-        with self._transaction():
-            self._db.execute(
-                "UPDATE incidents SET notified_at = ? WHERE id = ?", (_now(), incident.id)
-            )
-
     # ------------------------------------------------------------------ status
 
     def papers_by_source(self) -> dict[str, int]:
@@ -407,26 +340,6 @@ class _Transaction:
 
     def __exit__(self, exc_type: object, *_: object) -> None:
         self._db.execute("ROLLBACK" if exc_type else "COMMIT")
-
-
-_INCIDENT_COLUMNS = (
-    "id, source, kind, day, message, opened_at, last_seen_at, closed_at, notified_at"
-)
-
-
-def _incident(row: tuple[object, ...]) -> Incident:
-    iid, source, kind, day, message, opened, seen, closed, notified = row
-    return Incident(
-        id=int(str(iid)),
-        source=str(source),
-        kind=str(kind),
-        day=date.fromisoformat(str(day)),
-        message=str(message),
-        opened_at=str(opened),
-        last_seen_at=str(seen),
-        closed_at=str(closed) if closed else None,
-        notified_at=str(notified) if notified else None,
-    )
 
 
 _PAPER_FIELDS = (
