@@ -159,6 +159,12 @@ class Store:
                     self.corpus.add(chunk)
                     step(f"{len(chunk)} papers")
                 self.corpus.mark_counted()
+        elif self.corpus.needs_length_backfill():
+            # Frequencies kept before the corpus' total length was (BM25's avgdl): count it once.
+            papers = list(self.stored_papers())
+            with self._transaction():
+                for k in range(0, len(papers), 1000):
+                    self.corpus.add_lengths(papers[k : k + 1000])
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
