@@ -196,6 +196,16 @@ class Store:
         )
         return [_paper_from_row(r) for r in rows]
 
+    def recent_papers(self, n: int, before: date) -> list[Paper]:
+        """The last `n` papers stored for digest days before `before`, oldest first (by day,
+        then id): the reference set scores are calibrated against (bot/scoring.py)."""
+        rows = self._db.execute(
+            f"SELECT {_PAPER_COLUMNS} FROM papers WHERE COALESCE(day, first_seen_day) < ?"
+            " ORDER BY COALESCE(day, first_seen_day) DESC, id DESC LIMIT ?",
+            (before.isoformat(), n),
+        )
+        return [_paper_from_row(r) for r in rows][::-1]
+
     def cache_examples(self, papers: Sequence[Paper]) -> None:
         self._writable()
         with self._transaction():
