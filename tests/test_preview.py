@@ -60,7 +60,7 @@ def test_installed_profile_by_id(stored: Bot) -> None:
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith(
-        f"preview of spec (Speculative decoding): min_score 0.2, max_per_digest 10; "
+        f"preview of spec (Speculative decoding): min_score 0.95, max_per_digest 10; "
         f"stored papers of {DAY} .. "
     )
     day = lines.index(f"{DAY}: 1 of 30 papers would be sent")
