@@ -109,7 +109,9 @@ def run_once(
     digests: list[tuple[date, int, dict[str, list[Match]]]] = []
     # The IDF of a day comes from the papers stored before it (and this run's earlier days);
     # a young corpus also counts the day itself, or the first digests would have no IDF at all.
-    # R is the last REFERENCE_SIZE papers before the day: stored ones, then this run's earlier days.
+    # R is the last REFERENCE_SIZE papers before the new ones: stored ones (the day's own included:
+    # a source lists more papers later in the day, and a later run must not calibrate them
+    # against nothing), then this run's earlier days. The new papers are not stored yet.
     freqs = MemoryDocFreqs(base=app.store.corpus)
     earlier: list[Paper] = []
     for d in sorted(by_day):
@@ -118,7 +120,8 @@ def run_once(
         if cold:
             freqs.add(batch_terms)
         if d in scored_days:
-            recent = app.store.recent_papers(scoring.REFERENCE_SIZE, d) + earlier
+            stored = app.store.recent_papers(scoring.REFERENCE_SIZE, d + timedelta(days=1))
+            recent = (stored + earlier)[-scoring.REFERENCE_SIZE :]
             reference = scoring.Reference.of_papers(recent, freqs)
             matches = scoring.rank(profiles, by_day[d], freqs, examples, reference)
             digests.append((d, len(by_day[d]), matches))
