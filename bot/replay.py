@@ -56,14 +56,18 @@ from bot.tfidf import MemoryDocFreqs, Space, terms_of
 
 log = logging.getLogger(__name__)
 
-THRESHOLD_FACTORS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)  # times the profile's min_score
-THRESHOLD_ABSOLUTE = (0.05, 0.1, 0.2, 0.3, 0.5)
+# Scores are percentiles (bot/scoring.py): the thresholds compared scale the share of recent
+# papers ABOVE the profile's min_score (0.98 -> 0.96, 0.97, 0.975, 0.98, 0.985, 0.99), plus a
+# few fixed percentiles.
+THRESHOLD_FACTORS = (2.0, 1.5, 1.25, 1.0, 0.75, 0.5)  # times 1 - min_score
+THRESHOLD_ABSOLUTE = (0.9, 0.95, 0.98, 0.99, 0.995)
 DAYS_LISTED = 31  # up to this many scored days, each day's count is printed; else per month
 
 
 def thresholds_for(profile: Profile) -> list[float]:
-    """The `min_score` values the summary compares: around the profile's own, and a few fixed."""
-    values = {round(profile.min_score * f, 4) for f in THRESHOLD_FACTORS}
+    """The `min_score` values the summary compares: around the profile's own (the share of
+    recent papers above it halved ... doubled), and a few fixed percentiles."""
+    values = {round(1 - (1 - profile.min_score) * f, 4) for f in THRESHOLD_FACTORS}
     values.update(THRESHOLD_ABSOLUTE)
     return sorted(v for v in values if 0 <= v <= 1)
 
