@@ -447,7 +447,7 @@ class ProductScorer:
         self.profiles: dict[str, list] = {}
         self.last: dict[str, np.ndarray] = {}
 
-    def _paper(self, row: int):  # noqa: ANN202 - bot.models.Paper, imported lazily
+    def _paper(self, row: int):  # bot.models.Paper (imported lazily)
         from bot.models import Paper
 
         # data.texts[row] is "title. abstract" already: Paper.text reads it back unchanged
