@@ -70,9 +70,12 @@ class Data:
     day_bounds: list[tuple[int, int]]  # rows [start, end) first listed on that day
 
     def row_of(self, pid: str) -> int:
+        return self._index_or_build()[pid]
+
+    def _index_or_build(self) -> dict[str, int]:
         if not hasattr(self, "_index"):
             self._index = {p: i for i, p in enumerate(self.ids)}
-        return self._index[pid]
+        return self._index
 
 
 def load_days() -> Data:
@@ -426,10 +429,113 @@ PROJECT = {
 }
 
 
+class ProductScorer:
+    """The product's scorer (bot.scoring.evaluate) fed day by day as `digestbot replay` feeds it
+    (bot/replay.py): corpus document frequencies and a rolling reference set R of the last 5000
+    papers, each paper vectorised once with the IDF of the day it arrived. History days are
+    added to the IDF, then pushed into R; a scored day is vectorised with the IDF of the days
+    before it, scored, then added."""
+
+    def __init__(self, data: Data) -> None:
+        from bot.scoring import Reference
+        from bot.tfidf import MemoryDocFreqs
+
+        self.data = data
+        self.freqs = MemoryDocFreqs()
+        self.reference = Reference()
+        self.upto = 0  # rows [0, upto) are in freqs and R
+        self.profiles: dict[str, list] = {}
+        self.last: dict[str, np.ndarray] = {}
+
+    def _paper(self, row: int):  # bot.models.Paper (imported lazily)
+        from bot.models import Paper
+
+        # data.texts[row] is "title. abstract" already: Paper.text reads it back unchanged
+        # but for a trailing ". " (no term).
+        return Paper(id=self.data.ids[row], title=self.data.texts[row], abstract="")
+
+    def _push(self, start: int, end: int, *, before: bool) -> sp.csr_matrix:
+        from bot.tfidf import Space, terms_of
+
+        terms = [terms_of(self._paper(r).text) for r in range(start, end)]
+        if not before:
+            self.freqs.add(terms)
+        vectors = Space(terms, self.freqs, vocabulary=self.reference.vocabulary).vectors(terms)
+        if before:
+            self.freqs.add(terms)
+        self.reference.push(vectors)
+        return vectors
+
+    def advance(self, end: int) -> None:
+        """Read the history days up to row `end` (whole days, as the replay reads them)."""
+        for start, stop in self.data.day_bounds:
+            if start >= self.upto and stop <= end and stop > start:
+                self._push(start, stop, before=False)
+        self.upto = max(self.upto, end)
+
+    def scores(self, day: Day) -> dict[str, np.ndarray]:
+        """Per kind, (day's new papers x profiles, in load_profiles order): n - position in the
+        product's full ranking of the day (its percentile score, ties by raw score, then id)."""
+        from bot.config import load_profiles as load_bot_profiles
+        from bot.scoring import evaluate
+        from bot.tfidf import Space, terms_of
+
+        for kind in TARGETS:
+            if kind not in self.profiles:
+                loaded, errors = load_bot_profiles(PROFILES / kind)
+                assert not errors, errors
+                self.profiles[kind] = loaded
+        self.advance(day.hist_end)
+        fresh = [self._paper(r) for r in day.fresh]
+        index = self.data._index_or_build()
+        wanted = {pid for ps in self.profiles.values() for p in ps for pid in p.examples}
+        examples = {
+            pid: self._paper(index[pid])
+            for pid in wanted
+            if pid in index and index[pid] < day.hist_end
+        }
+        terms = [terms_of(p.text) for p in fresh]
+        vectors = Space(terms, self.freqs, vocabulary=self.reference.vocabulary).vectors(terms)
+        row = {p.id: i for i, p in enumerate(fresh)}
+        result = {}
+        for kind in TARGETS:
+            profiles = self.profiles[kind]
+            evaluated = evaluate(
+                profiles,
+                fresh,
+                self.freqs,
+                examples,
+                reference=self.reference,
+                fresh_vectors=vectors,
+            )
+            out = np.zeros((len(fresh), len(profiles)))
+            for j, profile in enumerate(profiles):
+                for pos, c in enumerate(evaluated[profile.id]):
+                    out[row[c.match.paper.id], j] = len(fresh) - pos
+            result[kind] = out
+        self.freqs.add(terms)
+        self.reference.push(vectors)
+        self.upto = day.fresh.stop
+        return result
+
+
+_PRODUCT: dict[int, ProductScorer] = {}
+
+
 def project_scores(day: Day, profiles: Sequence[Profile], kind: str) -> np.ndarray:
-    """The project's scorer: scores (day's new papers x profiles). Switch this body to
-    bot.scoring once its new API exists (papers: day.data.texts[r] for r in day.fresh; corpus:
-    rows [0, day.hist_end))."""
+    """The product's scorer, bot.scoring as `digestbot replay` runs it (ProductScorer): the
+    day's full ranking per profile (the profiles' YAML files, read by bot.config)."""
+    if id(day.data) not in _PRODUCT:
+        _PRODUCT[id(day.data)] = ProductScorer(day.data)
+    scorer = _PRODUCT[id(day.data)]
+    if scorer.upto <= day.hist_end:  # the first kind asked for this day: score both
+        scorer.last = scorer.scores(day)
+    assert [p.id for p in scorer.profiles[kind]] == [p.cat for p in profiles]
+    return scorer.last[kind]
+
+
+def legacy_project_scores(day: Day, profiles: Sequence[Profile], kind: str) -> np.ndarray:
+    """The logistic-regression recipes (PROJECT) this benchmark measured before the port."""
     return recipe_scores(PROJECT[kind], day, profiles, kind)
 
 

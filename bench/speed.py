@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.models import Paper, Profile, canonical_id, fold_whitespace  # noqa: E402
 from bot.pipeline import COLD_START_DOCS  # noqa: E402
-from bot.scoring import rank  # noqa: E402
+from bot.scoring import REFERENCE_SIZE, Reference, rank  # noqa: E402
 from bot.store import Store  # noqa: E402
 from bot.tfidf import MemoryDocFreqs, terms_of  # noqa: E402
 
@@ -104,7 +104,7 @@ def profiles(n: int) -> list[Profile]:
                 name=f"{cat} #{i}",
                 description=f"New research in {words}.",
                 keywords=keywords,
-                min_score=0.1 + 0.02 * (i // len(topics)),
+                min_score=0.98 + 0.002 * (i // len(topics)),  # percentiles
                 max_per_digest=10,
             )
         )
@@ -152,7 +152,11 @@ def daily_run(tmp: Path) -> None:
         freqs = MemoryDocFreqs(base=store.corpus)
         if freqs.n_docs() < COLD_START_DOCS:
             freqs.add(terms_of(p.text) for p in new)
-        matches = rank(profs, new, freqs)
+        # As pipeline.run_once: R = the last REFERENCE_SIZE stored papers, vectorised each run.
+        day = new[0].day or date.today()
+        recent = store.recent_papers(REFERENCE_SIZE, day + timedelta(days=1))
+        reference = Reference.of_papers(recent, freqs)
+        matches = rank(profs, new, freqs, None, reference)
         timings.append(time.perf_counter() - t0)
     sent = sum(len(m) for m in matches.values())
     print(
@@ -188,7 +192,7 @@ def help_time() -> None:
 def replay(tmp: Path) -> None:
     folder = tmp / "profiles"
     folder.mkdir()
-    for i, prof in enumerate(profiles(20)):
+    for prof in profiles(20):
         (folder / f"{prof.id}.yaml").write_text(
             f"name: {json.dumps(prof.name)}\ndescription: {json.dumps(prof.description)}\n"
             f"keywords: {json.dumps(list(prof.keywords))}\nmin_score: {prof.min_score}\n"

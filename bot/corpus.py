@@ -1,6 +1,7 @@
 """What the scorer keeps in the state file: document frequencies and example papers.
 
-`CorpusStats` is the SQLite side of `bot.tfidf.DocFreqs`: the number of stored papers and each
+`CorpusStats` is the SQLite side of `bot.tfidf.DocFreqs`: the number of stored papers
+(`corpus_meta.n_docs`), their total number of terms (`n_terms`, for BM25's mean length) and each
 term's document frequency, updated inside the same transaction that stores the papers, so the
 IDF always describes exactly the stored corpus. It also caches the abstracts of profiles'
 example papers fetched from arXiv, so each is fetched once.
@@ -31,6 +32,10 @@ class CorpusStats:
         row = self._db.execute("SELECT value FROM corpus_meta WHERE key = 'n_docs'").fetchone()
         return int(row[0]) if row else 0
 
+    def n_terms(self) -> int:
+        row = self._db.execute("SELECT value FROM corpus_meta WHERE key = 'n_terms'").fetchone()
+        return int(row[0]) if row else 0
+
     def lookup(self, terms: Iterable[str]) -> dict[str, int]:
         wanted = list(dict.fromkeys(terms))
         found: dict[str, int] = {}
@@ -47,8 +52,11 @@ class CorpusStats:
         if not papers:
             return
         counts: Counter[str] = Counter()
+        length = 0
         for paper in papers:
-            counts.update(set(terms_of(paper.text)))
+            terms = terms_of(paper.text)
+            counts.update(set(terms))
+            length += len(terms)
         self._db.executemany(
             "INSERT INTO doc_freq (term, n) VALUES (?, ?)"
             " ON CONFLICT(term) DO UPDATE SET n = n + excluded.n",
@@ -59,6 +67,23 @@ class CorpusStats:
             " ON CONFLICT(key) DO UPDATE SET value = value + excluded.value",
             (len(papers),),
         )
+        self._add_terms(length)
+
+    def _add_terms(self, n: int) -> None:
+        self._db.execute(
+            "INSERT INTO corpus_meta (key, value) VALUES ('n_terms', ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = value + excluded.value",
+            (n,),
+        )
+
+    def needs_length_backfill(self) -> bool:
+        """True for a state whose frequencies were kept before the total length was."""
+        row = self._db.execute("SELECT 1 FROM corpus_meta WHERE key = 'n_terms'").fetchone()
+        return row is None
+
+    def add_lengths(self, papers: Sequence[Paper]) -> None:
+        """Count `papers`' terms into the total only (the backfill of `n_terms`)."""
+        self._add_terms(sum(len(terms_of(p.text)) for p in papers))
 
     def needs_backfill(self) -> bool:
         """True for a state upgraded from before document frequencies were kept."""
@@ -69,6 +94,7 @@ class CorpusStats:
         self._db.execute(
             "INSERT INTO corpus_meta (key, value) VALUES ('n_docs', 0) ON CONFLICT(key) DO NOTHING"
         )
+        self._add_terms(0)
 
     # ---------------------------------------------------------------- example papers
 

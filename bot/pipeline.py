@@ -6,7 +6,8 @@
                and the others go on
     2 diff     papers already stored are not scored again (their new metadata is merged in);
                the same paper from two sources in one run is one paper
-    3 score    per digest day: scoring.rank(profiles, that day's new papers, the corpus);
+    3 score    per digest day: scoring.rank(profiles, that day's new papers, the corpus IDF,
+               the last 5000 papers before the day as the reference set);
                a fresh install scores only its latest day (older papers become corpus only)
     4 record   new papers + fetch outcomes + queued deliveries, in ONE transaction
     5 health   incidents opened or closed; the operator told once per incident
@@ -108,18 +109,26 @@ def run_once(
     digests: list[tuple[date, int, dict[str, list[Match]]]] = []
     # The IDF of a day comes from the papers stored before it (and this run's earlier days);
     # a young corpus also counts the day itself, or the first digests would have no IDF at all.
+    # R is the last REFERENCE_SIZE papers before the new ones: stored ones (the day's own included:
+    # a source lists more papers later in the day, and a later run must not calibrate them
+    # against nothing), then this run's earlier days. The new papers are not stored yet.
     freqs = MemoryDocFreqs(base=app.store.corpus)
+    earlier: list[Paper] = []
     for d in sorted(by_day):
         batch_terms = [terms_of(p.text) for p in by_day[d]]
         cold = freqs.n_docs() < COLD_START_DOCS
         if cold:
             freqs.add(batch_terms)
         if d in scored_days:
-            matches = scoring.rank(profiles, by_day[d], freqs, examples)
+            stored = app.store.recent_papers(scoring.REFERENCE_SIZE, d + timedelta(days=1))
+            recent = (stored + earlier)[-scoring.REFERENCE_SIZE :]
+            reference = scoring.Reference.of_papers(recent, freqs)
+            matches = scoring.rank(profiles, by_day[d], freqs, examples, reference)
             digests.append((d, len(by_day[d]), matches))
             report.matches += sum(len(m) for m in matches.values())
         if not cold:
             freqs.add(batch_terms)
+        earlier.extend(by_day[d])
 
     if app.dry_run:
         _print_dry_run(app, profiles, digests, day)

@@ -7,7 +7,8 @@ against the profile: the papers that would be sent, with score and reasons, and 
 that would not, with why they were held back (below min_score, over max_per_digest,
 excluded, category).
 
-The IDF is that of the whole stored corpus as it is now, so a day's scores can differ a little
+Scores are percentiles among the stored papers of the days before (bot/scoring.py). The IDF is
+that of the whole stored corpus as it is now, so a day's scores can differ a little
 from what the live run of that day computed (it knew only the papers stored before it).
 Example papers are looked up in the state only (stored papers and the arXiv cache): a preview
 never asks arXiv, so an example the state does not know yet is left out, with a warning.
@@ -27,7 +28,7 @@ from bot.config import Settings, load_profile
 from bot.errors import ConfigError, StateError
 from bot.examples import resolve_examples
 from bot.models import Match, Paper, Profile
-from bot.scoring import Candidate, evaluate
+from bot.scoring import REFERENCE_SIZE, Candidate, Reference, evaluate
 from bot.store import Store
 
 UNDER = 3  # papers shown under the threshold, per day
@@ -159,7 +160,10 @@ def _preview(
         if paper.day is not None:
             by_day.setdefault(paper.day, []).append(paper)
     for day, papers in sorted(by_day.items()):
-        candidates = evaluate([profile], papers, store.corpus, examples, explain=UNDER)
+        reference = Reference.of_papers(store.recent_papers(REFERENCE_SIZE, day), store.corpus)
+        candidates = evaluate(
+            [profile], papers, store.corpus, examples, reference=reference, explain=UNDER
+        )
         ranked = candidates[profile.id]
         result.days.append(
             PreviewDay(

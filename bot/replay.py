@@ -7,7 +7,8 @@ delivery. The archive's days (bot/archive.py) are handled oldest first, as live 
 
 - a day's new papers are its papers minus those seen on an earlier day (a paper is scored
   once, ever; one listed twice on a day counts once);
-- they are scored with `scoring.evaluate` against the IDF of the EARLIER days' new papers:
+- they are scored with `scoring.evaluate` against the IDF of the EARLIER days' new papers,
+  and the last 5000 of those as the reference set (rolling: vectors kept from their day):
   a day's scores never depend on later days. While fewer than `pipeline.COLD_START_DOCS`
   papers are known, the day itself is counted too, as in a live run on a young state (else the
   first days would have no IDF at all);
@@ -44,23 +45,29 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import IO
 
+from scipy.sparse import csr_matrix
+
 from bot import archive
 from bot.models import Paper, Profile
 from bot.pipeline import COLD_START_DOCS
 from bot.progress import progress
-from bot.scoring import Candidate, evaluate
-from bot.tfidf import MemoryDocFreqs, terms_of
+from bot.scoring import Candidate, Reference, evaluate
+from bot.tfidf import MemoryDocFreqs, Space, terms_of
 
 log = logging.getLogger(__name__)
 
-THRESHOLD_FACTORS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)  # times the profile's min_score
-THRESHOLD_ABSOLUTE = (0.05, 0.1, 0.2, 0.3, 0.5)
+# Scores are percentiles (bot/scoring.py): the thresholds compared scale the share of recent
+# papers ABOVE the profile's min_score (0.98 -> 0.96, 0.97, 0.975, 0.98, 0.985, 0.99), plus a
+# few fixed percentiles.
+THRESHOLD_FACTORS = (2.0, 1.5, 1.25, 1.0, 0.75, 0.5)  # times 1 - min_score
+THRESHOLD_ABSOLUTE = (0.9, 0.95, 0.98, 0.99, 0.995)
 DAYS_LISTED = 31  # up to this many scored days, each day's count is printed; else per month
 
 
 def thresholds_for(profile: Profile) -> list[float]:
-    """The `min_score` values the summary compares: around the profile's own, and a few fixed."""
-    values = {round(profile.min_score * f, 4) for f in THRESHOLD_FACTORS}
+    """The `min_score` values the summary compares: around the profile's own (the share of
+    recent papers above it halved ... doubled), and a few fixed percentiles."""
+    values = {round(1 - (1 - profile.min_score) * f, 4) for f in THRESHOLD_FACTORS}
     values.update(THRESHOLD_ABSOLUTE)
     return sorted(v for v in values if 0 <= v <= 1)
 
@@ -199,6 +206,10 @@ def _replay_part(task: _Task, worker: int, report: IO[str] | None) -> _Part:
     examples: dict[str, Paper] = {}
     explain = task.top if task.explain else 0
     freqs = MemoryDocFreqs()
+    # R rolls: each day's new papers are vectorised once, with that day's IDF, scored, then
+    # pushed; the oldest drop out (a paper keeps the IDF of the day it arrived, as measured in
+    # bench/explore_recipes.py "rolling": same quality, no daily re-vectorising of R).
+    reference = Reference()
     seen: set[str] = set()
     # Every worker reads every day; the first one shows the progress.
     with progress("replay", len(task.files), enabled=worker == 0) as step:
@@ -217,14 +228,24 @@ def _replay_part(task: _Task, worker: int, report: IO[str] | None) -> _Part:
                     part.history_days += 1
                     part.history_papers += len(papers)
                 freqs.add(terms)
+                reference.push(_vectors(terms, freqs, reference))
             else:
                 # The IDF of a day is that of the days before it; a young corpus also counts the
                 # day itself (as pipeline.run_once does), or the first days would have none.
                 cold = freqs.n_docs() < COLD_START_DOCS
                 if cold:
                     freqs.add(terms)
+                vectors = _vectors(terms, freqs, reference)
                 if mine:
-                    evaluated = evaluate(task.profiles, new, freqs, examples, explain=explain)
+                    evaluated = evaluate(
+                        task.profiles,
+                        new,
+                        freqs,
+                        examples,
+                        reference=reference,
+                        fresh_vectors=vectors,
+                        explain=explain,
+                    )
                     counts = []
                     for profile in task.profiles:
                         candidates = evaluated[profile.id]
@@ -234,11 +255,16 @@ def _replay_part(task: _Task, worker: int, report: IO[str] | None) -> _Part:
                     part.days.append((day, len(new), counts))
                 if not cold:
                     freqs.add(terms)
+                reference.push(vectors)
             seen.update(p.id for p in new)
             log.debug("replay: %s: %d papers, %d new", day, len(papers), len(new))
             step(day.isoformat())
     part.examples_found = set(examples)
     return part
+
+
+def _vectors(terms: list[list[str]], freqs: MemoryDocFreqs, reference: Reference) -> csr_matrix:
+    return Space(terms, freqs, vocabulary=reference.vocabulary).vectors(terms)
 
 
 def _write_rows(out: IO[str], day: date, profile: Profile, top: Sequence[Candidate]) -> None:

@@ -1,20 +1,40 @@
 """Relevance of new papers to interest profiles, with the reasons for each match.
 
-A paper is its title and abstract as a unit-length TF-IDF vector (bot/tfidf.py), with the IDF
-of the stored corpus. A profile is one vector too, Rocchio-style:
+A paper is its title and abstract as a unit-length vector: BM25 tf x the stored corpus' IDF,
+rare terms (df < min_df) left out (bot/tfidf.py). Every score is taken against a REFERENCE SET
+R, the last `REFERENCE_SIZE` papers stored before the scored day (shared by all profiles):
 
-    q = W_DESCRIPTION * v(description) + W_KEYWORDS * v(keywords)
-        + W_EXAMPLES * mean(v(example papers)) - W_NOT_LIKE * mean(v(counter-examples))
+    rbar = mean v(R);  b = unit(rbar);  sd = per-term standard deviation over R;
+    eps = the EPS_QUANTILE quantile of the non-zero sd;  top_k(q) = the k papers of R nearest q
 
-scaled to unit length. The score is the cosine of the two (0 = no shared term, 1 = the same
-words), plus the profile's category boost and upvote weight, kept in [0, 1]. It does not depend
-on how many other papers arrived that day, so one `min_score` works all week.
+A profile WITH example papers (found in the store or on arXiv): the examples, plus
+v(description + keywords) as one more positive, are its positives (recipe "prf + background",
+bench/explore_recipes.py):
+
+    c = unit(mean v(positives));  q = unit(c + PRF_BETA * mean v(top_PRF_K(c)))
+        - W_NOT_LIKE * mean v(counter-examples)
+    raw(x) = x . q - BACKGROUND * x . b
+
+A profile WITHOUT: q0 = v(description. keywords. keywords), and the papers of R nearest it stand
+in for examples (diagonal LDA on pseudo-positives):
+
+    mu = mean v(top_PSEUDO_K(q0)) - W_NOT_LIKE * mean v(counter-examples)
+    raw(x) = x . (mu - rbar) / (sd + eps)
+
+(k is capped at 2% of R for a small R.) The raw scores mean nothing across profiles or days, so
+the SCORE is calibrated: the share of R whose raw score is strictly below the paper's, in [0, 1]
+(0.99 = better than 99% of the recent papers). It depends on the recent corpus, not on how many
+papers arrived that day, so one `min_score` works all week and means the same in every profile.
+Then the profile's category boost and upvote weight are added (kept within [0, 1]).
+
+Cold start: with fewer than `COLD_REFERENCE` stored papers, R is what there is plus the day's
+papers themselves (then a day's best paper scores (n - 1) / n, never 1).
 
 Then, per profile: `exclude` vetoes; `categories` filters arXiv papers (unknown categories
 pass); papers of followed `authors` always match (not capped, not thresholded, still vetoed by
-`exclude`); the rest need `min_score` and are capped at `max_per_digest`, best first, ties by
-id. Each match carries reasons: followed author, keyword hits, the most similar example paper,
-and the shared terms that weighed most.
+`exclude`); the rest need `min_score` and are capped at `max_per_digest`, best first (equal
+scores: higher raw score first, then by id). Each match carries reasons: followed author,
+keyword hits, the most similar example paper, and the shared terms that weighed most in x . q.
 """
 
 from __future__ import annotations
@@ -22,27 +42,114 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import csr_matrix
+from scipy.sparse import csr_matrix, vstack
 
 from bot.models import Match, Paper, Profile
-from bot.tfidf import DocFreqs, MemoryDocFreqs, Space, terms_of
+from bot.tfidf import DocFreqs, MemoryDocFreqs, Space, Vocabulary, terms_of
 
-W_DESCRIPTION = 1.0
-W_KEYWORDS = 1.0
-W_EXAMPLES = 1.0
+REFERENCE_SIZE = 5000  # recent papers every score is calibrated against
+COLD_REFERENCE = 200  # below this, the day's own papers join the reference set
+K_SHARE = 50  # k is at most len(R) // K_SHARE (2%)
+PRF_K = 10  # example profiles: papers of R added to the examples (pseudo-relevance feedback)
+PRF_BETA = 1.0
+BACKGROUND = 0.2  # example profiles: weight of the reference set's mean direction, subtracted
+PSEUDO_K = 100  # keyword profiles: papers of R taken as positives
+EPS_QUANTILE = 0.9
+KEYWORD_REPEAT = 2  # keywords count twice next to the description
 W_NOT_LIKE = 0.5
 WHY_TERMS = 4  # shared terms shown as a reason
 EXAMPLE_REASON_MIN = 0.1  # an example paper is named as a reason only when this similar
 UPVOTES_SCALE = math.log1p(100)  # 100 HF upvotes give the full `upvote_weight`
 
 
+class Reference:
+    """The reference set: unit vectors of the most recent papers, oldest first, in the columns
+    of `vocabulary`. A replay keeps one across days (`push` each day's vectors: a paper keeps
+    the IDF of the day it arrived); a live run builds one from the stored papers."""
+
+    def __init__(self, vocabulary: Vocabulary | None = None, size: int = REFERENCE_SIZE) -> None:
+        self.vocabulary = vocabulary if vocabulary is not None else Vocabulary()
+        self.size = size
+        self._blocks: deque[csr_matrix] = deque()
+        self._rows = 0
+        self._stacked: csr_matrix | None = None
+
+    @classmethod
+    def of_papers(cls, papers: Sequence[Paper], freqs: DocFreqs) -> Reference:
+        """The last `REFERENCE_SIZE` of `papers` (oldest first), vectorised with `freqs`."""
+        ref = cls()
+        terms = [terms_of(p.text) for p in papers[-ref.size :]]
+        if terms:
+            ref.push(Space(terms, freqs, vocabulary=ref.vocabulary).vectors(terms))
+        return ref
+
+    def __len__(self) -> int:
+        return min(self._rows, self.size)
+
+    def push(self, vectors: csr_matrix) -> None:
+        """Add the newest papers' vectors; the oldest beyond `size` drop out."""
+        if vectors.shape[0] == 0:
+            return
+        self._blocks.append(vectors)
+        self._rows += vectors.shape[0]
+        while self._blocks and self._rows - self._blocks[0].shape[0] >= self.size:
+            self._rows -= self._blocks.popleft().shape[0]
+        self._stacked = None
+
+    def matrix(self) -> csr_matrix:
+        width = len(self.vocabulary)
+        if self._stacked is None or self._stacked.shape[1] != width:
+            blocks = [_widen(b, width) for b in self._blocks]
+            stacked = vstack(blocks, format="csr") if blocks else _empty(width)
+            self._stacked = csr_matrix(stacked[max(0, stacked.shape[0] - self.size) :])
+        return self._stacked
+
+
+def _widen(m: csr_matrix, width: int) -> csr_matrix:
+    """`m` with columns added up to `width` (a vocabulary only grows)."""
+    if m.shape[1] == width:
+        return m
+    return csr_matrix((m.data, m.indices, m.indptr), shape=(m.shape[0], width))
+
+
+def _empty(width: int) -> csr_matrix:
+    return csr_matrix((0, width), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class _Stats:
+    """What every profile of the day shares, from R."""
+
+    R: csr_matrix
+    b: np.ndarray  # unit(rbar)
+    inv: np.ndarray  # 1 / (sd + eps)
+    offset: np.ndarray  # rbar / (sd + eps)
+
+    @classmethod
+    def of(cls, R: csr_matrix) -> _Stats:
+        width = R.shape[1]
+        if R.shape[0] == 0:
+            zero = np.zeros(width)
+            return cls(R, zero, zero, zero)
+        rbar = np.asarray(R.mean(axis=0)).ravel()
+        norm = float(np.linalg.norm(rbar))
+        sq = np.asarray(R.multiply(R).mean(axis=0)).ravel()
+        sd = np.sqrt(np.maximum(sq - rbar**2, 0.0))
+        nonzero = sd[sd > 0]
+        eps = float(np.quantile(nonzero, EPS_QUANTILE)) if nonzero.size else 1.0
+        inv = 1.0 / (sd + eps)
+        return cls(R, rbar / norm if norm else rbar, inv, rbar * inv)
+
+
 @dataclass(frozen=True)
 class _ProfileVector:
-    vector: csr_matrix  # 1 x vocabulary, unit length (or all zero)
+    q: np.ndarray  # dense over the vocabulary: raw(x) = x . q - x . offset
+    offset: np.ndarray
     examples: list[tuple[str, csr_matrix]]  # (paper id, unit vector) of the found examples
 
 
@@ -105,23 +212,38 @@ def evaluate(
     freqs: DocFreqs,
     examples: Mapping[str, Paper] | None = None,
     *,
+    reference: Reference | None = None,
+    fresh_vectors: csr_matrix | None = None,
     explain: int = 0,
 ) -> dict[str, list[Candidate]]:
-    """Every new paper for every profile, best first (ties by id): what would be sent and
-    what would not. Reasons are worked out for what passes and the first `explain` others."""
+    """Every new paper for every profile, best first: what would be sent and what would not.
+    `reference` is R (none: the cold start); `fresh_vectors`, if given, are `fresh`'s vectors
+    in its vocabulary. Reasons are worked out for what passes and the first `explain` others."""
     result: dict[str, list[Candidate]] = {p.id: [] for p in profiles}
     if not fresh or not profiles:
         return result
     examples = examples or {}
+    reference = reference if reference is not None else Reference()
     paper_terms = [terms_of(p.text) for p in fresh]
     profile_parts = [_parts(p, examples) for p in profiles]
-    every = paper_terms + [t for parts in profile_parts for _, t in parts]
-    space = Space(every, freqs)
-    papers_m = space.vectors(paper_terms)
+    every = [t for parts in profile_parts for _, _, t in parts]
+    if fresh_vectors is None:
+        every = paper_terms + every
+    space = Space(every, freqs, vocabulary=reference.vocabulary)
+    width = len(space.vocabulary)
+    F = _widen(fresh_vectors, width) if fresh_vectors is not None else space.vectors(paper_terms)
+    R = reference.matrix()
+    if R.shape[0] < COLD_REFERENCE:
+        R = vstack([R, F], format="csr")
+    stats = _Stats.of(R)
     for profile, parts in zip(profiles, profile_parts, strict=True):
-        pv = _profile_vector(space, parts)
-        raw = (papers_m @ pv.vector.T).toarray().ravel()
-        result[profile.id] = _candidates(profile, fresh, papers_m, raw, pv, space, explain)
+        pv = _profile_vector(space, parts, stats)
+        raw_f = F @ pv.q - F @ pv.offset
+        raw_r = np.sort(R @ pv.q - R @ pv.offset)
+        calibrated = np.searchsorted(raw_r, raw_f, side="left") / max(1, raw_r.size)
+        if not pv.q.any():
+            calibrated = np.zeros(len(fresh))  # a profile with no usable text scores nothing
+        result[profile.id] = _candidates(profile, fresh, F, raw_f, calibrated, pv, space, explain)
     return result
 
 
@@ -130,10 +252,12 @@ def rank(
     fresh: Sequence[Paper],
     freqs: DocFreqs,
     examples: Mapping[str, Paper] | None = None,
+    reference: Reference | None = None,
 ) -> dict[str, list[Match]]:
     """For each profile id, the new papers that match it: best first, with reasons.
-    `freqs` gives the IDF; `examples` maps example / counter-example ids to their papers."""
-    evaluated = evaluate(profiles, fresh, freqs, examples)
+    `freqs` gives the IDF, `reference` R; `examples` maps example / counter-example ids to
+    their papers."""
+    evaluated = evaluate(profiles, fresh, freqs, examples, reference=reference)
     return {pid: [c.match for c in cands if c.passed] for pid, cands in evaluated.items()}
 
 
@@ -143,71 +267,97 @@ def rank_with_corpus(
     corpus: Sequence[str],
     examples: Mapping[str, Paper] | None = None,
 ) -> dict[str, list[Match]]:
-    """`rank` with the IDF of `corpus` (texts) plus the new papers: for small data and tests."""
+    """`rank` with the IDF of `corpus` (texts, oldest first) plus the new papers, and the
+    corpus as R: for small data and tests."""
     freqs = MemoryDocFreqs()
     freqs.add(terms_of(t) for t in [*corpus, *(p.text for p in fresh)])
-    return rank(profiles, fresh, freqs, examples)
+    reference = Reference()
+    terms = [terms_of(t) for t in corpus[-reference.size :]]
+    if terms:
+        reference.push(Space(terms, freqs, vocabulary=reference.vocabulary).vectors(terms))
+    return rank(profiles, fresh, freqs, examples, reference)
 
 
 # --------------------------------------------------------------------------- internals
 
-_PART_WEIGHTS = {"description": W_DESCRIPTION, "keywords": W_KEYWORDS}
 
-
-def _parts(profile: Profile, examples: Mapping[str, Paper]) -> list[tuple[str, list[str]]]:
-    """(role, terms) of each piece of text that makes up the profile."""
-    parts: list[tuple[str, list[str]]] = []
-    if profile.description.strip():
-        parts.append(("description", terms_of(profile.description)))
-    if profile.keywords:
-        parts.append(("keywords", terms_of(". ".join(profile.keywords))))
+def _parts(profile: Profile, examples: Mapping[str, Paper]) -> list[tuple[str, str, list[str]]]:
+    """(role, tf, terms) of each piece of text that makes up the profile: "text" (the
+    description and keywords x2, sublinear tf), "example:<id>", "not_like:<id>" (papers, BM25)."""
+    parts: list[tuple[str, str, list[str]]] = []
+    text = ". ".join(
+        [profile.description.strip()] * bool(profile.description.strip())
+        + [". ".join(profile.keywords)] * (KEYWORD_REPEAT if profile.keywords else 0)
+    )
+    if text:
+        parts.append(("text", "log", terms_of(text)))
     for pid in profile.examples:
         if pid in examples:
-            parts.append((f"example:{pid}", terms_of(examples[pid].text)))
+            parts.append((f"example:{pid}", "bm25", terms_of(examples[pid].text)))
     for pid in profile.not_like:
         if pid in examples:
-            parts.append((f"not_like:{pid}", terms_of(examples[pid].text)))
+            parts.append((f"not_like:{pid}", "bm25", terms_of(examples[pid].text)))
     return parts
 
 
-def _profile_vector(space: Space, parts: list[tuple[str, list[str]]]) -> _ProfileVector:
-    vectors = space.vectors([terms for _, terms in parts])
-    total = csr_matrix((1, len(space.terms)), dtype=np.float64)
-    found: list[tuple[str, csr_matrix]] = []
-    positives = [i for i, (role, _) in enumerate(parts) if role.startswith("example:")]
-    negatives = [i for i, (role, _) in enumerate(parts) if role.startswith("not_like:")]
-    for i, (role, _) in enumerate(parts):
-        if role in _PART_WEIGHTS:
-            total = total + _PART_WEIGHTS[role] * vectors[i]
-    if positives:
-        total = total + (W_EXAMPLES / len(positives)) * _sum_rows(vectors, positives)
-        found = [(parts[i][0].split(":", 1)[1], vectors[i]) for i in positives]
-    if negatives:
-        total = total - (W_NOT_LIKE / len(negatives)) * _sum_rows(vectors, negatives)
-    norm = math.sqrt(float(total.multiply(total).sum()))
-    return _ProfileVector(total / norm if norm else total, found)
+def _profile_vector(
+    space: Space, parts: list[tuple[str, str, list[str]]], stats: _Stats
+) -> _ProfileVector:
+    width = len(space.vocabulary)
+    vectors = [space.vectors([terms], tf) for _, tf, terms in parts]
+    dense = [np.asarray(v.toarray()).ravel() for v in vectors]
+    found = [
+        (role.split(":", 1)[1], vectors[i])
+        for i, (role, _, _) in enumerate(parts)
+        if role.startswith("example:")
+    ]
+    negatives = [dense[i] for i, (role, _, _) in enumerate(parts) if role.startswith("not_like:")]
+    against = W_NOT_LIKE * np.mean(negatives, axis=0) if negatives else np.zeros(width)
+    R = stats.R
+    if found:
+        positives = [
+            dense[i] for i, (role, _, _) in enumerate(parts) if role[:8] in ("text", "example:")
+        ]
+        c = _unit(np.mean(positives, axis=0))
+        c = _unit(c + PRF_BETA * _top_mean(R, c, PRF_K))
+        return _ProfileVector(c - against, BACKGROUND * stats.b, found)
+    seed = next((dense[i] for i, (role, _, _) in enumerate(parts) if role == "text"), None)
+    if seed is None or not seed.any():
+        return _ProfileVector(np.zeros(width), np.zeros(width), [])
+    mu = _top_mean(R, seed, PSEUDO_K) - against
+    return _ProfileVector(mu * stats.inv, stats.offset, [])
 
 
-def _sum_rows(m: csr_matrix, rows: list[int]) -> csr_matrix:
-    return csr_matrix(m[rows].sum(axis=0))
+def _unit(x: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(x))
+    return x / norm if norm else x
+
+
+def _top_mean(R: csr_matrix, q: np.ndarray, k: int) -> np.ndarray:
+    """The mean vector of the k papers of R nearest q (at most 2% of R; ties by position)."""
+    k = min(k, max(1, R.shape[0] // K_SHARE), R.shape[0])
+    if k == 0:
+        return np.zeros(R.shape[1])
+    scores = R @ q
+    top = np.lexsort((np.arange(scores.size), -scores))[:k]
+    return np.asarray(R[top].sum(axis=0)).ravel() / k
 
 
 def _candidates(
     profile: Profile,
     fresh: Sequence[Paper],
-    papers_m: csr_matrix,
+    F: csr_matrix,
     raw: np.ndarray,
+    calibrated: np.ndarray,
     pv: _ProfileVector,
     space: Space,
     explain: int,
 ) -> list[Candidate]:
-    rows: list[tuple[float, str, int, str | None, str | None]] = []
+    rows: list[tuple[float, float, str, int, str | None, str | None]] = []
     for i, paper in enumerate(fresh):
-        cosine = max(0.0, float(raw[i]))
         bonus = category_bonus(profile, paper) + upvote_bonus(profile, paper)
-        # Rounded first, so the threshold applies to the score the user is shown; bonuses move
-        # a paper within [0, 1] but never make a paper with no shared term match.
-        score = round(min(1.0, max(0.0, cosine + bonus)), 4) if cosine > 0 else 0.0
+        # Rounded, so the threshold applies to the score the user is shown.
+        score = round(min(1.0, max(0.0, float(calibrated[i]) + bonus)), 4)
         author = followed_author(profile, paper)
         vetoed = excluded_by(profile, paper)
         if vetoed:
@@ -220,11 +370,11 @@ def _candidates(
             held = "below min_score"
         else:
             held = None
-        rows.append((score, paper.id, i, held, author))
-    rows.sort(key=lambda t: (-t[0], t[1]))
+        rows.append((score, round(float(raw[i]), 9), paper.id, i, held, author))
+    rows.sort(key=lambda t: (-t[0], -t[1], t[2]))
     sent = others = 0
     out: list[Candidate] = []
-    for score, _, i, held, author in rows:
+    for score, _, _, i, held, author in rows:
         if held is None and not author:
             if sent >= profile.max_per_digest:
                 held = "over max_per_digest"
@@ -232,7 +382,7 @@ def _candidates(
                 sent += 1
         passed = held is None
         if passed or others < explain:
-            match = _match(profile, fresh[i], score, papers_m[i], pv, space, author)
+            match = _match(profile, fresh[i], score, F[i], pv, space, author)
             others += 0 if passed else 1
         else:  # reasons cost a sparse product each: only for what someone will read
             match = Match(fresh[i], profile.id, score, (), followed=author is not None)
@@ -257,13 +407,17 @@ def _match(
         reasons.append("keyword " + ", ".join(hits))
     if pv.examples:
         best_id, best = max(
-            ((pid, float((vector @ v.T).toarray()[0, 0])) for pid, v in pv.examples),
+            (
+                (pid, float(vector.multiply(_widen(v, vector.shape[1])).sum()))
+                for pid, v in pv.examples
+            ),
             key=lambda t: (t[1], t[0]),
         )
         if best >= EXAMPLE_REASON_MIN:
             reasons.append(f"like your example paper {best_id}")
-    contrib = vector.multiply(pv.vector).tocoo()
-    top = sorted(zip(contrib.data, contrib.col, strict=True), key=lambda t: (-t[0], t[1]))
+    row = vector.tocoo()
+    contrib = row.data * pv.q[row.col]
+    top = sorted(zip(contrib, row.col, strict=True), key=lambda t: (-t[0], t[1]))
     terms = [space.terms[col] for value, col in top if value > 0][:WHY_TERMS]
     if terms:
         reasons.append("terms " + ", ".join(terms))

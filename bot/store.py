@@ -146,6 +146,12 @@ class Store:
                     self.corpus.add(chunk)
                     step(f"{len(chunk)} papers")
                 self.corpus.mark_counted()
+        elif self.corpus.needs_length_backfill():
+            # Frequencies kept before the corpus' total length was (BM25's avgdl): count it once.
+            papers = list(self.stored_papers())
+            with self._transaction():
+                for k in range(0, len(papers), 1000):
+                    self.corpus.add_lengths(papers[k : k + 1000])
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
@@ -176,6 +182,16 @@ class Store:
             (first.isoformat(), last.isoformat()),
         )
         return [_paper_from_row(r) for r in rows]
+
+    def recent_papers(self, n: int, before: date) -> list[Paper]:
+        """The last `n` papers stored for digest days before `before`, oldest first (by day,
+        then id): the reference set scores are calibrated against (bot/scoring.py)."""
+        rows = self._db.execute(
+            f"SELECT {_PAPER_COLUMNS} FROM papers WHERE COALESCE(day, first_seen_day) < ?"
+            " ORDER BY COALESCE(day, first_seen_day) DESC, id DESC LIMIT ?",
+            (before.isoformat(), n),
+        )
+        return [_paper_from_row(r) for r in rows][::-1]
 
     def cache_examples(self, papers: Sequence[Paper]) -> None:
         self._writable()

@@ -2,14 +2,26 @@
 
 scikit-learn's TfidfVectorizer learns its IDF by refitting on the whole corpus. With 100k stored
 abstracts that is too slow for every run, so the bot keeps what the IDF needs, the number of
-documents N and each term's document frequency df, and updates them as papers arrive. For the
-same documents this gives exactly TfidfVectorizer's numbers (smooth_idf, sublinear_tf, l2 norm):
+documents N, each term's document frequency df and the total number of terms (for BM25's mean
+document length), and updates them as papers arrive. The IDF is exactly TfidfVectorizer's
+(smooth_idf) for the same documents:
 
-    idf(t) = ln((1 + N) / (1 + df(t))) + 1          tf(t, d) = 1 + ln(count(t, d))
-    vector(d) = tf * idf, scaled to unit length
+    idf(t) = ln((1 + N) / (1 + df(t))) + 1
 
-Only the terms of the documents being compared matter to their cosine, so vectors are built over
-a small per-call vocabulary; df is looked up for those terms only.
+A paper's term frequency is BM25's (it measured better than sublinear tf on arXiv abstracts,
+bench/explore_recipes.py); profile texts (a description, keywords) keep sublinear tf:
+
+    bm25:  tf(t, d) = count * (K1 + 1) / (count + K1 * (1 - B + B * len(d) / avgdl))
+    log:   tf(t, d) = 1 + ln(count(t, d))                (with min_df 1: TfidfVectorizer's)
+    vector(d) = tf * w, scaled to unit length;  w(t) = idf(t), or 0 when df(t) < min_df
+
+where len(d) counts the document's terms (words and word pairs) and avgdl = the corpus' terms /
+N. `min_df` = clamp(N // 2500, 1, 20): rare terms are noise in a big corpus, but a small one
+(CSFCube's 2k papers) needs all of them.
+
+Vectors are built over a `Vocabulary` (term -> column, append-only): per call for the live run,
+kept across days by a replay so that stored vectors stay valid. Only terms with a weight enter
+it; df is looked up for the terms of the documents at hand only.
 
 `ANALYZER` turns text into terms: lowercase, accents folded, English stop words dropped, words
 and word pairs ("layer normalization"). It is the one place these settings live.
@@ -33,10 +45,14 @@ VECTORIZER_SETTINGS: dict[str, object] = {
     "strip_accents": "unicode",
     "lowercase": True,
 }
+BM25_K1 = 1.2
+BM25_B = 0.75
+MIN_DF_DOCS = 2500  # min_df grows by one per this many stored papers ...
+MIN_DF_MAX = 20  # ... up to this
 
 
 def reference_vectorizer() -> TfidfVectorizer:
-    """scikit-learn's vectorizer with the same settings: what `vectors` must equal."""
+    """scikit-learn's vectorizer with the same settings: what `vectors(tf="log")` must equal."""
     return TfidfVectorizer(dtype=np.float64, **VECTORIZER_SETTINGS)
 
 
@@ -48,10 +64,16 @@ def terms_of(text: str) -> list[str]:
     return ANALYZER(text)
 
 
+def min_df_for(n_docs: int) -> int:
+    return max(1, min(MIN_DF_MAX, n_docs // MIN_DF_DOCS))
+
+
 class DocFreqs(Protocol):
     """Where document frequencies come from: memory (replay, tests) or the state file."""
 
     def n_docs(self) -> int: ...
+
+    def n_terms(self) -> int: ...
 
     def lookup(self, terms: Iterable[str]) -> Mapping[str, int]: ...
 
@@ -63,15 +85,20 @@ class MemoryDocFreqs:
         self._base = base
         self._df: Counter[str] = Counter()
         self._n = 0
+        self._terms = 0
 
-    def add(self, documents: Iterable[Iterable[str]]) -> None:
+    def add(self, documents: Iterable[Sequence[str]]) -> None:
         """Count each document once per distinct term."""
         for terms in documents:
             self._df.update(set(terms))
             self._n += 1
+            self._terms += len(terms)
 
     def n_docs(self) -> int:
         return self._n + (self._base.n_docs() if self._base else 0)
+
+    def n_terms(self) -> int:
+        return self._terms + (self._base.n_terms() if self._base else 0)
 
     def lookup(self, terms: Iterable[str]) -> dict[str, int]:
         wanted = list(terms)
@@ -83,29 +110,69 @@ def idf(df: int, n_docs: int) -> float:
     return math.log((1 + n_docs) / (1 + df)) + 1.0
 
 
+class Vocabulary:
+    """Term -> column, append-only: a column keeps its meaning as long as the object lives."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+        self.terms: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self.terms)
+
+    def add(self, terms: Iterable[str]) -> None:
+        for t in terms:
+            if t not in self.index:
+                self.index[t] = len(self.terms)
+                self.terms.append(t)
+
+
 class Space:
-    """A vocabulary and its IDF weights: the coordinates shared by papers and profiles."""
+    """The weights of the terms of some documents, from the corpus' frequencies, and their
+    vectors in the columns of `vocabulary` (a new one, in sorted order, when not given)."""
 
-    def __init__(self, documents: Sequence[Sequence[str]], freqs: DocFreqs) -> None:
-        vocabulary = sorted({t for terms in documents for t in terms})
-        self.index = {t: i for i, t in enumerate(vocabulary)}
-        self.terms = vocabulary
-        counts = freqs.lookup(vocabulary)
+    def __init__(
+        self,
+        documents: Sequence[Sequence[str]],
+        freqs: DocFreqs,
+        *,
+        min_df: int | None = None,
+        vocabulary: Vocabulary | None = None,
+    ) -> None:
+        wanted = sorted({t for terms in documents for t in terms})
+        counts = freqs.lookup(wanted)
         n = freqs.n_docs()
-        self.idf = np.array([idf(counts.get(t, 0), n) for t in vocabulary], dtype=np.float64)
+        self.n_docs = n
+        self.min_df = min_df_for(n) if min_df is None else min_df
+        self.avgdl = freqs.n_terms() / n if n else 0.0
+        self.idf = {t: idf(counts.get(t, 0), n) for t in wanted}  # scikit-learn's
+        self.weight = {t: w for t, w in self.idf.items() if counts.get(t, 0) >= self.min_df}
+        self.vocabulary = vocabulary if vocabulary is not None else Vocabulary()
+        self.vocabulary.add(t for t in wanted if t in self.weight)
 
-    def vectors(self, documents: Sequence[Sequence[str]]) -> csr_matrix:
-        """Unit-length sublinear TF-IDF rows; terms outside the vocabulary are ignored."""
+    @property
+    def terms(self) -> list[str]:
+        return self.vocabulary.terms
+
+    def vectors(self, documents: Sequence[Sequence[str]], tf: str = "bm25") -> csr_matrix:
+        """Unit-length rows (tf "bm25" or "log"); terms without a weight are left out."""
+        index, weight = self.vocabulary.index, self.weight
         rows: list[int] = []
         cols: list[int] = []
         vals: list[float] = []
         for r, terms in enumerate(documents):
-            counts = Counter(t for t in terms if t in self.index)
-            weights = {self.index[t]: (1.0 + math.log(c)) for t, c in counts.items()}
-            norm = math.sqrt(sum((w * self.idf[i]) ** 2 for i, w in weights.items()))
-            for i, w in sorted(weights.items()):
+            counts = Counter(terms)
+            if tf == "bm25":
+                avgdl = self.avgdl or max(1, len(terms))
+                k = BM25_K1 * (1.0 - BM25_B + BM25_B * len(terms) / avgdl)
+                tfs = {t: c * (BM25_K1 + 1.0) / (c + k) for t, c in counts.items() if t in weight}
+            else:
+                tfs = {t: 1.0 + math.log(c) for t, c in counts.items() if t in weight}
+            values = sorted((index[t], f * weight[t]) for t, f in tfs.items())
+            norm = math.sqrt(sum(v * v for _, v in values))
+            for col, v in values:
                 rows.append(r)
-                cols.append(i)
-                vals.append(w * self.idf[i] / norm if norm else 0.0)
-        shape = (len(documents), len(self.terms))
+                cols.append(col)
+                vals.append(v / norm if norm else 0.0)
+        shape = (len(documents), len(self.vocabulary))
         return csr_matrix((vals, (rows, cols)), shape=shape, dtype=np.float64)

@@ -28,7 +28,7 @@ SPEC_PROFILE = """\
 name: Speculative decoding
 description: Faster LLM inference by drafting tokens and verifying them with the target model.
 keywords: [speculative decoding, draft model, lossy verification]
-min_score: 0.2
+min_score: 0.95  # a percentile: better than 95% of the recent papers
 notify:
   slack: "#papers-spec"
 """

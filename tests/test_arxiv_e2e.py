@@ -35,7 +35,7 @@ DRIFT_PROFILE = """\
 name: Local learning
 description: Local learning without a global backward pass; spectral update geometry; Muon.
 keywords: [local learning, spectral update]
-min_score: 0.1
+min_score: 0.7  # 4 papers stored (a cold start): only the best of them, 3/4
 notify:
   slack: "#papers-spec"
 """

@@ -42,7 +42,7 @@ def test_shipped_config_and_profile_load() -> None:
     assert profile.name == "Normalization in transformers"
     assert profile.keywords == ("layer normalization", "RMSNorm", "pre-LN", "training stability")
     assert profile.exclude == ("medical imaging",)
-    assert (profile.min_score, profile.max_per_digest) == (0.08, 10)
+    assert (profile.min_score, profile.max_per_digest) == (0.98, 10)
     assert profile.destinations == ("slack:#papers-norm",)
 
 

@@ -26,7 +26,7 @@ RAG_PROFILE = """\
 name: Retrieval
 description: Retrieval-augmented generation, BM25 and sparse retrieval at scale.
 keywords: [BM25, retrieval augmented generation]
-min_score: 0.2
+min_score: 0.9
 notify:
   slack: "#papers-rag"
 """
@@ -122,7 +122,7 @@ def test_daemon_picks_up_an_edited_profile_between_runs(bot: Bot, tmp_path: Path
         assert posted_ids(bot.slack, "#papers-spec") == [SPEC_ID]  # the old version is gone
 
         # A broken edit is reported; the last good version keeps serving.
-        profile.write_text(RAG_PROFILE.replace("min_score: 0.2", "min_score: high"), "utf-8")
+        profile.write_text(RAG_PROFILE.replace("min_score: 0.9", "min_score: high"), "utf-8")
         runs = len(d.runs())
         d.wait_for(lambda: len(d.runs()) >= runs + 2)
         assert any("watch.yaml:4: min_score" in m for m in d.messages())

@@ -130,7 +130,7 @@ def test_profile_new_passes_check_and_shows_up_in_preview(bot: Bot) -> None:
     preview = bot.run("preview", "speculative-decoding", "--since", DAY)
     assert preview.returncode == 0, preview.stderr
     assert preview.stdout.startswith(
-        "preview of speculative-decoding (Speculative decoding): min_score 0.08"
+        "preview of speculative-decoding (Speculative decoding): min_score 0.98"
     )
     assert f"  {SPEC_ID}  Revisiting Lossy Verification" in preview.stdout  # a 0.xx score first
 

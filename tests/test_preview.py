@@ -24,13 +24,15 @@ from tests.fixture_server import FIXTURES
 DAY = "2026-07-31"
 
 # A draft, not installed: excludes its best paper and caps at 2, so every reason to hold a
-# paper back shows; one example paper is stored, the other is unknown to the state.
+# paper back shows; one example paper is stored, the other is unknown to the state. The state
+# holds 30 papers (a cold start: scores are percentiles among the day's own papers, k/30), so
+# min_score 0.85 = the day's best 4 are above it.
 DRAFT = """\
 name: Retrieval draft
 description: Retrieval-augmented generation, BM25 and sparse retrieval at scale.
 keywords: [BM25, retrieval augmented generation, retrieval]
 exclude: [scaling study]
-min_score: 0.05
+min_score: 0.85
 max_per_digest: 2
 papers: ["2607.26497", "2401.00001"]
 """
@@ -60,14 +62,14 @@ def test_installed_profile_by_id(stored: Bot) -> None:
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith(
-        f"preview of spec (Speculative decoding): min_score 0.2, max_per_digest 10; "
+        f"preview of spec (Speculative decoding): min_score 0.95, max_per_digest 10; "
         f"stored papers of {DAY} .. "
     )
     day = lines.index(f"{DAY}: 1 of 30 papers would be sent")
     assert lines[day + 1] == (
-        f"  0.24  {SPEC_ID}  Revisiting Lossy Verification in Speculative Decoding: Mechanisms,..."
+        f"  0.97  {SPEC_ID}  Revisiting Lossy Verification in Speculative Decoding: Mechanisms,..."
         "  (keyword speculative decoding, draft model, lossy verification; terms decoding, lossy,"
-        " lossy verification, speculative)"
+        " lossy verification, truncation)"
     )
     assert lines[day + 2] == "  under the threshold:"
     under = lines[day + 3 : day + 6]
@@ -83,9 +85,9 @@ def test_a_profile_file_not_installed(stored: Bot, draft: Path) -> None:
     done = stored.run("preview", str(draft), "--since", "2026-07-25")
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    assert "preview of draft (Retrieval draft): min_score 0.05, max_per_digest 2;" in out
+    assert "preview of draft (Retrieval draft): min_score 0.85, max_per_digest 2;" in out
     assert f"{DAY}: 2 of 30 papers would be sent" in out
-    assert f"  0.62  {BM25_ID}  BM25 Wins at Scale" in out
+    assert f"  0.97  {BM25_ID}  BM25 Wins at Scale" in out
     assert "[excluded: scaling study]" in out and "[over max_per_digest]" in out
     assert f"like your example paper {BM25_ID}" in out  # a stored example paper is used
     assert done.stderr == (
@@ -98,15 +100,15 @@ def test_json(stored: Bot, draft: Path) -> None:
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
     assert list(doc) == ["profile", "min_score", "days"]
-    assert (doc["profile"], doc["min_score"]) == ("Retrieval draft", 0.05)
+    assert (doc["profile"], doc["min_score"]) == ("Retrieval draft", 0.85)
     [day] = doc["days"]
     assert list(day) == ["day", "sent", "under"] and day["day"] == DAY
     assert [list(p) for p in day["sent"]] == [["id", "title", "score", "reasons"]] * 2
-    assert all(p["score"] >= 0.05 and p["reasons"] for p in day["sent"])
+    assert all(p["score"] >= 0.85 and p["reasons"] for p in day["sent"])
     assert [(p["id"], p["held_back"]) for p in day["under"]] == [
         (BM25_ID, "excluded: scaling study"),
-        ("2607.27919", "over max_per_digest"),
-        ("2607.20891", "below min_score"),
+        ("2607.27652", "over max_per_digest"),
+        ("2607.28374", "below min_score"),
     ]
     assert all(list(p) == ["id", "title", "score", "reasons", "held_back"] for p in day["under"])
     assert day["under"][0]["title"].startswith("BM25 Wins at Scale")

@@ -53,14 +53,14 @@ PROFILES = {
           3D reconstruction, neural radiance fields, multi-view stereo and point clouds for
           autonomous driving scenes.
         keywords: [3D reconstruction, autonomous driving, point cloud, radiance fields]
-        min_score: 0.1
+        min_score: 0.9
         max_per_digest: 3
         """,
     "llm.yaml": """\
         name: LLM reasoning
         description: Reasoning, uncertainty and calibration of large language models.
         keywords: [large language models, reasoning, uncertainty, calibration]
-        min_score: 0.12
+        min_score: 0.92
         max_per_digest: 10
         """,
     "nlp.yaml": """\
@@ -69,20 +69,20 @@ PROFILES = {
         keywords: [benchmark, language models, knowledge graph]
         exclude: [cancer, clinical]
         categories: [cs.CL]
-        min_score: 0.08
+        min_score: 0.88
         """,
     "examples.yaml": """\
         name: Like a driving world model
         description: Driving world models.
         papers: ["2503.13587", "2401.00001"]
-        min_score: 0.1
+        min_score: 0.9
         """,
 }
 # The profiles whose `passed` follows from score, min_score and max_per_digest alone.
 PLAIN = {
-    "Vision 3D": (0.1, 3),
-    "LLM reasoning": (0.12, 10),
-    "Like a driving world model": (0.1, 10),
+    "Vision 3D": (0.9, 3),
+    "LLM reasoning": (0.92, 10),
+    "Like a driving world model": (0.9, 10),
 }
 
 
@@ -366,7 +366,7 @@ def test_summary(tmp_path: Path, profiles_dir: Path) -> None:
         "papers read: 160 (0 in history days); new papers scored: 127; "
     )
     assert (
-        "profile vision (Vision 3D): min_score 0.1, max_per_digest 3\n  alerts per day: 03-19 "
+        "profile vision (Vision 3D): min_score 0.9, max_per_digest 3\n  alerts per day: 03-19 "
         in out
     )
     assert "  min_score  alerts/day  median  max  days with none\n" in out
@@ -388,7 +388,7 @@ def test_threshold_table_agrees_with_the_alerts(profiles_dir: Path) -> None:
             assert all(a >= b for a, b in zip(would[low], would[high], strict=True))
         assert all(n <= cap for counts in would.values() for n in counts)
     vision = next(t for t in result.tallies if t.profile.id == "vision")
-    assert max(vision.would()[0.05]) == 3  # capped by max_per_digest
+    assert max(vision.would()[0.8]) == 3  # capped by max_per_digest
 
 
 def test_every_kind_of_day_replays(tmp_path: Path, profiles_dir: Path) -> None:

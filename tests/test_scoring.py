@@ -1,5 +1,6 @@
-"""TF-IDF ranking on real recorded papers: the right paper comes first, with its reasons;
-exclusions veto; thresholds and caps hold; the stored corpus shapes the IDF; deterministic."""
+"""Ranking on real recorded papers: the right paper comes first, with its reasons; exclusions
+veto; thresholds and caps hold; the stored corpus shapes the IDF; scores are percentiles among
+the recent papers, independent of the day's other papers; deterministic."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 
+from bot import archive
 from bot.models import Paper, Profile
 from bot.scoring import excluded_by
 from bot.scoring import rank_with_corpus as rank
@@ -15,6 +17,15 @@ from tests.conftest import FIXTURES
 
 DAY_0731 = parse_api((FIXTURES / "hf_daily_papers_2026-07-31_30items.json").read_bytes())
 DAY_0612 = parse_api((FIXTURES / "hf_daily_papers_2026-06-12_30items.json").read_bytes())
+# Recorded arXiv days (127 papers on other topics): the recent papers a score is ranked among.
+WARM = list(
+    {
+        p.id: p
+        for d, path in sorted(archive.day_files(FIXTURES / "archive").items())
+        if d.year == 2025
+        for p in archive.read_day(path, d)
+    }.values()
+)
 SPEC_ID = "2607.26627"  # "Revisiting Lossy Verification in Speculative Decoding: ..."
 BM25_ID = "2607.26497"  # "BM25 Wins at Scale: A Scaling Study of Retrieval-Augmented G..."
 
@@ -23,14 +34,14 @@ SPEC = Profile(
     name="Speculative decoding",
     description="Faster LLM inference by drafting tokens and verifying them with the target model.",
     keywords=("speculative decoding", "draft model", "verification"),
-    min_score=0.1,
+    min_score=0.98,
 )
 RAG = Profile(
     id="rag",
     name="Retrieval",
     description="Retrieval-augmented generation and sparse retrieval with BM25.",
     keywords=("BM25", "retrieval augmented generation"),
-    min_score=0.1,
+    min_score=0.98,
 )
 
 
@@ -39,12 +50,12 @@ def corpus(papers: list[Paper]) -> list[str]:
 
 
 def test_profile_written_for_one_paper_ranks_it_first_with_reasons() -> None:
-    result = rank([SPEC, RAG], DAY_0731, corpus(DAY_0612))
+    result = rank([SPEC, RAG], DAY_0731, corpus(WARM + DAY_0612))
     assert [m.paper.id for m in result["spec"]] == [SPEC_ID]
     assert result["rag"][0].paper.id == BM25_ID
     top = result["spec"][0]
     assert top.profile_id == "spec"
-    assert 0.1 <= top.score <= 1.0
+    assert 0.98 <= top.score <= 1.0
     assert top.why[0] == "keyword speculative decoding, draft model, verification"
     assert top.why[-1].startswith("terms ")
     terms = top.why[-1].removeprefix("terms ").split(", ")
@@ -89,9 +100,10 @@ def test_exclude_matches_whole_words(term: str, vetoes: bool) -> None:
 def test_idf_comes_from_the_stored_corpus() -> None:
     # The same new paper scores lower once the corpus shows its matching words are common.
     [paper] = [p for p in DAY_0731 if p.id == SPEC_ID]
-    alone = rank([SPEC], [paper, *DAY_0612[:5]], [])["spec"][0].score
+    loose = replace(SPEC, min_score=0.01)
+    alone = rank([loose], [paper, *DAY_0612[:5]], corpus(WARM))["spec"][0].score
     common = [f"Speculative decoding with a draft model, number {i}." for i in range(200)]
-    crowded = rank([SPEC], [paper, *DAY_0612[:5]], common)
+    crowded = rank([loose], [paper, *DAY_0612[:5]], corpus(WARM) + common)
     assert crowded["spec"] == [] or crowded["spec"][0].score < alone
 
 
@@ -105,10 +117,10 @@ def test_category_filter_keeps_unknown_categories_and_drops_others() -> None:
     in_cl = replace(spec_paper, categories=("cs.CL", "cs.LG"))
     in_cv = replace(spec_paper, id="2607.99999", categories=("cs.CV",))
     only_cl = replace(SPEC, categories=("cs.CL",))
-    result = rank([only_cl], [in_cl, in_cv, *DAY_0612[:3]], [])["spec"]
+    result = rank([only_cl], [in_cl, in_cv, *DAY_0612[:3]], corpus(WARM))["spec"]
     assert [m.paper.id for m in result] == [SPEC_ID]
     # HF papers carry no categories: the filter does not hide them.
-    hf_only = rank([only_cl], [spec_paper], [])["spec"]
+    hf_only = rank([only_cl], [spec_paper], corpus(WARM))["spec"]
     assert [m.paper.id for m in hf_only] == [SPEC_ID]
 
 
@@ -116,12 +128,14 @@ def test_category_boost_reorders_within_bounds() -> None:
     spec_paper = next(p for p in DAY_0731 if p.id == SPEC_ID)
     a = replace(spec_paper, id="2607.00001", categories=("cs.CL",))
     b = replace(spec_paper, id="2607.00002", categories=("cs.LG",))
-    plain = rank([SPEC], [a, b], [])["spec"]
+    loose = replace(SPEC, min_score=0.5)
+    plain = rank([loose], [a, b], corpus(WARM))["spec"]
     assert [m.paper.id for m in plain] == ["2607.00001", "2607.00002"]  # a tie, broken by id
-    boosted = rank([replace(SPEC, category_boost={"cs.LG": 0.05})], [a, b], [])["spec"]
+    assert plain[0].score < 0.99
+    boosted = rank([replace(loose, category_boost={"cs.LG": 0.01})], [a, b], corpus(WARM))["spec"]
     assert [m.paper.id for m in boosted] == ["2607.00002", "2607.00001"]
-    assert boosted[0].score == round(plain[0].score + 0.05, 4)
-    huge = rank([replace(SPEC, category_boost={"cs.LG": 1.0})], [b], [])["spec"]
+    assert boosted[0].score == round(plain[0].score + 0.01, 4)
+    huge = rank([replace(loose, category_boost={"cs.LG": 1.0})], [b], corpus(WARM))["spec"]
     assert huge[0].score == 1.0
 
 
@@ -163,28 +177,37 @@ def test_counter_examples_push_their_like_down() -> None:
     bm25 = next(p for p in DAY_0731 if p.id == BM25_ID)
     papers = {"2501.00002": replace(bm25, id="2501.00002")}
     broad = replace(RAG, min_score=0.0001, max_per_digest=30)
-    before = {m.paper.id: m.score for m in rank([broad], DAY_0731, [])["rag"]}
+    before = {m.paper.id: m.score for m in rank([broad], DAY_0731, corpus(WARM))["rag"]}
     against = replace(broad, not_like=("2501.00002",))
-    after = {m.paper.id: m.score for m in rank([against], DAY_0731, [], papers)["rag"]}
+    after = {m.paper.id: m.score for m in rank([against], DAY_0731, corpus(WARM), papers)["rag"]}
     assert after.get(BM25_ID, 0.0) < before[BM25_ID]
 
 
 def test_upvote_weight_adds_within_bounds() -> None:
     spec_paper = next(p for p in DAY_0731 if p.id == SPEC_ID)
     loud = replace(spec_paper, extras={**spec_paper.extras, "upvotes": 100})
-    base = rank([SPEC], [loud], [])["spec"][0].score
-    weighted = rank([replace(SPEC, upvote_weight=0.2)], [loud], [])["spec"][0].score
+    loose = replace(SPEC, min_score=0.5)
+    base = rank([loose], [loud], corpus(WARM))["spec"][0].score
+    weighted = rank([replace(loose, upvote_weight=0.2)], [loud], corpus(WARM))["spec"][0].score
     assert weighted == pytest.approx(min(1.0, base + 0.2), abs=1e-4)
 
 
 def test_scores_do_not_depend_on_the_days_other_papers() -> None:
-    # With the IDF from a stored corpus, a quiet day and a busy day score a paper the same.
+    # With the IDF from a stored corpus and R from the recent papers (past the cold start), a
+    # quiet day and a busy day score a paper the same.
+    from bot.scoring import COLD_REFERENCE, Reference
     from bot.scoring import rank as rank_freqs
-    from bot.tfidf import MemoryDocFreqs, terms_of
+    from bot.tfidf import MemoryDocFreqs, Space, terms_of
 
     freqs = MemoryDocFreqs()
-    freqs.add(terms_of(p.text) for p in DAY_0612 + DAY_0731)
+    freqs.add(terms_of(p.text) for p in WARM + DAY_0612 + DAY_0731)
+    reference = Reference()
+    recent = [terms_of(p.text) for p in WARM + DAY_0612]
+    vectors = Space(recent, freqs, vocabulary=reference.vocabulary).vectors(recent)
+    reference.push(vectors)
+    reference.push(vectors)  # as if the same papers had come twice: enough of them
+    assert len(reference) >= COLD_REFERENCE
     spec_paper = next(p for p in DAY_0731 if p.id == SPEC_ID)
-    quiet = rank_freqs([SPEC], [spec_paper], freqs)["spec"][0].score
-    busy = rank_freqs([SPEC], DAY_0731, freqs)["spec"]
+    quiet = rank_freqs([SPEC], [spec_paper], freqs, None, reference)["spec"][0].score
+    busy = rank_freqs([SPEC], DAY_0731, freqs, None, reference)["spec"]
     assert next(m.score for m in busy if m.paper.id == SPEC_ID) == quiet
