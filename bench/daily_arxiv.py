@@ -437,7 +437,7 @@ class ProductScorer:
     before it, scored, then added."""
 
     def __init__(self, data: Data) -> None:
-        from bot.scoring import Reference
+        from bot.reference import Reference
         from bot.tfidf import MemoryDocFreqs
 
         self.data = data

@@ -122,5 +122,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE deliveries_v4 RENAME TO deliveries",
         "CREATE INDEX deliveries_status ON deliveries (status, destination)",
     ),
+    (
+        # Each recent paper's unit TF-IDF vector as it was on arrival (bot/reference.py): its
+        # terms, newline-joined, and their float64 weights. The reference set is read from here
+        # instead of re-vectorising 5,000 abstracts every run; only the newest are kept.
+        """CREATE TABLE paper_vectors (
+            id TEXT PRIMARY KEY REFERENCES papers(id),
+            terms TEXT NOT NULL,
+            weights BLOB NOT NULL
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

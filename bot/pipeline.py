@@ -28,6 +28,8 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from scipy.sparse import csr_matrix
+
 from bot import scoring
 from bot.app import App
 from bot.errors import DeliveryError, FetchError, StaleError
@@ -36,9 +38,10 @@ from bot.health import fingerprint, track_incidents
 from bot.models import Delivery, DestinationReport, Match, Paper, Profile, RunReport, SourceReport
 from bot.notifiers.base import Notifier
 from bot.progress import progress
+from bot.reference import KEEP_VECTORS, Reference, StoredVector, encode_rows
 from bot.sources.base import Source
 from bot.store import FetchOutcome
-from bot.tfidf import MemoryDocFreqs, terms_of
+from bot.tfidf import MemoryDocFreqs, Space, Vocabulary, terms_of
 
 log = logging.getLogger(__name__)
 
@@ -111,24 +114,33 @@ def run_once(
     # a young corpus also counts the day itself, or the first digests would have no IDF at all.
     # R is the last REFERENCE_SIZE papers before the new ones: stored ones (the day's own included:
     # a source lists more papers later in the day, and a later run must not calibrate them
-    # against nothing), then this run's earlier days. The new papers are not stored yet.
+    # against nothing), then this run's earlier days. The new papers are not stored yet; their
+    # vectors are, with them, so tomorrow's R is read rather than recomputed (bot/reference.py).
     freqs = MemoryDocFreqs(base=app.store.corpus)
-    earlier: list[Paper] = []
+    vocabulary = Vocabulary()  # one column space for the whole run
+    earlier: list[csr_matrix] = []
+    vectors: dict[str, StoredVector] = {}
     for d in sorted(by_day):
         batch_terms = [terms_of(p.text) for p in by_day[d]]
         cold = freqs.n_docs() < COLD_START_DOCS
         if cold:
             freqs.add(batch_terms)
+        fresh_vectors = Space(batch_terms, freqs, vocabulary=vocabulary).vectors(batch_terms)
         if d in scored_days:
-            stored = app.store.recent_papers(scoring.REFERENCE_SIZE, d + timedelta(days=1))
-            recent = (stored + earlier)[-scoring.REFERENCE_SIZE :]
-            reference = scoring.Reference.of_papers(recent, freqs)
-            matches = scoring.rank(profiles, by_day[d], freqs, examples, reference)
+            reference = Reference.of_store(app.store, d + timedelta(days=1), freqs, vocabulary)
+            for block in earlier:
+                reference.push(block)
+            vectors.update(reference.computed)
+            matches = scoring.rank(
+                profiles, by_day[d], freqs, examples, reference, fresh_vectors=fresh_vectors
+            )
             digests.append((d, len(by_day[d]), matches))
             report.matches += sum(len(m) for m in matches.values())
         if not cold:
             freqs.add(batch_terms)
-        earlier.extend(by_day[d])
+        earlier.append(fresh_vectors)
+        ids = [p.id for p in by_day[d]]
+        vectors.update(zip(ids, encode_rows(fresh_vectors, vocabulary), strict=True))
 
     if app.dry_run:
         _print_dry_run(app, profiles, digests, day)
@@ -142,7 +154,15 @@ def run_once(
         for destination in _destinations(app, profile)
         for match in matches.get(profile.id, [])
     ]
-    app.store.record(fresh, outcomes, queued, digest_day=day, updated=updated)
+    app.store.record(
+        fresh,
+        outcomes,
+        queued,
+        digest_day=day,
+        updated=updated,
+        vectors=vectors,
+        keep_vectors=KEEP_VECTORS,
+    )
 
     # 5 health, 6 deliver
     track_incidents(app, report)

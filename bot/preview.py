@@ -28,7 +28,8 @@ from bot.config import Settings, load_profile
 from bot.errors import ConfigError, StateError
 from bot.examples import resolve_examples
 from bot.models import Match, Paper, Profile
-from bot.scoring import REFERENCE_SIZE, Candidate, Reference, evaluate
+from bot.reference import Reference
+from bot.scoring import Candidate, evaluate
 from bot.store import Store
 
 UNDER = 3  # papers shown under the threshold, per day
@@ -160,7 +161,7 @@ def _preview(
         if paper.day is not None:
             by_day.setdefault(paper.day, []).append(paper)
     for day, papers in sorted(by_day.items()):
-        reference = Reference.of_papers(store.recent_papers(REFERENCE_SIZE, day), store.corpus)
+        reference = Reference.of_store(store, day, store.corpus)
         candidates = evaluate(
             [profile], papers, store.corpus, examples, reference=reference, explain=UNDER
         )

@@ -51,7 +51,8 @@ from bot import archive
 from bot.models import Paper, Profile
 from bot.pipeline import COLD_START_DOCS
 from bot.progress import progress
-from bot.scoring import Candidate, Reference, evaluate
+from bot.reference import Reference
+from bot.scoring import Candidate, evaluate
 from bot.tfidf import MemoryDocFreqs, Space, terms_of
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,8 @@
 
 A paper is its title and abstract as a unit-length vector: BM25 tf x the stored corpus' IDF,
 rare terms (df < min_df) left out (bot/tfidf.py). Every score is taken against a REFERENCE SET
-R, the last `REFERENCE_SIZE` papers stored before the scored day (shared by all profiles):
+R, the last `REFERENCE_SIZE` papers stored before the scored day (shared by all profiles;
+bot/reference.py):
 
     rbar = mean v(R);  b = unit(rbar);  sd = per-term standard deviation over R;
     eps = the EPS_QUANTILE quantile of the non-zero sd;  top_k(q) = the k papers of R nearest q
@@ -42,7 +43,6 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -50,9 +50,9 @@ import numpy as np
 from scipy.sparse import csr_matrix, vstack
 
 from bot.models import Match, Paper, Profile
-from bot.tfidf import DocFreqs, MemoryDocFreqs, Space, Vocabulary, terms_of
+from bot.reference import Reference, widen
+from bot.tfidf import DocFreqs, MemoryDocFreqs, Space, terms_of
 
-REFERENCE_SIZE = 5000  # recent papers every score is calibrated against
 COLD_REFERENCE = 200  # below this, the day's own papers join the reference set
 K_SHARE = 50  # k is at most len(R) // K_SHARE (2%)
 PRF_K = 10  # example profiles: papers of R added to the examples (pseudo-relevance feedback)
@@ -65,60 +65,6 @@ W_NOT_LIKE = 0.5
 WHY_TERMS = 4  # shared terms shown as a reason
 EXAMPLE_REASON_MIN = 0.1  # an example paper is named as a reason only when this similar
 UPVOTES_SCALE = math.log1p(100)  # 100 HF upvotes give the full `upvote_weight`
-
-
-class Reference:
-    """The reference set: unit vectors of the most recent papers, oldest first, in the columns
-    of `vocabulary`. A replay keeps one across days (`push` each day's vectors: a paper keeps
-    the IDF of the day it arrived); a live run builds one from the stored papers."""
-
-    def __init__(self, vocabulary: Vocabulary | None = None, size: int = REFERENCE_SIZE) -> None:
-        self.vocabulary = vocabulary if vocabulary is not None else Vocabulary()
-        self.size = size
-        self._blocks: deque[csr_matrix] = deque()
-        self._rows = 0
-        self._stacked: csr_matrix | None = None
-
-    @classmethod
-    def of_papers(cls, papers: Sequence[Paper], freqs: DocFreqs) -> Reference:
-        """The last `REFERENCE_SIZE` of `papers` (oldest first), vectorised with `freqs`."""
-        ref = cls()
-        terms = [terms_of(p.text) for p in papers[-ref.size :]]
-        if terms:
-            ref.push(Space(terms, freqs, vocabulary=ref.vocabulary).vectors(terms))
-        return ref
-
-    def __len__(self) -> int:
-        return min(self._rows, self.size)
-
-    def push(self, vectors: csr_matrix) -> None:
-        """Add the newest papers' vectors; the oldest beyond `size` drop out."""
-        if vectors.shape[0] == 0:
-            return
-        self._blocks.append(vectors)
-        self._rows += vectors.shape[0]
-        while self._blocks and self._rows - self._blocks[0].shape[0] >= self.size:
-            self._rows -= self._blocks.popleft().shape[0]
-        self._stacked = None
-
-    def matrix(self) -> csr_matrix:
-        width = len(self.vocabulary)
-        if self._stacked is None or self._stacked.shape[1] != width:
-            blocks = [_widen(b, width) for b in self._blocks]
-            stacked = vstack(blocks, format="csr") if blocks else _empty(width)
-            self._stacked = csr_matrix(stacked[max(0, stacked.shape[0] - self.size) :])
-        return self._stacked
-
-
-def _widen(m: csr_matrix, width: int) -> csr_matrix:
-    """`m` with columns added up to `width` (a vocabulary only grows)."""
-    if m.shape[1] == width:
-        return m
-    return csr_matrix((m.data, m.indices, m.indptr), shape=(m.shape[0], width))
-
-
-def _empty(width: int) -> csr_matrix:
-    return csr_matrix((0, width), dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -231,7 +177,7 @@ def evaluate(
         every = paper_terms + every
     space = Space(every, freqs, vocabulary=reference.vocabulary)
     width = len(space.vocabulary)
-    F = _widen(fresh_vectors, width) if fresh_vectors is not None else space.vectors(paper_terms)
+    F = widen(fresh_vectors, width) if fresh_vectors is not None else space.vectors(paper_terms)
     R = reference.matrix()
     if R.shape[0] < COLD_REFERENCE:
         R = vstack([R, F], format="csr")
@@ -253,11 +199,14 @@ def rank(
     freqs: DocFreqs,
     examples: Mapping[str, Paper] | None = None,
     reference: Reference | None = None,
+    fresh_vectors: csr_matrix | None = None,
 ) -> dict[str, list[Match]]:
     """For each profile id, the new papers that match it: best first, with reasons.
     `freqs` gives the IDF, `reference` R; `examples` maps example / counter-example ids to
-    their papers."""
-    evaluated = evaluate(profiles, fresh, freqs, examples, reference=reference)
+    their papers; `fresh_vectors` are the new papers' vectors if already made."""
+    evaluated = evaluate(
+        profiles, fresh, freqs, examples, reference=reference, fresh_vectors=fresh_vectors
+    )
     return {pid: [c.match for c in cands if c.passed] for pid, cands in evaluated.items()}
 
 
@@ -408,7 +357,7 @@ def _match(
     if pv.examples:
         best_id, best = max(
             (
-                (pid, float(vector.multiply(_widen(v, vector.shape[1])).sum()))
+                (pid, float(vector.multiply(widen(v, vector.shape[1])).sum()))
                 for pid, v in pv.examples
             ),
             key=lambda t: (t[1], t[0]),

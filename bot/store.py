@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -193,6 +193,30 @@ class Store:
         )
         return [_paper_from_row(r) for r in rows][::-1]
 
+    def recent_vectors(self, n: int, before: date) -> list[tuple[str, tuple[str, bytes] | None]]:
+        """The ids of `recent_papers(n, before)`, oldest first, each with its stored vector
+        (terms, weights) or None (bot/reference.py)."""
+        rows = self._db.execute(
+            "SELECT p.id, v.terms, v.weights FROM papers p LEFT JOIN paper_vectors v"
+            " ON v.id = p.id WHERE COALESCE(p.day, p.first_seen_day) < ?"
+            " ORDER BY COALESCE(p.day, p.first_seen_day) DESC, p.id DESC LIMIT ?",
+            (before.isoformat(), n),
+        )
+        return [(pid, None if terms is None else (terms, weights)) for pid, terms, weights in rows][
+            ::-1
+        ]
+
+    def papers_by_id(self, ids: Sequence[str]) -> dict[str, Paper]:
+        found: dict[str, Paper] = {}
+        for i in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
+            chunk = list(ids[i : i + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT {_PAPER_COLUMNS} FROM papers WHERE id IN ({marks})", chunk
+            )
+            found.update((p.id, p) for p in map(_paper_from_row, rows))
+        return found
+
     def cache_examples(self, papers: Sequence[Paper]) -> None:
         self._writable()
         with self._transaction():
@@ -214,10 +238,14 @@ class Store:
         *,
         digest_day: date,
         updated: Sequence[Paper] = (),
+        vectors: Mapping[str, tuple[str, bytes]] | None = None,
+        keep_vectors: int = 0,
     ) -> None:
         """Store the run's new papers, its fetch outcomes and its queued deliveries
         (match, destination, profile name, digest day, candidates) in one transaction;
-        `updated` are stored papers seen again, whose metadata is merged in."""
+        `updated` are stored papers seen again, whose metadata is merged in. `vectors` are
+        papers' vectors (bot/reference.py), a stored one is never replaced; then only the
+        newest `keep_vectors` papers keep theirs."""
         self._writable()
         now = _now()
         with self._transaction():
@@ -267,6 +295,19 @@ class Store:
                     for m, dest, name, day, candidates in queued
                 ],
             )
+            if vectors:
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO paper_vectors (id, terms, weights)"
+                    " SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM papers WHERE id = ?)",
+                    [(pid, terms, weights, pid) for pid, (terms, weights) in vectors.items()],
+                )
+            if keep_vectors:
+                # Only R (and `preview` a little further back) reads them: drop the older ones.
+                self._db.execute(
+                    "DELETE FROM paper_vectors WHERE id NOT IN (SELECT id FROM papers"
+                    " ORDER BY COALESCE(day, first_seen_day) DESC, id DESC LIMIT ?)",
+                    (keep_vectors,),
+                )
 
     def _merge_metadata(self, newer: Paper) -> None:
         """Fold what another source (or a later day) knows into the stored paper: categories

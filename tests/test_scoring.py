@@ -195,7 +195,8 @@ def test_upvote_weight_adds_within_bounds() -> None:
 def test_scores_do_not_depend_on_the_days_other_papers() -> None:
     # With the IDF from a stored corpus and R from the recent papers (past the cold start), a
     # quiet day and a busy day score a paper the same.
-    from bot.scoring import COLD_REFERENCE, Reference
+    from bot.reference import Reference
+    from bot.scoring import COLD_REFERENCE
     from bot.scoring import rank as rank_freqs
     from bot.tfidf import MemoryDocFreqs, Space, terms_of
 
