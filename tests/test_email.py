@@ -204,7 +204,7 @@ def test_email_digest_end_to_end_through_the_cli(tmp_path: Path) -> None:
                 "spec.yaml",
                 "name: Speculative decoding\n"
                 "keywords: [speculative decoding, draft model, lossy verification]\n"
-                "min_score: 0.2\nnotify:\n  email: [alice@example.org, bob@example.org]\n",
+                "min_score: 0.95\nnotify:\n  email: [alice@example.org, bob@example.org]\n",
             )
             assert bot.run("check").returncode == 0
             first = bot.run("once", "--date", "2026-07-31")

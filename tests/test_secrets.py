@@ -61,7 +61,7 @@ PROFILE = """\
 name: Speculative decoding
 description: Faster LLM inference by drafting tokens and verifying them with the target model.
 keywords: [speculative decoding, draft model, lossy verification]
-min_score: 0.2
+min_score: 0.95  # a percentile: only the best of the 30 papers (29/30)
 notify:
   slack: "#papers-spec"
   email: alice@example.org
