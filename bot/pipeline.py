@@ -34,13 +34,13 @@ from bot import scoring
 from bot.app import App
 from bot.errors import DeliveryError, FetchError, StaleError
 from bot.examples import resolve_examples
+from bot.fetch_log import FetchOutcome
 from bot.health import fingerprint, track_incidents
 from bot.models import Delivery, DestinationReport, Match, Paper, Profile, RunReport, SourceReport
 from bot.notifiers.base import Notifier
 from bot.progress import progress
 from bot.reference import KEEP_VECTORS, Reference, StoredVector, encode_rows
 from bot.sources.base import Source
-from bot.store import FetchOutcome
 from bot.tfidf import MemoryDocFreqs, Space, Vocabulary, terms_of
 
 log = logging.getLogger(__name__)
@@ -57,11 +57,11 @@ def days_to_fetch(app: App, source: Source, day: date) -> list[date]:
     fetch (at most `catchup_days` back), and recent days whose fetch is still owed."""
     settings = source.settings
     days = {day - timedelta(days=k) for k in range(settings.lookback_days + 1)}
-    last_ok = app.store.last_ok_day(source.name)
+    last_ok = app.store.fetches.last_ok_day(source.name)
     if last_ok is not None and last_ok < day:
         start = max(last_ok + timedelta(days=1), day - timedelta(days=settings.catchup_days))
         days.update(start + timedelta(days=k) for k in range((day - start).days))
-    days.update(app.store.days_to_retry(source.name, day, settings.catchup_days))
+    days.update(app.store.fetches.days_to_retry(source.name, day, settings.catchup_days))
     return sorted(d for d in days if d <= day)
 
 
@@ -82,7 +82,7 @@ def run_once(
     report.profile_errors = len(profile_errors)
     for err in profile_errors:
         log.error("profile skipped: %s%s", err, f" (hint: {err.hint})" if err.hint else "")
-    fresh_install = not app.store.has_history()
+    fresh_install = not app.store.fetches.has_history()
 
     # 1 fetch
     selected = [s for s in app.sources if sources is None or s.name in sources]
@@ -229,7 +229,7 @@ def _fetch_day(
     health, mark = "ok", fingerprint(batch)
     if not batch:
         health = "unexpected_empty" if source.expects_papers(d) else "expected_empty"
-    elif mark == app.store.last_fingerprint(source.name, d):
+    elif mark == app.store.fetches.last_fingerprint(source.name, d):
         health = "stale"  # the very batch of an earlier day, served again
     report.health[d.isoformat()] = health
     if health in ("stale", "unexpected_empty"):

@@ -94,7 +94,7 @@ def add_catch_up(scheduler: BlockingScheduler, app: App, stop: threading.Event) 
     now = datetime.now(ZoneInfo(app.settings.timezone))
     missed: list[str] = []
     for source in app.sources:
-        last = app.store.last_run_at(source.name)
+        last = app.store.fetches.last_run_at(source.name)
         if last is None:
             continue
         count = missed_runs(cron_trigger(source.settings.schedule, now.tzinfo or UTC), last, now)

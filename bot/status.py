@@ -48,7 +48,7 @@ def _lines(settings: Settings, store: Store) -> list[str]:
     names = [s.label for s in settings.sources]
     names += sorted(set(by_source) - set(names))  # sources removed from the config since
     for name in names:
-        last_ok = store.last_ok_day(name)
+        last_ok = store.fetches.last_ok_day(name)
         parts = [
             f"last good day {last_ok.isoformat() if last_ok else 'never'}",
             f"{by_source.get(name, 0)} papers stored",

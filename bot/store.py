@@ -6,12 +6,16 @@ Tables (schema version in `PRAGMA user_version`; the migrations are in bot/migra
                 so a paper reaches a destination once, ever.
 - `fetches`     one row per (source, digest day) attempt, with its health (ok, expected or
                 unexpected empty, stale, failed) and the batch's fingerprint. A day whose latest
-                attempt was not ok is fetched again by later runs.
+                attempt was not ok is fetched again by later runs (bot/fetch_log.py).
 - `incidents`   a source's trouble from when it was first seen until the source is healthy
-                again; the operator is told once per incident.
+                again; the operator is told once per incident (bot/incidents.py).
+- `doc_freq`, `corpus_meta`, `example_papers`   the IDF's counts and cached example papers
+                (bot/corpus.py).
+- `paper_vectors`  the newest papers' vectors as they were on arrival (bot/reference.py).
 
-`record()` writes the new papers, their fetch outcomes and their queued deliveries in ONE
-transaction: a crash either loses the whole run (it is fetched again) or none of it.
+`record()` writes the new papers, their vectors, their fetch outcomes and their queued
+deliveries in ONE transaction: a crash either loses the whole run (it is fetched again) or none
+of it.
 """
 
 from __future__ import annotations
@@ -19,36 +23,17 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from bot.corpus import CorpusStats
 from bot.errors import StateError
+from bot.fetch_log import FetchLog, FetchOutcome
 from bot.incidents import Incidents
 from bot.migrations import MIGRATIONS, SCHEMA_VERSION
 from bot.models import Match, Paper
 from bot.outbox import Outbox
 from bot.progress import progress
-
-# Healths after which the day is done; any other is fetched again by the next run.
-DONE_HEALTHS = frozenset({"ok", "expected_empty"})
-
-
-@dataclass(frozen=True)
-class FetchOutcome:
-    """One source's result for one digest day, written with the run's papers."""
-
-    source: str
-    day: date
-    papers: int
-    error: str | None = None
-    health: str = "ok"  # ok | expected_empty | unexpected_empty | stale | failed
-    fingerprint: str | None = None
-
-    @property
-    def done(self) -> bool:
-        return self.error is None and self.health in DONE_HEALTHS
 
 
 def _now() -> str:
@@ -64,6 +49,7 @@ class Store:
         self.corpus = CorpusStats(conn)  # document frequencies (the IDF) and example papers
         self.outbox = Outbox(conn, self._transaction, _prefixed("p"), _paper_from_row)
         self.incidents = Incidents(conn, self._transaction, self._writable)
+        self.fetches = FetchLog(conn)  # what each source fetch gave, per digest day
 
     # ------------------------------------------------------------------ opening
 
@@ -259,23 +245,7 @@ class Store:
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(*_paper_row(p), digest_day.isoformat(), now) for p in papers],
             )
-            self._db.executemany(
-                "INSERT INTO fetches (source, day, at, outcome, papers, error, health,"
-                " fingerprint) VALUES (?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        f.source,
-                        f.day.isoformat(),
-                        now,
-                        "ok" if f.done else "failed",
-                        f.papers,
-                        f.error,
-                        f.health,
-                        f.fingerprint,
-                    )
-                    for f in fetches
-                ],
-            )
+            self.fetches.add(fetches, now)
             self._db.executemany(
                 "INSERT OR IGNORE INTO deliveries (paper_id, profile_id, destination,"
                 " profile_name, digest_day, candidates, score, why, created_at)"
@@ -332,48 +302,6 @@ class Store:
                 newer.id,
             ),
         )
-
-    # ------------------------------------------------------------------ fetch history
-
-    def last_ok_day(self, source: str) -> date | None:
-        """The latest digest day `source` was fetched completely for."""
-        row = self._db.execute(
-            "SELECT max(day) FROM fetches WHERE source = ? AND outcome = 'ok'", (source,)
-        ).fetchone()
-        return date.fromisoformat(row[0]) if row and row[0] else None
-
-    def last_run_at(self, source: str) -> datetime | None:
-        """When `source` was last fetched (any outcome): the daemon's catch-up compares it
-        with the schedule."""
-        row = self._db.execute("SELECT max(at) FROM fetches WHERE source = ?", (source,)).fetchone()
-        return datetime.fromisoformat(row[0]) if row and row[0] else None
-
-    def last_fingerprint(self, source: str, before: date) -> str | None:
-        """The batch fingerprint of the latest good fetch of `source` for a day before
-        `before` (to recognise a stale repeat)."""
-        row = self._db.execute(
-            "SELECT fingerprint FROM fetches WHERE source = ? AND day < ? AND outcome = 'ok'"
-            " AND fingerprint IS NOT NULL ORDER BY day DESC, id DESC LIMIT 1",
-            (source, before.isoformat()),
-        ).fetchone()
-        return str(row[0]) if row else None
-
-    def has_history(self) -> bool:
-        """Whether any fetch was ever recorded (a fresh install has none)."""
-        return self._db.execute("SELECT 1 FROM fetches LIMIT 1").fetchone() is not None
-
-    def days_to_retry(self, source: str, before: date, window_days: int) -> list[date]:
-        """Days in the window before `before` whose latest fetch of `source` failed."""
-        start = (before - timedelta(days=window_days)).isoformat()
-        rows = self._db.execute(
-            """SELECT day, outcome FROM fetches f
-               WHERE source = ? AND day >= ? AND day < ?
-                 AND id = (SELECT max(id) FROM fetches g WHERE g.source = f.source
-                           AND g.day = f.day)
-               ORDER BY day""",
-            (source, start, before.isoformat()),
-        )
-        return [date.fromisoformat(day) for day, outcome in rows if outcome == "failed"]
 
     # ------------------------------------------------------------------ status
 

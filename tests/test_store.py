@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from bot.errors import StateError
+from bot.fetch_log import FetchOutcome
 from bot.models import Delivery, Match, Paper
 from bot.outbox import backoff
-from bot.store import SCHEMA_VERSION, FetchOutcome, Store
+from bot.store import SCHEMA_VERSION, Store
 
 DAY = date(2026, 7, 31)
 NOW = datetime(2026, 7, 31, 9, 0, tzinfo=UTC)
@@ -97,7 +98,7 @@ def test_record_is_one_transaction(store: Store) -> None:
             digest_day=DAY,
         )
     assert store.paper_count() == 0  # the papers written before the failure were rolled back
-    assert store.days_to_retry("hf_daily", date(2026, 8, 1), 7) == []
+    assert store.fetches.days_to_retry("hf_daily", date(2026, 8, 1), 7) == []
 
 
 def test_outbox_life_cycle(store: Store) -> None:
@@ -162,7 +163,7 @@ def test_failed_days_are_retried_until_they_succeed(store: Store) -> None:
     store.record(
         [], [FetchOutcome("hf_daily", date(2026, 7, 29), 5)], [], digest_day=date(2026, 7, 31)
     )
-    assert store.days_to_retry("hf_daily", date(2026, 7, 31), 7) == [date(2026, 7, 30)]
+    assert store.fetches.days_to_retry("hf_daily", date(2026, 7, 31), 7) == [date(2026, 7, 30)]
 
 
 def test_dry_run_state_is_read_only_and_not_created(tmp_path: Path) -> None:
