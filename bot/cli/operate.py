@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -19,9 +18,6 @@ from bot.cli.base import (
     _setup_logging,
     cli,
 )
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger("bot")
 

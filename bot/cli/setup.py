@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -20,9 +19,6 @@ from bot.cli.base import (
     cli,
 )
 from bot.errors import ConfigErrors, DigestbotError
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger("bot")
 

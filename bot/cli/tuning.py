@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -21,9 +20,6 @@ from bot.cli.base import (
     cli,
 )
 from bot.errors import ConfigErrors, DigestbotError
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger("bot")
 
