@@ -128,7 +128,7 @@ def digestbot_scores(corpus, queries) -> dict[tuple[str, str], np.ndarray]:
     def paper(pid: str) -> Paper:
         return Paper(id=pid, title=corpus[pid]["title"], abstract=corpus[pid]["abstract"])
 
-    reference = Reference.of_papers([paper(pid) for pid in sorted(corpus)], freqs)
+    reference = Reference.of_texts([paper(pid).text for pid in sorted(corpus)], freqs)
     out = {}
     for q in queries:
         profile = Profile(id="q", name="q", description="", examples=(q.pid,), min_score=0.0,

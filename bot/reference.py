@@ -55,10 +55,11 @@ class Reference:
         self._stacked: csr_matrix | None = None
 
     @classmethod
-    def of_papers(cls, papers: Sequence[Paper], freqs: DocFreqs) -> Reference:
-        """The last `REFERENCE_SIZE` of `papers` (oldest first), vectorised with `freqs`."""
+    def of_texts(cls, texts: Sequence[str], freqs: DocFreqs) -> Reference:
+        """The last `REFERENCE_SIZE` of `texts` (papers' title + abstract, oldest first),
+        vectorised with `freqs`."""
         ref = cls()
-        terms = [terms_of(p.text) for p in papers[-ref.size :]]
+        terms = [terms_of(t) for t in texts[-ref.size :]]
         if terms:
             ref.push(Space(terms, freqs, vocabulary=ref.vocabulary).vectors(terms))
         return ref

@@ -220,11 +220,7 @@ def rank_with_corpus(
     corpus as R: for small data and tests."""
     freqs = MemoryDocFreqs()
     freqs.add(terms_of(t) for t in [*corpus, *(p.text for p in fresh)])
-    reference = Reference()
-    terms = [terms_of(t) for t in corpus[-reference.size :]]
-    if terms:
-        reference.push(Space(terms, freqs, vocabulary=reference.vocabulary).vectors(terms))
-    return rank(profiles, fresh, freqs, examples, reference)
+    return rank(profiles, fresh, freqs, examples, Reference.of_texts(corpus, freqs))
 
 
 # --------------------------------------------------------------------------- internals

@@ -169,19 +169,10 @@ class Store:
         )
         return [_paper_from_row(r) for r in rows]
 
-    def recent_papers(self, n: int, before: date) -> list[Paper]:
-        """The last `n` papers stored for digest days before `before`, oldest first (by day,
-        then id): the reference set scores are calibrated against (bot/scoring.py)."""
-        rows = self._db.execute(
-            f"SELECT {_PAPER_COLUMNS} FROM papers WHERE COALESCE(day, first_seen_day) < ?"
-            " ORDER BY COALESCE(day, first_seen_day) DESC, id DESC LIMIT ?",
-            (before.isoformat(), n),
-        )
-        return [_paper_from_row(r) for r in rows][::-1]
-
     def recent_vectors(self, n: int, before: date) -> list[tuple[str, tuple[str, bytes] | None]]:
-        """The ids of `recent_papers(n, before)`, oldest first, each with its stored vector
-        (terms, weights) or None (bot/reference.py)."""
+        """The last `n` papers stored for digest days before `before`, oldest first (by day,
+        then id): their ids, each with its stored vector (terms, weights) or None. They are the
+        reference set scores are calibrated against (bot/reference.py)."""
         rows = self._db.execute(
             "SELECT p.id, v.terms, v.weights FROM papers p LEFT JOIN paper_vectors v"
             " ON v.id = p.id WHERE COALESCE(p.day, p.first_seen_day) < ?"

@@ -32,6 +32,13 @@ def rows_of(reference: Reference) -> list[dict[str, float]]:
     return as_dicts(reference.matrix(), reference.vocabulary.terms)
 
 
+def texts_before(store: Store, before: date) -> list[str]:
+    """The texts of the papers R is made of (oldest first), to vectorise them afresh."""
+    ids = [pid for pid, _ in store.recent_vectors(REFERENCE_SIZE, before)]
+    papers = store.papers_by_id(ids)
+    return [papers[pid].text for pid in ids]
+
+
 def stored_ids(path: Path) -> list[str]:
     with sqlite3.connect(path) as conn:
         return sorted(r[0] for r in conn.execute("SELECT id FROM paper_vectors"))
@@ -49,9 +56,9 @@ def test_a_run_stores_vectors_and_the_next_reads_them_back(bot: Bot) -> None:
     # the store's frequencies hold now. So the stored vectors equal a recomputation.
     read = Reference.of_store(store, date(2026, 8, 1), store.corpus)
     assert read.computed == {}
-    papers = store.recent_papers(REFERENCE_SIZE, date(2026, 8, 1))
-    assert sorted(p.id for p in papers) == sorted(p.id for p in DAY_0731)
-    recomputed = Reference.of_papers(papers, store.corpus)
+    ids = [pid for pid, _ in store.recent_vectors(REFERENCE_SIZE, date(2026, 8, 1))]
+    assert sorted(ids) == sorted(p.id for p in DAY_0731)
+    recomputed = Reference.of_texts(texts_before(store, date(2026, 8, 1)), store.corpus)
     assert len(read) == 30
     assert_same(rows_of(read), rows_of(recomputed))
     store.close()
@@ -64,9 +71,7 @@ def test_papers_without_vectors_get_them_computed_then_stored(tmp_path: Path) ->
 
     first = Reference.of_store(store, date(2026, 6, 13), store.corpus)
     assert sorted(first.computed) == sorted(p.id for p in DAY_0612)
-    expected = Reference.of_papers(
-        store.recent_papers(REFERENCE_SIZE, date(2026, 6, 13)), store.corpus
-    )
+    expected = Reference.of_texts(texts_before(store, date(2026, 6, 13)), store.corpus)
     assert_same(rows_of(first), rows_of(expected))
 
     store.record([], [], [], digest_day=date(2026, 6, 13), vectors=first.computed)
@@ -102,8 +107,7 @@ def test_a_stored_vector_is_never_replaced_and_mixed_rows_keep_their_order(tmp_p
     stored_rows = as_dicts(vectors, vocabulary.terms)
     for paper, row in zip(DAY_0731, stored_rows, strict=True):
         assert by_id[paper.id] == pytest.approx(row, rel=1e-12)  # as stored, not recomputed
-    older = [store.get_paper(pid) for pid in sorted(p.id for p in DAY_0612)]
-    today = Reference.of_papers([p for p in older if p is not None], store.corpus)
+    today = Reference.of_texts(texts_before(store, date(2026, 8, 1))[:30], store.corpus)
     assert_same(rows[:30], rows_of(today))
     store.close()
 
