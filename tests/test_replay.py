@@ -106,7 +106,7 @@ def replay(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot", "replay", *args],
         cwd=cwd,
-        env={**env, "PYTHONPATH": str(ROOT)},
+        env={**env, "PYTHONPATH": os.pathsep.join([env["PYTHONPATH"], str(ROOT)])},
         capture_output=True,
         text=True,
         timeout=180,
