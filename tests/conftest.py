@@ -40,6 +40,7 @@ def _network_guard() -> Iterator[None]:
     if refused:
         pytest.fail("the test tried to reach the network:\n" + refused, pytrace=False)
 
+
 __all__ = ["FIXTURES", "ROOT", "bot", "fixture_server"]
 
 
