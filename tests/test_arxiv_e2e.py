@@ -11,6 +11,7 @@ Derived payloads (each built in the test from a real recording, changing only wh
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import textwrap
 from datetime import date
@@ -204,3 +205,64 @@ def test_missed_arxiv_days_are_caught_up_each_under_its_own_day(bot: Bot) -> Non
     finally:
         conn.close()
     assert set(days) == {"2026-09-24", "2026-09-25", "2026-09-28", "2026-09-29"}
+
+
+def test_an_empty_middle_page_fails_the_day_and_the_next_run_reads_it_whole(bot: Bot) -> None:
+    # The two recorded pages of one query (start=0 and start=10 of 214881 results), and the
+    # second page with its entries taken out: arXiv's occasional empty page.
+    pages = {
+        start: json.loads((FIXTURES / name).read_text())["body"].encode("latin-1")
+        for start, name in (
+            (0, "arxiv_api_recorded-2026-04_q_testing_s0_m10_bc5a6c384fe9.http.json"),
+            (10, "arxiv_api_recorded-2026-04_q_testing_s10_m10_34e56e15aaac.http.json"),
+        )
+    }
+    empty = re.sub(rb"\s*<entry>.*?</entry>", b"", pages[10], flags=re.DOTALL)
+    bot.config.write_text(
+        textwrap.dedent(f"""\
+        timezone: America/New_York
+        state: ../data/state.sqlite3
+        profiles: profiles/
+        sources:
+          - kind: arxiv_query
+            query: "all:testing"
+            base_url: {bot.hf.base_url}
+            page_size: 10
+            max_results: 20
+            min_interval: 0
+            lookback_days: 0
+        http: {{timeout: 5, retries: 1, backoff: 0.05}}
+        """),
+        encoding="utf-8",
+    )
+    bot.profile("broad.yaml", BROAD_PROFILE.split("notify:")[0])  # digests to the console
+    bot.hf.add("/api/query", pages[0], query={"start": 0})
+    bot.hf.add("/api/query", empty, query={"start": 10})
+
+    first = bot.run("once", "--date", "2026-09-24")
+
+    assert first.returncode == 1
+    assert (
+        "error: source arxiv_query failed for 2026-09-24: arXiv answered an empty page at "
+        "start=10 of 214881 results, 2 times in a row at "
+    ) in first.stderr
+    conn = sqlite3.connect(bot.state)
+    try:
+        assert conn.execute("SELECT count(*) FROM papers").fetchone() == (0,)
+        assert conn.execute("SELECT health FROM fetches").fetchall() == [("failed",)]
+    finally:
+        conn.close()
+
+    bot.hf.add("/api/query", pages[10], query={"start": 10})  # arXiv answers again
+    second = bot.run("once", "--date", "2026-09-24")
+
+    assert second.returncode == 0, second.stderr
+    conn = sqlite3.connect(bot.state)
+    try:
+        assert conn.execute("SELECT count(*) FROM papers").fetchone() == (20,)
+        assert conn.execute("SELECT health FROM fetches ORDER BY id").fetchall() == [
+            ("failed",),
+            ("ok",),
+        ]
+    finally:
+        conn.close()

@@ -10,6 +10,7 @@ page and hostile XML, of which no real recording exists.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date
@@ -416,31 +417,83 @@ def test_fetch_pages_by_start(fixture_server: FixtureServer, http: Http) -> None
     assert asked == [("0", "10"), ("10", "10")]
 
 
+def test_fetch_stops_paging_at_total_results(fixture_server: FixtureServer, http: Http) -> None:
+    # totalResults (1) reached after the first page, though 100 were allowed.
+    fixture_server.script(API, [recorded(TWO_IDS)], query={"start": 0})
+
+    papers = query_source(fixture_server, http, page_size=100).fetch(THU_SEP24)
+
+    assert len(papers) == 1
+    assert [(r.query["start"], r.query["max_results"]) for r in fixture_server.requests] == [
+        ("0", "100")
+    ]
+
+
+def emptied(recording: Path) -> bytes:
+    """A recorded page with its entries taken out, its totalResults (214881) and startIndex
+    kept: the empty page arXiv's API answers now and then in the middle of a result set."""
+    body = re.sub(rb"\s*<entry>.*?</entry>", b"", recorded_body(recording), flags=re.DOTALL)
+    assert b"<entry>" not in body and b"<opensearch:totalResults>214881<" in body
+    return body
+
+
+EMPTY_S10 = emptied(Q_S10)
+
+
 @pytest.mark.parametrize(
-    ("routes", "page_size", "asked", "count"),
+    ("second_page", "asked_at_10"),
     [
-        # totalResults (1) reached after the first page, though 100 were allowed.
-        ({0: TWO_IDS}, 100, [("0", "100")], 1),
-        # An empty page ends the paging (the real totalResults=0 answer stands in for it).
-        ({0: Q_S0, 10: NONE_0000}, 10, [("0", "10"), ("10", "10")], 10),
+        # Empty once, then the real page: asked again, the day is whole.
+        ([Reply(200, EMPTY_S10), recorded(Q_S10)], 2),
+        # Empty twice (the fixture's http retries twice), then the real page.
+        ([Reply(200, EMPTY_S10), Reply(200, EMPTY_S10), recorded(Q_S10)], 3),
     ],
-    ids=["total-reached", "empty-page"],
+    ids=["empty-once", "empty-twice"],
 )
-def test_fetch_stops_paging(
-    fixture_server: FixtureServer,
-    http: Http,
-    routes: dict[int, Path],
-    page_size: int,
-    asked: list[tuple[str, str]],
-    count: int,
+def test_an_empty_page_before_total_results_is_asked_again(
+    fixture_server: FixtureServer, http: Http, second_page: list[Reply], asked_at_10: int
 ) -> None:
-    for start, recording in routes.items():
-        fixture_server.script(API, [recorded(recording)], query={"start": start})
+    fixture_server.script(API, [recorded(Q_S0)], query={"start": 0})
+    fixture_server.script(API, second_page, query={"start": 10})
 
-    papers = query_source(fixture_server, http, page_size=page_size).fetch(THU_SEP24)
+    papers = query_source(fixture_server, http, page_size=10, max_results=20).fetch(THU_SEP24)
 
-    assert len(papers) == count
-    assert [(r.query["start"], r.query["max_results"]) for r in fixture_server.requests] == asked
+    assert [p.id for p in papers] == Q_S0_IDS + Q_S10_IDS
+    asked = [r.query["start"] for r in fixture_server.requests]
+    assert asked == ["0"] + ["10"] * asked_at_10
+
+
+@pytest.mark.parametrize(
+    "empty",
+    [
+        EMPTY_S10,
+        # The real answer with totalResults 0: the first page's 214881 results still stand.
+        recorded_body(NONE_0000),
+    ],
+    ids=["empty-page-of-214881", "total-results-0"],
+)
+def test_an_empty_page_that_stays_empty_fails_the_day(
+    fixture_server: FixtureServer, http: Http, empty: bytes
+) -> None:
+    fixture_server.script(API, [recorded(Q_S0)], query={"start": 0})
+    fixture_server.script(API, [Reply(200, empty)], query={"start": 10})
+
+    with pytest.raises(FetchError) as caught:
+        query_source(fixture_server, http, page_size=10, max_results=20).fetch(THU_SEP24)
+
+    err = caught.value
+    assert type(err) is FetchError
+    assert str(err) == (
+        "arXiv answered an empty page at start=10 of 214881 results, 3 times in a row"
+    )
+    assert err.retryable is True
+    assert err.url is not None and err.url.startswith(fixture_server.url(API) + "?")
+    assert "start=10" in err.url
+    assert err.hint == (
+        "arXiv's API sometimes answers an empty page in the middle of a result set; "
+        "the day is fetched again on the next run"
+    )
+    assert [r.query["start"] for r in fixture_server.requests] == ["0", "10", "10", "10"]
 
 
 @dataclass(frozen=True)

@@ -314,6 +314,23 @@ def test_parse_api_rejects_what_it_cannot_read(payload: bytes, message: str) -> 
     assert caught.value.retryable is False
 
 
+def test_json_nested_too_deeply_is_unreadable_not_a_crash() -> None:
+    # Hand-made: a 200 kB answer of nested lists, which Python's JSON reader cannot descend.
+    nested = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(ParseError) as caught:
+        parse_api(nested)
+    assert str(caught.value).startswith(
+        "the daily papers API did not answer JSON (nested too deeply)"
+    )
+    # The same inside the page's data-props.
+    page = b'<div data-target="DailyPapers" data-props="' + nested + b'"></div>'
+    with pytest.raises(ParseError) as caught:
+        parse_page(page)
+    assert str(caught.value) == (
+        "data-props of the DailyPapers element is not JSON (nested too deeply)"
+    )
+
+
 def test_a_malformed_item_is_skipped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     # The real 2026-08-03 recording with one hand-made broken item inserted.
     items: list[Any] = json.loads(AUG03.read_bytes())
