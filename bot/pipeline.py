@@ -3,7 +3,9 @@
     1 fetch    each source, for every digest day it owes: the day itself, its look-back days,
                the days missed since its last good fetch (catch-up) and days that failed;
                each (source, day) gets a health (bot/health.py); a failing source is reported
-               and the others go on
+               and the others go on, also when it fails unexpectedly (a bug, an unforeseen
+               answer); every batch is made safe to store and show (bot/sanitize.py), and a
+               paper is digested under the day fetched for (or a look-back day it names)
     2 diff     papers already stored are not scored again (their new metadata is merged in);
                the same paper from two sources in one run is one paper
     3 score    per digest day: scoring.rank(profiles, that day's new papers, the corpus IDF,
@@ -40,6 +42,7 @@ from bot.models import Delivery, DestinationReport, Match, Paper, Profile, RunRe
 from bot.notifiers.base import Notifier
 from bot.progress import progress
 from bot.reference import KEEP_VECTORS, Reference, StoredVector, encode_rows
+from bot.sanitize import clean_batch
 from bot.sources.base import Source
 from bot.tfidf import MemoryDocFreqs, Space, Vocabulary, terms_of
 
@@ -219,13 +222,10 @@ def _fetch_day(
     """One day of one source, its health noted in `report` and `outcomes`. Raises FetchError
     (not StaleError, which is noted here)."""
     try:
-        batch = source.fetch(d)
+        batch = _papers_of(source, d)
     except StaleError as exc:
         _trouble(report, outcomes, source, d, "stale", exc)
         return []
-    # Label each paper with its digest day (if the source did not) and the source's
-    # configured name, which `status` counts papers by.
-    batch = [replace(p, day=p.day or d, source=source.name) for p in batch]
     health, mark = "ok", fingerprint(batch)
     if not batch:
         health = "unexpected_empty" if source.expects_papers(d) else "expected_empty"
@@ -242,6 +242,29 @@ def _fetch_day(
     outcomes.append(FetchOutcome(source.name, d, len(batch), None, health, mark))
     report.fetched += len(batch)
     return batch
+
+
+def _papers_of(source: Source, d: date) -> list[Paper]:
+    """The source's papers for day `d`, labelled and made safe (bot/sanitize.py). Raises
+    FetchError, also for an unexpected exception: a bug, or an answer nobody foresaw, fails
+    this source's day (recorded, fetched again next run) and never the run."""
+    try:
+        batch = source.fetch(d)
+        # Each paper carries the source's configured name, which `status` counts papers by.
+        labelled = [replace(p, source=source.name) for p in batch]
+        first_day = d - timedelta(days=source.settings.lookback_days)
+        return clean_batch(labelled, source=source.name, day=d, first_day=first_day)
+    except FetchError:
+        raise
+    except Exception as exc:
+        log.debug("%s for %s: the traceback", source.name, d, exc_info=True)
+        first_line = (str(exc) or "no message").splitlines()[0][:300]
+        raise FetchError(
+            f"internal error: {type(exc).__name__}: {first_line}",
+            retryable=False,
+            hint="a bug in digestbot, or an answer it did not foresee: please report it "
+            "(-v shows the traceback); the day is fetched again on the next run",
+        ) from exc
 
 
 def _trouble(

@@ -5,7 +5,10 @@ Derived payloads (each built in the test from a real recording, changing only wh
 - an HF Daily Papers answer listing an arXiv RSS paper: a real HF item whose paper id, title and
   abstract are replaced by those of the real RSS item (HF and RSS recordings share no paper);
 - the next day's RSS feed carrying that paper as a `replace` (v2): the real feed re-dated;
-- a later feed day: the real 2026-04-27 cs.LG feed re-dated to 2026-09-29.
+- a later feed day: the real 2026-04-27 cs.LG feed re-dated to 2026-09-29;
+- a missed day's API answer: a real first page of results with its totalResults set to the
+  entries it holds (the whole day on one page);
+- arXiv's occasional empty page: a real second page (start=10 of 214881) without its entries.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import re
 import sqlite3
 import textwrap
 from datetime import date
+from pathlib import Path
 
 from bot.sources.arxiv_calendar import api_date_range, submission_window
 from bot.sources.arxiv_feed import parse_rss
@@ -167,6 +171,16 @@ def test_same_paper_from_hf_and_rss_then_as_v2_is_posted_once(bot: Bot) -> None:
     assert stored(bot, DRIFT)[1]["upvotes"] == 50  # the fresher metadata was merged in
 
 
+def whole(recording: Path) -> bytes:
+    """A recorded first page of API results as a day's whole answer: its totalResults set to
+    the entries it holds (a page short of totalResults would rightly be asked for again)."""
+    body = recording.read_bytes()
+    entries = body.count(b"<entry>")
+    return re.sub(
+        rb"<opensearch:totalResults>\d+<", b"<opensearch:totalResults>%d<" % entries, body
+    )
+
+
 def api_query(day: date) -> str:
     window = api_date_range(submission_window(day, ()))
     return f"(cat:cs.LG OR cat:cs.AI OR cat:cs.CL OR cat:stat.ML) AND {window}"
@@ -183,7 +197,8 @@ def test_missed_arxiv_days_are_caught_up_each_under_its_own_day(bot: Bot) -> Non
     # Down on Friday 09-25 and Monday 09-28; back on Tuesday 09-29.
     bot.hf.add(FEED_PATH, redated(RSS_LG_0427.read_bytes(), "27 Apr 2026", "29 Sep 2026"))
     for day, recording in ((date(2026, 9, 25), API_0614), (date(2026, 9, 28), API_0802)):
-        bot.hf.add("/api/query", recording, query={"search_query": api_query(day), "start": 0})
+        query = {"search_query": api_query(day), "start": 0}
+        bot.hf.add("/api/query", whole(recording), query=query)
     back = bot.run("once", "--date", "2026-09-29")
     assert back.returncode == 0, back.stderr
 

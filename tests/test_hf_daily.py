@@ -343,6 +343,23 @@ def test_a_malformed_item_is_skipped_with_a_warning(caplog: pytest.LogCaptureFix
     assert [r.getMessage()[:35] for r in caplog.records] == ["hf_daily: skipping item 1: no paper"]
 
 
+def test_an_item_whose_id_is_not_valid_unicode_is_skipped_naming_the_field(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The real 2026-08-03 recording; its second item's id given a lone surrogate (the JSON
+    # escape `\ud800`), which cannot be put in the item's URL.
+    items: list[Any] = json.loads(AUG03.read_bytes())
+    items[1]["paper"]["id"] = "2607.\ud800"
+
+    with caplog.at_level(logging.WARNING, logger="bot.sources.hf_daily"):
+        papers = parse_api(json.dumps(items).encode(), context="hf_daily 2026-08-03")
+
+    assert papers == [p for p in parse_api(AUG03.read_bytes()) if p.id != "2607.28229"]
+    assert [r.getMessage() for r in caplog.records] == [
+        "hf_daily 2026-08-03: skipping item 1: paper.id: not valid Unicode (a lone surrogate)"
+    ]
+
+
 # -- parse_page on HTML --------------------------------------------------------------------
 
 

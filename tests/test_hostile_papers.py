@@ -126,7 +126,7 @@ def set_title(value: str) -> Callable[[dict[str, Any]], None]:
     return poison
 
 
-TITLE = "Fairness Pruning: Locating Demographic Bias in GLU-MLP Layers of Small Language Models"
+TITLE = json.loads(HF_0731.read_bytes())[POISONED]["title"]  # the poisoned item's real title
 POISONS = {
     # 9999-12-31 is a valid date, but the day after it is not.
     "date-9999": (
@@ -222,7 +222,8 @@ def test_spoofing_characters_never_reach_slack_or_email(tmp_path: Path) -> None:
             stored = query(bot, f"SELECT title, authors FROM papers WHERE id = '{POISONED_ID}'")
         [message] = smtp.messages
     mail = message.get_body(("plain",)).get_content() + message.get_body(("html",)).get_content()
-    assert stored == [("Fairness Pruning", json.dumps(["Pere Martra", "Eugenio Martínez Cámara"]))]
+    authors = ["Pere Martra", "Eugenio Martínez Cámara", "Alfonso Ureña López"]
+    assert stored == [("Fairness Pruning", json.dumps(authors))]
     for text in (posted, mail):
         assert "Fairness Pruning" in text and "Pere Martra" in text
         assert not set(SPOOF) & set(text)
@@ -241,7 +242,7 @@ def test_a_huge_title_is_cut_at_parse_with_a_warning(bot: Bot) -> None:
 
     assert result.returncode == 0, result.stderr
     [(title,)] = query(bot, f"SELECT title FROM papers WHERE id = '{POISONED_ID}'")
-    assert len(title) == 1000 and title.endswith("…") and huge.startswith(title[:-1])
+    assert title == huge[:999].rstrip() + "…"  # 1000 characters at most, ending in "…"
     assert warnings(result.stderr) == [
         f"warning: hf_daily {DAY}: paper {POISONED_ID}: title: {len(huge)} characters, cut to 1000"
     ]
@@ -319,6 +320,6 @@ def test_an_unexpected_error_in_one_source_fails_that_source_only(
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert errors[0] == (
         f"source hf_daily failed for {DAY}: internal error: RuntimeError: a bug met 30 papers "
-        "(hint: this is a bug in digestbot, please report it with the log; "
-        "the day is fetched again on the next run)"
+        "(hint: a bug in digestbot, or an answer it did not foresee: please report it "
+        "(-v shows the traceback); the day is fetched again on the next run)"
     )

@@ -103,7 +103,7 @@ class ArxivQuery(Source):
         url = self.settings.base_url + API_PATH
         params: dict[str, str | int] = {"search_query": self.settings.query, "max_results": 1}
         pace = Pace(PACE_GROUP, self.settings.min_interval)
-        page = _get_page(self.http, url, params, pace)
+        page, _ = _get_page(self.http, url, params, pace)
         total = "unknown" if page.total is None else str(page.total)
         return f"{url}: the query is accepted ({total} result(s) in all)"
 
@@ -119,8 +119,10 @@ def search_api(
     name: str = "arxiv",
 ) -> list[Paper]:
     """All results of `search_query`, newest submission first, paged `page_size` at a time
-    until arXiv's totalResults, an empty page, or `max_results`. Papers have no day or source.
-    Raises FetchError (arXiv's message for a malformed query) or ParseError."""
+    until arXiv's totalResults (or, when it gives none, a short or empty page) or
+    `max_results`. Papers have no day or source. Raises FetchError (arXiv's message for a
+    malformed query; an empty page before totalResults, asked again, still empty) or
+    ParseError."""
     url = base_url + API_PATH
     page_size = max(1, min(page_size, MAX_PAGE_SIZE))
     papers: dict[str, Paper] = {}
@@ -135,21 +137,11 @@ def search_api(
             "start": start,
             "max_results": size,
         }
-        page = _get_page(http, url, params, pace)
-        total = page.total
+        page = _get_full_page(http, url, params, pace, total, name)
+        # The highest count given stands: arXiv's flaky empty page may say 0 results.
+        total = page.total if total is None else max(total, page.total or 0)
         if not page.papers:
-            if total is not None and start < total:
-                # The API is known to answer an empty page now and then; the day is asked
-                # again on the next run (lookback_days), and seen papers are skipped then.
-                log.warning(
-                    "%s: arXiv answered an empty page at start=%d of %d results; "
-                    "keeping the %d papers read so far",
-                    name,
-                    start,
-                    total,
-                    len(papers),
-                )
-            break
+            break  # totalResults reached (or not given): the end
         for paper in page.papers:
             papers.setdefault(paper.id, paper)
         start += len(page.papers)
@@ -167,7 +159,52 @@ def search_api(
     return list(papers.values())[:max_results]
 
 
-def _get_page(http: Http, url: str, params: dict[str, str | int], pace: Pace) -> AtomPage:
+def _get_full_page(
+    http: Http,
+    url: str,
+    params: dict[str, str | int],
+    pace: Pace,
+    total: int | None,
+    name: str,
+) -> AtomPage:
+    """The page at `params["start"]`. arXiv's API now and then answers an empty page in the
+    middle of a result set; its manual says to ask again. So an empty page before `total`
+    (the count an earlier page gave, or this one's) is asked for again, as often as `Http`
+    retries and waiting as long, and still empty it is a FetchError: the day fails and is
+    fetched again on the next run, never cut short as if it had ended."""
+    start = int(params["start"])
+    attempts = http.settings.retries + 1
+    for attempt in range(1, attempts + 1):
+        page, page_url = _get_page(http, url, params, pace)
+        expected = max(total or 0, page.total or 0)
+        if page.papers or start >= expected:
+            return page
+        if attempt < attempts:
+            # The wait is the pace's: at least the backoff after the empty answer.
+            wait = http.settings.backoff * 2 ** (attempt - 1)
+            pace = Pace(pace.group, max(pace.interval, wait))
+            log.info(
+                "%s: arXiv answered an empty page at start=%d of %d results; retry %d/%d in %.1fs",
+                name,
+                start,
+                expected,
+                attempt,
+                attempts - 1,
+                pace.interval,
+            )
+    raise FetchError(
+        f"arXiv answered an empty page at start={start} of {expected} results, "
+        f"{attempts} times in a row",
+        url=page_url,
+        hint="arXiv's API sometimes answers an empty page in the middle of a result set; "
+        "the day is fetched again on the next run",
+    )
+
+
+def _get_page(
+    http: Http, url: str, params: dict[str, str | int], pace: Pace
+) -> tuple[AtomPage, str]:
+    """One page of results and the URL that answered it."""
     try:
         response = http.get(url, params, pace=pace)
     except FetchError as exc:
@@ -175,7 +212,7 @@ def _get_page(http: Http, url: str, params: dict[str, str | int], pace: Pace) ->
             _raise_api_message(exc)
         raise
     try:
-        return parse_atom(response.content, url=response.url)
+        return parse_atom(response.content, url=response.url), response.url
     except ParseError as exc:
         exc.url = exc.url or response.url
         raise

@@ -117,7 +117,9 @@ class HfDaily(Source):
             response = self.http.get(url, params)
             try:
                 items = _json_list(response.content, "the daily papers API")
-                found = _papers_from_items(items, base_url=self.settings.base_url)
+                found = _papers_from_items(
+                    items, base_url=self.settings.base_url, context=self._context(day)
+                )
             except ParseError as exc:
                 exc.url = exc.url or response.url
                 raise
@@ -136,22 +138,33 @@ class HfDaily(Source):
             )
         return list(papers.values())
 
+    def _context(self, day: date) -> str:
+        """How this fetch's warnings begin: the source and the digest day."""
+        return f"{self.name} {day.isoformat()}"
+
     def _fetch_page(self, url: str, day: date) -> list[Paper]:
         response = self.http.get(url, {"date": day.isoformat()})
         try:
-            return parse_page(response.content, base_url=self.settings.base_url)
+            return parse_page(
+                response.content, base_url=self.settings.base_url, context=self._context(day)
+            )
         except ParseError as exc:
             exc.url = exc.url or response.url
             raise
 
 
-def parse_api(content: bytes, *, base_url: str = DEFAULT_BASE_URL) -> list[Paper]:
-    """Papers from one `/api/daily_papers` answer (a JSON array of daily-papers items)."""
+def parse_api(
+    content: bytes, *, base_url: str = DEFAULT_BASE_URL, context: str = "hf_daily"
+) -> list[Paper]:
+    """Papers from one `/api/daily_papers` answer (a JSON array of daily-papers items).
+    A malformed item, or field, is skipped with a warning beginning with `context`."""
     items = _json_list(content, "the daily papers API")
-    return _papers_from_items(items, base_url=base_url)
+    return _papers_from_items(items, base_url=base_url, context=context)
 
 
-def parse_page(content: bytes, *, base_url: str = DEFAULT_BASE_URL) -> list[Paper]:
+def parse_page(
+    content: bytes, *, base_url: str = DEFAULT_BASE_URL, context: str = "hf_daily"
+) -> list[Paper]:
     """Papers from the `/papers?date=...` HTML page (2024 and current schemas)."""
     finder = _PropsFinder(PAGE_TARGET)
     finder.feed(content.decode("utf-8", errors="replace"))
@@ -162,9 +175,11 @@ def parse_page(content: bytes, *, base_url: str = DEFAULT_BASE_URL) -> list[Pape
             hint="Hugging Face may have changed its page; the API is the primary source",
         )
     try:
-        props = json.loads(finder.props)
-    except ValueError as exc:
-        raise ParseError(f"data-props of the {PAGE_TARGET} element is not JSON ({exc})") from exc
+        props = _json(finder.props)
+    except _NOT_JSON as exc:
+        raise ParseError(
+            f"data-props of the {PAGE_TARGET} element is not JSON ({_why(exc)})"
+        ) from exc
     if not isinstance(props, dict):
         raise ParseError(f"data-props of the page: expected a JSON object, found {_kind(props)}")
     items = props.get("dailyPapers")
@@ -173,7 +188,9 @@ def parse_page(content: bytes, *, base_url: str = DEFAULT_BASE_URL) -> list[Pape
             f"data-props of the page: expected a dailyPapers list, found {_kind(items)}"
         )
     # The 2024 page's items carry no submittedOnDailyAt: the page's own date is their day.
-    return _papers_from_items(items, base_url=base_url, page_day=_iso_date(props.get("date")))
+    return _papers_from_items(
+        items, base_url=base_url, page_day=_iso_date(props.get("date")), context=context
+    )
 
 
 class _PropsFinder(HTMLParser):
@@ -192,12 +209,38 @@ class _PropsFinder(HTMLParser):
             self.props = values["data-props"]
 
 
+class _BigNumber:
+    """A JSON integer too long to be any count (Python refuses to read 4300 digits or more:
+    one such number would make the whole answer unreadable). Read as this, then skipped."""
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+
+def _int(text: str) -> int | _BigNumber:
+    digits = len(text.lstrip("-"))
+    return int(text) if digits <= 18 else _BigNumber(digits)
+
+
+# JSONDecodeError and UnicodeDecodeError are ValueErrors; a deeply nested answer is too deep
+# for Python's reader (RecursionError): each is an unreadable answer.
+_NOT_JSON = (ValueError, RecursionError)
+
+
+def _json(text: str | bytes) -> Any:
+    return json.loads(text, parse_int=_int)
+
+
+def _why(exc: Exception) -> str:
+    return "nested too deeply" if isinstance(exc, RecursionError) else _first_line(exc)
+
+
 def _json_list(content: bytes, what: str) -> list[Any]:
     try:
-        data = json.loads(content)
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        data = _json(content)
+    except _NOT_JSON as exc:
         raise ParseError(
-            f"{what} did not answer JSON ({_first_line(exc)}); "
+            f"{what} did not answer JSON ({_why(exc)}); "
             f"it began {content[:60].decode('utf-8', errors='replace')!r}"
         ) from exc
     if not isinstance(data, list):
@@ -206,13 +249,25 @@ def _json_list(content: bytes, what: str) -> list[Any]:
 
 
 def _papers_from_items(
-    items: list[Any], *, base_url: str, page_day: date | None = None
+    items: list[Any], *, base_url: str, page_day: date | None = None, context: str = "hf_daily"
 ) -> list[Paper]:
     papers: list[Paper] = []
     for index, item in enumerate(items):
-        paper = _paper(item, base_url=base_url, page_day=page_day)
+        try:
+            paper = _paper(item, base_url=base_url, page_day=page_day, context=context)
+        except _BadField as exc:
+            log.warning("%s: skipping item %d: %s: %s", context, index, exc.field, exc)
+            continue
+        except (ArithmeticError, LookupError, TypeError, ValueError) as exc:
+            # An item nobody foresaw: the item is skipped, never the day.
+            log.warning(
+                "%s: skipping item %d: %s: %s", context, index, type(exc).__name__, _why(exc)
+            )
+            continue
         if paper is None:
-            log.warning("hf_daily: skipping item %d: no paper, id or title (%.120r)", index, item)
+            log.warning(
+                "%s: skipping item %d: no paper, id or title (%.120r)", context, index, item
+            )
         else:
             papers.append(paper)
     if items and not papers:
@@ -223,8 +278,17 @@ def _papers_from_items(
     return papers
 
 
-def _paper(item: Any, *, base_url: str, page_day: date | None) -> Paper | None:
-    """One daily-papers item as a Paper, or None if it lacks a paper, an id or a title."""
+class _BadField(ValueError):
+    """An item's field that makes the item unusable: the item is skipped, naming the field."""
+
+    def __init__(self, field: str, why: str) -> None:
+        super().__init__(why)
+        self.field = field
+
+
+def _paper(item: Any, *, base_url: str, page_day: date | None, context: str) -> Paper | None:
+    """One daily-papers item as a Paper, or None if it lacks a paper, an id or a title.
+    Raises _BadField for an id that is not valid Unicode (it could not even go in a URL)."""
     if not isinstance(item, dict):
         return None
     paper = item.get("paper")
@@ -234,11 +298,14 @@ def _paper(item: Any, *, base_url: str, page_day: date | None) -> Paper | None:
     title = fold_whitespace(_text(item.get("title")) or _text(paper.get("title")))
     if not raw_id or not title:
         return None
+    if not raw_id.isascii() and any("\ud800" <= ch <= "\udfff" for ch in raw_id):
+        raise _BadField("paper.id", "not valid Unicode (a lone surrogate)")
     arxiv = split_arxiv_id(raw_id)
     hf_url = f"{base_url}/papers/{quote(raw_id)}"
     published = _iso_date(paper.get("publishedAt"))
+    paper_id = canonical_id(raw_id, "hf")
     return Paper(
-        id=canonical_id(raw_id, "hf"),
+        id=paper_id,
         title=title,
         abstract=fold_whitespace(_text(paper.get("summary")) or _text(item.get("summary"))),
         authors=tuple(
@@ -251,11 +318,13 @@ def _paper(item: Any, *, base_url: str, page_day: date | None) -> Paper | None:
         day=_iso_date(paper.get("submittedOnDailyAt")) or page_day,
         source="hf_daily",
         version=arxiv[1] if arxiv else None,
-        extras=_extras(item, paper, hf_url),
+        extras=_extras(item, paper, hf_url, f"{context}: paper {paper_id[:80]}"),
     )
 
 
-def _extras(item: Mapping[str, Any], paper: Mapping[str, Any], hf_url: str) -> dict[str, Any]:
+def _extras(
+    item: Mapping[str, Any], paper: Mapping[str, Any], hf_url: str, where: str
+) -> dict[str, Any]:
     keywords = [fold_whitespace(k) for k in _list(paper.get("ai_keywords")) if isinstance(k, str)]
     organization = item.get("organization") or paper.get("organization")
     org_name = (
@@ -264,14 +333,14 @@ def _extras(item: Mapping[str, Any], paper: Mapping[str, Any], hf_url: str) -> d
         else ""
     )
     candidates: dict[str, Any] = {
-        "upvotes": _count(paper.get("upvotes")),
+        "upvotes": _count(paper.get("upvotes"), "upvotes", where),
         "ai_summary": fold_whitespace(_text(paper.get("ai_summary"))),
         "ai_keywords": [k for k in keywords if k],
         "github_repo": safe_http_url(paper.get("githubRepo")),
-        "github_stars": _count(paper.get("githubStars")),
+        "github_stars": _count(paper.get("githubStars"), "githubStars", where),
         "project_page": safe_http_url(paper.get("projectPage")),
         "hf_url": safe_http_url(hf_url),
-        "num_comments": _count(item.get("numComments")),
+        "num_comments": _count(item.get("numComments"), "numComments", where),
         "organization": org_name.strip(),
     }
     return {key: value for key, value in candidates.items() if value not in (None, "", [])}
@@ -285,8 +354,17 @@ def _list(value: object) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _count(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+def _count(value: object, field: str, where: str) -> int | None:
+    """A count (upvotes, stars...), or None; an absurd one is skipped with a warning."""
+    if isinstance(value, _BigNumber):
+        log.warning("%s: %s: a number of %d digits, skipped", where, field, value.digits)
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    if value < 0:
+        log.warning("%s: %s: %d is not a count, skipped", where, field, value)
+        return None
+    return value
 
 
 def _iso_date(value: object) -> date | None:
