@@ -343,6 +343,26 @@ def test_a_malformed_item_is_skipped_with_a_warning(caplog: pytest.LogCaptureFix
     assert [r.getMessage()[:35] for r in caplog.records] == ["hf_daily: skipping item 1: no paper"]
 
 
+def test_an_absurd_count_is_skipped_not_the_day(caplog: pytest.LogCaptureFixture) -> None:
+    # The real 2026-08-03 recording; its first item's upvotes written as 5000 digits (Python
+    # refuses to read such a number) and its githubStars made negative.
+    items: list[Any] = json.loads(AUG03.read_bytes())
+    items[0]["paper"]["upvotes"] = "UPVOTES"
+    items[0]["paper"]["githubStars"] = -3
+    payload = json.dumps(items).encode().replace(b'"UPVOTES"', b"9" * 5000)
+
+    with caplog.at_level(logging.WARNING, logger="bot.sources.hf_daily"):
+        papers = parse_api(payload, context="hf_daily 2026-08-03")
+
+    real = parse_api(AUG03.read_bytes())
+    extras = {k: v for k, v in real[0].extras.items() if k not in ("upvotes", "github_stars")}
+    assert papers == [replace(real[0], extras=extras), *real[1:]]
+    assert [r.getMessage() for r in caplog.records] == [
+        "hf_daily 2026-08-03: paper 2607.26654: upvotes: a number of 5000 digits, skipped",
+        "hf_daily 2026-08-03: paper 2607.26654: githubStars: -3 is not a count, skipped",
+    ]
+
+
 def test_an_item_whose_id_is_not_valid_unicode_is_skipped_naming_the_field(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

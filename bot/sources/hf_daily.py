@@ -8,6 +8,11 @@ This module owns everything specific to that upstream: its settings, the paginat
 `parse_api` and `parse_page` are pure (bytes in, papers out) so they are tested on recorded
 payloads; `HfDaily.fetch` does the I/O through the shared `Http` client. The day a paper belongs
 to is the day it was listed on Daily Papers (`submittedOnDailyAt`), not its arXiv date.
+
+One bad item never costs the day: an item that cannot be read (no id or title, an id that is not
+valid Unicode, anything unforeseen) is skipped, and an absurd count (negative, or thousands of
+digits, which Python would refuse to read at all) is left out, each with a warning naming the
+source, the day and the field. The pipeline then makes every paper safe (bot/sanitize.py).
 """
 
 from __future__ import annotations
