@@ -6,7 +6,8 @@ Tables (schema version in `PRAGMA user_version`; the migrations are in bot/migra
                 so a paper reaches a destination once, ever.
 - `fetches`     one row per (source, digest day) attempt, with its health (ok, expected or
                 unexpected empty, stale, failed) and the batch's fingerprint. A day whose latest
-                attempt was not ok is fetched again by later runs (bot/fetch_log.py).
+                attempt was not ok is fetched again by later runs (bot/fetch_log.py), within
+                `catchup_days`; an older one gets a `skipped` row, never an attempt.
 - `incidents`   a source's trouble from when it was first seen until the source is healthy
                 again; the operator is told once per incident (bot/incidents.py).
 - `doc_freq`, `corpus_meta`, `example_papers`   the IDF's counts and cached example papers
