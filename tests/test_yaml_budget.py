@@ -1,6 +1,6 @@
-"""YAML aliases in bot.yaml and profiles: a nested-alias bomb ("billion laughs") is refused with
-file and line before anything walks the tree, a recursive alias is refused, and an ordinary
-anchor or merge key keeps working.
+"""The shape of bot.yaml and profiles: a nested-alias bomb ("billion laughs") is refused with
+file and line before anything walks the tree, a recursive alias is refused, an ordinary anchor
+or merge key keeps working, and absurd nesting is refused before the parser slows to a crawl.
 
 The bomb tests run the real `digestbot check` in a subprocess: its timeout is a safety net (the
 unguarded walk of 9**9 strings runs for minutes), not a timing assertion.
@@ -104,3 +104,15 @@ def test_ordinary_anchors_and_merge_keys_still_work(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert load_profile(profile).keywords == ("speculative decoding", "draft model")
+
+
+def test_absurd_nesting_is_refused_at_its_line(bot: Bot) -> None:
+    bot.profile("spec.yaml", SPEC_PROFILE)
+    deep = bot.profile(
+        "deep.yaml", "name: Deep\ndescription: d\nkeywords: " + "[" * 5000 + "]" * 5000
+    )
+    check = bot.run("check", timeout=60)
+    assert check.returncode == 2
+    assert "profile spec: ok" in check.stdout
+    assert f"error: {deep}:3: nested more than 50 levels deep" in check.stderr
+    assert "Traceback" not in check.stderr
