@@ -4,6 +4,8 @@ Two kinds of file: `bot.yaml` (global settings, the sources, the notifiers' sett
 YAML file per interest profile in the profiles folder. Both are read with ruamel's round-trip
 loader, which is safe (it never builds arbitrary Python objects) and keeps the line of every key,
 so a pydantic error on `sources.0.schedule` can be reported as `bot.yaml:7: sources[0].schedule`.
+Nested aliases (a "billion laughs") and absurd nesting are refused before anything expands
+them (bot/yaml_budget.py).
 
 Which source kinds and notifier keys exist comes from the registries (`bot.sources.SOURCES`,
 `bot.notifiers.NOTIFIERS`): adding one never changes this module.
@@ -33,6 +35,7 @@ from bot.notifiers import NOTIFIERS
 from bot.schema import Strict
 from bot.sources import SOURCES
 from bot.sources.base import SourceSettings
+from bot.yaml_budget import check_budget
 
 DEFAULT_CONFIG = "config/bot.yaml"
 CONFIG_ENV = "DIGESTBOT_CONFIG"
@@ -112,6 +115,8 @@ def _load_yaml(path: Path) -> Any:
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True  # so that an unquoted 20:00 can be told from a quoted one
     try:
+        # On the events, before anything (composer, walk, pydantic) expands an alias.
+        check_budget(yaml.parse(io.StringIO(text)), str(path))
         data = yaml.load(io.StringIO(text))
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

@@ -6,7 +6,8 @@
     │   ├── ParseError             a source answered, but not with what we can read
     │   └── StaleError             a source answered with an old batch for the day asked
     ├── DeliveryError              a destination refused or could not be reached
-    └── StateError                 the SQLite state cannot be opened or is too new
+    └── StateError                 the SQLite state cannot be used: too new, a full disk, read-only,
+                                   not SQLite, locked (bot/state_db.py)
 
 Foreign exceptions (httpx, slack_sdk, sqlite3, ruamel) are translated into these once, at the
 module that talks to the foreign library, with `raise ... from exc`. Messages never contain
@@ -115,4 +116,9 @@ class DeliveryError(DigestbotError):
 
 
 class StateError(DigestbotError):
-    """The state database cannot be used."""
+    """The state database cannot be used. `reason` names the SQLite error behind it, if any
+    (`SQLITE_READONLY_DIRECTORY`), for a caller that can work around it."""
+
+    def __init__(self, message: str, hint: str | None = None, *, reason: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.reason = reason

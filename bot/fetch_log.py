@@ -14,6 +14,10 @@ from datetime import date, datetime, timedelta
 
 # Healths after which the day is done; any other is fetched again by the next run.
 DONE_HEALTHS = frozenset({"ok", "expected_empty"})
+# A day still owed but older than the source's `catchup_days` window when a run came: it was
+# not fetched, and a warning said so. Its outcome is `failed`, so a run whose window reaches it
+# (`once --date` a later day, or a larger `catchup_days`) fetches it.
+SKIPPED = "skipped"
 
 
 @dataclass(frozen=True)
@@ -24,7 +28,7 @@ class FetchOutcome:
     day: date
     papers: int
     error: str | None = None
-    health: str = "ok"  # ok | expected_empty | unexpected_empty | stale | failed
+    health: str = "ok"  # ok | expected_empty | unexpected_empty | stale | failed | skipped
     fingerprint: str | None = None
 
     @property
@@ -96,3 +100,28 @@ class FetchLog:
             (source, start, before.isoformat()),
         )
         return [date.fromisoformat(day) for day, outcome in rows if outcome == "failed"]
+
+    def owed_before(self, source: str, before: date) -> list[date]:
+        """Days before `before` whose latest fetch of `source` failed and that were not noted
+        as skipped yet."""
+        rows = self._db.execute(
+            """SELECT day FROM fetches f
+               WHERE source = ? AND day < ? AND outcome = 'failed' AND health != ?
+                 AND id = (SELECT max(id) FROM fetches g WHERE g.source = f.source
+                           AND g.day = f.day)
+               ORDER BY day""",
+            (source, before.isoformat(), SKIPPED),
+        )
+        return [date.fromisoformat(day) for (day,) in rows]
+
+    def skipped_days(self, source: str) -> list[date]:
+        """Days `source` still owes that catch-up skipped (their latest row says so)."""
+        rows = self._db.execute(
+            """SELECT day FROM fetches f
+               WHERE source = ? AND health = ?
+                 AND id = (SELECT max(id) FROM fetches g WHERE g.source = f.source
+                           AND g.day = f.day)
+               ORDER BY day""",
+            (source, SKIPPED),
+        )
+        return [date.fromisoformat(day) for (day,) in rows]

@@ -17,6 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
+from bot.errors import StateError
 from bot.sources.base import cron_trigger
 
 DEFAULT_GRACE = timedelta(hours=1)  # a run may take a while: fetch retries, many days owed
@@ -27,16 +28,24 @@ def path_for(settings: Settings) -> Path:
 
 
 def beat(settings: Settings, event: str, summary: str = "", now: datetime | None = None) -> None:
-    """Record that the daemon is alive (`event`: "started" or "run ok"). Written atomically."""
+    """Record that the daemon is alive (`event`: "started" or "run ok"). Written atomically.
+    Raises StateError when it cannot be written (a full disk, a read-only folder)."""
     path = path_for(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
     at = (now or datetime.now(UTC)).astimezone(UTC)
     body = {"at": at.isoformat(timespec="seconds"), "event": event}
     if summary:
         body["summary"] = summary
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(body) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(body) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise StateError(
+            f"cannot write the heartbeat file {path}: {exc.strerror or exc}",
+            hint="make room on its disk and let this user write its folder (the state's); "
+            "until then `digestbot health` reports the daemon unhealthy",
+        ) from exc
 
 
 @dataclass(frozen=True)

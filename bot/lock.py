@@ -11,12 +11,15 @@ Read-only commands (`status`, `preview`, `--dry-run`) do not take it.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import sys
 from pathlib import Path
 from types import TracebackType
 
 from bot.errors import StateError
+
+log = logging.getLogger(__name__)
 
 
 class StateLock:
@@ -48,8 +51,13 @@ class StateLock:
                 "stop the other one, or give this one its own `state:`",
             ) from None
         # Who holds it, for the message above; written after locking so it is never torn.
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()}: {' '.join(_command())}\n".encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"pid {os.getpid()}: {' '.join(_command())}\n".encode())
+        except OSError as exc:
+            # Only that message reads it: a full disk must not stop the lock itself (the state's
+            # own writes report the disk, with what to do).
+            log.debug("could not note the holder in %s: %s", self.path, exc)
         self._fd = fd
 
     def release(self) -> None:

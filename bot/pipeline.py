@@ -1,11 +1,13 @@
 """One run of the bot: fetch -> diff -> score -> record -> deliver -> report.
 
     1 fetch    each source, for every digest day it owes: the day itself, its look-back days,
-               the days missed since its last good fetch (catch-up) and days that failed;
-               each (source, day) gets a health (bot/health.py); a failing source is reported
-               and the others go on, also when it fails unexpectedly (a bug, an unforeseen
-               answer); every batch is made safe to store and show (bot/sanitize.py), and a
-               paper is digested under the day fetched for (or a look-back day it names)
+               the days missed since its last good fetch (catch-up) and days that failed,
+               back to `catchup_days`; older days still owed are named in one warning and
+               recorded as skipped; each (source, day) gets a health (bot/health.py); a failing
+               source is reported and the others go on, also when it fails unexpectedly (a bug,
+               an unforeseen answer); every batch is made safe to store and show
+               (bot/sanitize.py), and a paper is digested under the day fetched for (or a
+               look-back day it names)
     2 diff     papers already stored are not scored again (their new metadata is merged in);
                the same paper from two sources in one run is one paper
     3 score    per digest day: scoring.rank(profiles, that day's new papers, the corpus IDF,
@@ -36,14 +38,14 @@ from bot import scoring
 from bot.app import App
 from bot.errors import DeliveryError, FetchError, StaleError
 from bot.examples import resolve_examples
-from bot.fetch_log import FetchOutcome
+from bot.fetch_log import SKIPPED, FetchOutcome
 from bot.health import fingerprint, track_incidents
 from bot.models import Delivery, DestinationReport, Match, Paper, Profile, RunReport, SourceReport
 from bot.notifiers.base import Notifier
 from bot.progress import progress
 from bot.reference import KEEP_VECTORS, Reference, StoredVector, encode_rows
 from bot.sanitize import clean_batch
-from bot.sources.base import Source
+from bot.sources.base import MAX_CATCHUP_DAYS, Source
 from bot.tfidf import MemoryDocFreqs, Space, Vocabulary, terms_of
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,19 @@ def days_to_fetch(app: App, source: Source, day: date) -> list[date]:
         days.update(start + timedelta(days=k) for k in range((day - start).days))
     days.update(app.store.fetches.days_to_retry(source.name, day, settings.catchup_days))
     return sorted(d for d in days if d <= day)
+
+
+def days_out_of_reach(app: App, source: Source, day: date, fetching: Sequence[date]) -> list[date]:
+    """Days `source` still owes that are older than its `catchup_days` before `day` and were
+    not noted as skipped yet: the rest of a long downtime, and failed days that aged out. No run
+    fetches them unless asked (`fetching` are the days this run fetches)."""
+    window_start = day - timedelta(days=source.settings.catchup_days)
+    owed = set(app.store.fetches.owed_before(source.name, window_start))
+    last_ok = app.store.fetches.last_ok_day(source.name)
+    if last_ok is not None:  # never fetched: nothing was missed (a fresh install)
+        owed.update(last_ok + timedelta(days=k) for k in range(1, (window_start - last_ok).days))
+    owed -= set(app.store.fetches.skipped_days(source.name))
+    return sorted(owed - set(fetching))
 
 
 def run_once(
@@ -198,6 +213,9 @@ def _fetch_source(
 ) -> list[Paper]:
     papers: list[Paper] = []
     days = days_to_fetch(app, source, day)
+    skipped = days_out_of_reach(app, source, day, days)
+    if skipped:
+        _note_skipped(source, day, skipped, outcomes)
     # A catch-up after downtime can be many slow days (arXiv is paced at 3 s a request).
     with progress(f"{source.name} catch-up", len(days), enabled=len(days) > 3) as step:
         for n, d in enumerate(days):
@@ -265,6 +283,36 @@ def _papers_of(source: Source, d: date) -> list[Paper]:
             hint="a bug in digestbot, or an answer it did not foresee: please report it "
             "(-v shows the traceback); the day is fetched again on the next run",
         ) from exc
+
+
+def _note_skipped(
+    source: Source, day: date, skipped: list[date], outcomes: list[FetchOutcome]
+) -> None:
+    """Say once which owed days this run leaves out, and how to fetch them; they are recorded
+    as skipped (not done), so `status` lists them and a run whose window reaches them fetches
+    them."""
+    catchup = source.settings.catchup_days
+    why = f"not fetched: more than catchup_days ({catchup}) before {day}"
+    outcomes.extend(FetchOutcome(source.name, d, 0, why, SKIPPED) for d in skipped)
+    first, last = skipped[0], skipped[-1]
+    raise_it = (
+        f", or raise catchup_days (at most {MAX_CATCHUP_DAYS})"
+        if catchup < MAX_CATCHUP_DAYS
+        else ""
+    )
+    log.warning(
+        "source %s: %d day(s) not fetched (%s..%s): more than catchup_days (%d) before %s; to "
+        "fetch them, run `digestbot once --date %s` (that day and the %d before it)%s",
+        source.name,
+        len(skipped),
+        first,
+        last,
+        catchup,
+        day,
+        last,
+        catchup,
+        raise_it,
+    )
 
 
 def _trouble(

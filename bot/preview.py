@@ -17,7 +17,6 @@ never asks arXiv, so an example the state does not know yet is left out, with a 
 from __future__ import annotations
 
 import re
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -130,23 +129,11 @@ def preview_days(settings: Settings, profile: Profile, first: date, last: date) 
             f"no state file at {path}: no papers are stored yet",
             hint="run `digestbot once` first (or check `state:` in bot.yaml)",
         )
-    try:
-        store = Store.open_readonly(path)
-    except sqlite3.Error as exc:  # not an SQLite file at all
-        raise _unusable(path, exc) from exc
+    store = Store.open_readonly(path)  # a file that is not SQLite is a StateError (state_db)
     try:
         return _preview(store, settings, profile, first, last)
-    except sqlite3.Error as exc:
-        raise _unusable(path, exc) from exc
     finally:
         store.close()
-
-
-def _unusable(path: Path, exc: sqlite3.Error) -> StateError:
-    return StateError(
-        f"cannot read the state file {path}: {exc}",
-        hint="check `state:` in bot.yaml: it should be the file `digestbot once` writes",
-    )
 
 
 def _preview(

@@ -66,14 +66,18 @@ def _job(app: App, sources: list[str], stop: threading.Event) -> None:
     try:
         report = run_once(app, sources=sources, stop=stop, respect_backoff=True)
     except DigestbotError as exc:  # keep the daemon alive: the next firing tries again
-        log.error("run for %s failed: %s", ", ".join(sources), exc)
+        hint = f" (hint: {exc.hint})" if exc.hint else ""
+        log.error("run for %s failed: %s%s", ", ".join(sources), exc, hint)
         return
     except Exception:
         log.exception("run for %s crashed; the daemon goes on", ", ".join(sources))
         return
     log.info("%s", report.summary())
     if not report.failed:
-        heartbeat.beat(app.settings, "run ok", report.summary())
+        try:
+            heartbeat.beat(app.settings, "run ok", report.summary())
+        except DigestbotError as exc:
+            log.error("%s (hint: %s)", exc, exc.hint)
 
 
 def missed_runs(trigger: BaseTrigger, since: datetime, now: datetime, limit: int = 1000) -> int:

@@ -53,6 +53,9 @@ def _lines(settings: Settings, store: Store) -> list[str]:
             f"last good day {last_ok.isoformat() if last_ok else 'never'}",
             f"{by_source.get(name, 0)} papers stored",
         ]
+        skipped = store.fetches.skipped_days(name)
+        if skipped:
+            parts.append(f"{len(skipped)} day(s) skipped by catch-up ({skipped[0]}..{skipped[-1]})")
         incident = store.incidents.last(name)
         if incident is None:
             parts.append("no incident")

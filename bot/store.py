@@ -6,7 +6,8 @@ Tables (schema version in `PRAGMA user_version`; the migrations are in bot/migra
                 so a paper reaches a destination once, ever.
 - `fetches`     one row per (source, digest day) attempt, with its health (ok, expected or
                 unexpected empty, stale, failed) and the batch's fingerprint. A day whose latest
-                attempt was not ok is fetched again by later runs (bot/fetch_log.py).
+                attempt was not ok is fetched again by later runs (bot/fetch_log.py), within
+                `catchup_days`; an older one gets a `skipped` row, never an attempt.
 - `incidents`   a source's trouble from when it was first seen until the source is healthy
                 again; the operator is told once per incident (bot/incidents.py).
 - `doc_freq`, `corpus_meta`, `example_papers`   the IDF's counts and cached example papers
@@ -20,12 +21,14 @@ of it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from bot import state_db
 from bot.corpus import CorpusStats
 from bot.errors import StateError
 from bot.fetch_log import FetchLog, FetchOutcome
@@ -55,40 +58,58 @@ class Store:
 
     @classmethod
     def open(cls, path: Path) -> Store:
-        """Open (creating it and its folder if needed) and migrate the state file."""
+        """Open (creating it and its folder if needed) and migrate the state file. Raises
+        StateError, before anything is fetched, when it cannot be written."""
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            # The daemon's jobs run on one worker thread, never two at once: sharing is safe.
-            conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+        except OSError as exc:
+            raise StateError(
+                f"cannot create the folder of the state file {path}: {exc.strerror or exc}",
+                hint="check `state:` in bot.yaml, and that this user may write there",
+            ) from exc
+        # The daemon's jobs run on one worker thread, never two at once: sharing is safe.
+        conn = state_db.connect(path, timeout=30, check_same_thread=False)
+        try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA synchronous=NORMAL")
-        except (OSError, sqlite3.Error) as exc:
-            raise StateError(
-                f"cannot open state file {path}: {exc}",
-                hint="check that its folder is writable (`state:` in bot.yaml)",
-            ) from exc
-        store = cls(conn)
-        store.migrate()
+            store = cls(conn)
+            store.migrate()
+            store._check_writable()
+        except BaseException:
+            conn.close()
+            raise
         return store
 
     @classmethod
     def open_readonly(cls, path: Path) -> Store:
-        """The state as it is, for --dry-run: nothing is ever written. A missing file is an
-        empty in-memory state."""
+        """The state as it is, for `status`, `preview` and --dry-run: nothing is ever written.
+        A missing file is an empty in-memory state."""
         if not path.exists():
-            store = cls(sqlite3.connect(":memory:", isolation_level=None))
+            store = cls(state_db.connect(path, uri="file::memory:"))
             store.migrate()
             store.readonly = True
             return store
         try:
-            conn = sqlite3.connect(
-                f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None
-            )
-        except sqlite3.Error as exc:
-            raise StateError(f"cannot open state file {path} read-only: {exc}") from exc
+            return cls._open_readonly(path, "mode=ro")
+        except StateError as exc:
+            # A reader of a WAL file needs its shared-memory file (`<state>-shm`), which SQLite
+            # cannot create in a folder this user may not write. Without a WAL still holding
+            # changes, the file alone is the whole state: read it as immutable.
+            wal = path.with_name(path.name + "-wal")
+            if exc.reason != "SQLITE_READONLY_DIRECTORY" or (wal.exists() and wal.stat().st_size):
+                raise
+            return cls._open_readonly(path, "immutable=1")
+
+    @classmethod
+    def _open_readonly(cls, path: Path, how: str) -> Store:
+        conn = state_db.connect(path, uri=f"{path.resolve().as_uri()}?{how}")
         store = cls(conn, readonly=True)
-        store._check_version()
+        try:
+            store._check_version()
+        except BaseException:
+            conn.close()
+            raise
         return store
 
     def close(self) -> None:
@@ -111,6 +132,13 @@ class Store:
                 hint="run `digestbot once` or `digestbot check` once without --dry-run",
             )
         return version
+
+    def _check_writable(self) -> None:
+        """A write that is rolled back: a read-only file or folder is refused now rather than
+        after a run fetched everything (SQLite opens such a file read-only without a word)."""
+        with contextlib.suppress(_Rollback), self._transaction():
+            self._db.execute(f"PRAGMA user_version = {self._version()}")
+            raise _Rollback
 
     def migrate(self) -> None:
         """Apply the missing migrations, each with its version bump in one transaction."""
@@ -305,6 +333,10 @@ class Store:
             raise StateError("internal: write attempted on a read-only (dry-run) state")
 
 
+class _Rollback(Exception):
+    """Leaves a transaction without committing it."""
+
+
 class _Transaction:
     """BEGIN IMMEDIATE .. COMMIT, or ROLLBACK on any exception (autocommit connection)."""
 
@@ -315,7 +347,22 @@ class _Transaction:
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, *_: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if exc_type is None:
+            try:
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+        else:
+            self._rollback()
+
+    def _rollback(self) -> None:
+        # A full disk or an I/O error may have rolled the transaction back already; and if the
+        # ROLLBACK itself fails, the error being raised says more (SQLite discards the unfinished
+        # transaction when the file is next opened).
+        if self._db.in_transaction:
+            with contextlib.suppress(StateError):
+                self._db.execute("ROLLBACK")
 
 
 _PAPER_FIELDS = (

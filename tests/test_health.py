@@ -143,3 +143,40 @@ def test_fresh_install_sends_one_days_digest_and_keeps_the_rest_as_corpus(bot: B
     bot.profile("late.yaml", textwrap.dedent(ALL_PROFILE).replace("#papers-spec", "#papers-rag"))
     bot.run("once", "--date", "2026-08-03")
     assert bot.slack.messages_in("#papers-rag") == []
+
+
+def test_days_beyond_catchup_days_are_named_once_shown_in_status_and_can_be_fetched(
+    bot: Bot,
+) -> None:
+    bot.profile("all.yaml", ALL_PROFILE)
+    bot.hf.serve_hf_day("2026-06-12", HF_0612)
+    bot.hf.serve_hf_day("2026-07-31", HF_0731)
+    bot.hf.serve_hf_day("2026-08-03", HF_0803)
+    assert bot.run("once", "--date", "2026-06-12").returncode == 0  # a good run, then 66 days down
+
+    # Back on Monday 2026-08-17: catchup_days (14, the default) reaches back to 2026-08-03.
+    back = bot.run("once", "--date", "2026-08-17")
+    asked = {r.query["date"] for r in bot.hf.requests_to("/api/daily_papers")}
+    assert min(asked - {"2026-06-12"}) == "2026-08-03"
+    skipped = (
+        "warning: source hf_daily: 51 day(s) not fetched (2026-06-13..2026-08-02): more than"
+        " catchup_days (14) before 2026-08-17; to fetch them, run `digestbot once --date"
+        " 2026-08-02` (that day and the 14 before it), or raise catchup_days (at most 60)"
+    )
+    assert [ln for ln in back.stderr.splitlines() if "not fetched" in ln] == [skipped]
+    status = bot.run("status").stdout
+    assert "51 day(s) skipped by catch-up (2026-06-13..2026-08-02)" in status
+
+    # Said once: the next run does not skip them again.
+    again = bot.run("once", "--date", "2026-08-17")
+    assert "not fetched" not in again.stderr
+
+    # The hint works: 2026-08-02 and the 14 days before it are fetched; 2026-07-31 is delivered.
+    fill = bot.run("once", "--date", "2026-08-02")
+    assert "not fetched" not in fill.stderr
+    assert [r.query["date"] for r in bot.hf.requests_to("/api/daily_papers")].count(
+        "2026-07-19"
+    ) == 1
+    assert "Anything about language models — 2026-07-31" in headers(bot, "#papers-spec")
+    status = bot.run("status").stdout
+    assert "36 day(s) skipped by catch-up (2026-06-13..2026-07-18)" in status

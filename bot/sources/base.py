@@ -21,6 +21,7 @@ from bot.models import Paper
 from bot.schema import Strict
 
 _DOW_NAMES = "mon, tue, wed, thu, fri, sat, sun"
+MAX_CATCHUP_DAYS = 60  # how far back `catchup_days` may reach
 _CRON_FIELDS = ("minute", "hour", "day", "month", "day_of_week")
 
 
@@ -86,7 +87,7 @@ class SourceSettings(Strict):
     # scheduled run, and papers seen before are skipped anyway.
     lookback_days: int = Field(default=1, ge=0, le=14)
     # After downtime or failures, fetch the missed days back to this many days ago.
-    catchup_days: int = Field(default=14, ge=0, le=60)
+    catchup_days: int = Field(default=14, ge=0, le=MAX_CATCHUP_DAYS)
 
     @property
     def label(self) -> str:
