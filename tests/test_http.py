@@ -18,8 +18,14 @@ PATH = "/feed"
 
 
 def make_http(sleeps: list[float], **overrides: object) -> Http:
-    """An Http with small, explicit settings whose waits are recorded instead of slept."""
-    values: dict[str, object] = {"timeout": 5.0, "retries": 2, "backoff": 0.01}
+    """An Http with small, explicit settings whose waits are recorded instead of slept; the
+    loopback test servers are private addresses, so they are allowed."""
+    values: dict[str, object] = {
+        "timeout": 5.0,
+        "retries": 2,
+        "backoff": 0.01,
+        "allow_private": True,
+    }
     values.update(overrides)
     return Http(HttpSettings.model_validate(values), sleep=sleeps.append)
 
@@ -292,9 +298,12 @@ def test_dripping_headers_stop_at_the_request_deadline() -> None:
 def test_a_retry_wait_past_the_day_deadline_fails_now(fixture_server: FixtureServer) -> None:
     fixture_server.script(PATH, [Reply(503, b"", {"Retry-After": "100"}), Reply(200, b"ok")])
     sleeps: list[float] = []
-    with make_http(sleeps, day_deadline=10) as http, http.day_deadline():
-        with pytest.raises(FetchError) as caught:
-            http.get(fixture_server.url(PATH))
+    with (
+        make_http(sleeps, day_deadline=10) as http,
+        http.day_deadline(),
+        pytest.raises(FetchError) as caught,
+    ):
+        http.get(fixture_server.url(PATH))
     err = caught.value
     assert str(err) == "gave up: waiting 100 s to retry would pass http.day_deadline (10 s)"
     assert (err.retryable, err.status) == (False, None)

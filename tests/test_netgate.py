@@ -17,7 +17,7 @@ from bot.errors import FetchError
 from bot.http import Http, HttpSettings
 from bot.netgate import AddressGate, redirect_refusal
 from tests.e2e import Bot
-from tests.fixture_server import FixtureServer, Reply
+from tests.fixture_server import FixtureServer
 
 HINT = "set `http.allow_private: true` in bot.yaml for a mirror on your own network"
 
@@ -224,15 +224,13 @@ def test_a_redirect_to_another_host_is_refused(fixture_server: FixtureServer) ->
 
 
 def test_a_redirect_to_a_refused_address_is_refused(fixture_server: FixtureServer) -> None:
-    # Same host text, other port: allowed by the redirect rule, still judged by the gate.
-    port = fixture_server.base_url.rsplit(":", 1)[1]
+    # Not followed: no socket is opened to the metadata address (the network guard would see it).
     fixture_server.add(
         "/feed", b"", status=301, headers={"Location": "http://169.254.169.254/meta"}
     )
     with strict_http(allow_private=True) as http, pytest.raises(FetchError) as caught:
         http.get(fixture_server.url("/feed"))
     assert str(caught.value) == "a redirect to another host (169.254.169.254) is refused"
-    assert port  # the server saw only the first request
     assert [r.path for r in fixture_server.requests] == ["/feed"]
 
 
@@ -269,8 +267,8 @@ def test_a_source_on_a_private_address_fails_with_one_clear_line(bot: Bot, tmp_p
     """The shipped policy (no allow_private) against a base_url on loopback: the source fails
     before any request, the run says why and how to allow it."""
     bot.hf.add("/api/daily_papers", b"[]")
-    text = bot.config.read_text(encoding="utf-8").replace("  allow_private: true\n", "")
-    bot.config.write_text(text, encoding="utf-8")
+    lines = bot.config.read_text(encoding="utf-8").splitlines(keepends=True)
+    bot.config.write_text("".join(x for x in lines if "allow_private" not in x), encoding="utf-8")
 
     result = bot.run("once", "--date", "2026-07-31")
 

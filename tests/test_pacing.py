@@ -134,7 +134,7 @@ def test_rss_catch_up_paging_is_paced(timing_server: _TimingServer) -> None:
         min_interval=INTERVAL,
         max_catchup_results=20,
     )
-    with Http(HttpSettings(timeout=5.0)) as http:
+    with Http(HttpSettings(timeout=5.0, allow_private=True)) as http:
         papers = ArxivRss(settings, http).fetch(date(2026, 9, 22))
 
     assert len(papers) == 20
@@ -153,7 +153,7 @@ def test_two_threads_take_turns(timing_server: _TimingServer) -> None:
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
 
-    with Http(HttpSettings(timeout=10.0)) as http:
+    with Http(HttpSettings(timeout=10.0, allow_private=True)) as http:
 
         def one_request() -> None:
             barrier.wait()  # both ask at the same moment

@@ -38,7 +38,7 @@ def make_config(tmp_path: Path, base_url: str, tz: str = "Europe/Berlin") -> Pat
             name: hf-weekend
             schedule: "0 12 * * sat,sun"
             base_url: {base_url}
-        http: {{backoff: 0.01, retries: 0}}
+        http: {{backoff: 0.01, retries: 0, allow_private: true}}
         """)
     )
     return path
@@ -213,7 +213,7 @@ def test_heartbeat_is_healthy_until_a_scheduled_run_is_missed(tmp_path: Path) ->
     # Only the weekday job (08:30 mon-fri): a weekend is quiet.
     config.write_text(
         config.read_text().split("  - kind: hf_daily\n    name: hf-weekend")[0]
-        + "http: {backoff: 0.01, retries: 0}\n"
+        + "http: {backoff: 0.01, retries: 0, allow_private: true}\n"
     )
     settings = load_settings(config)
     friday = datetime(2026, 11, 20, 18, 0, tzinfo=BERLIN)
