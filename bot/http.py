@@ -177,7 +177,7 @@ def _sf(value: str | None, kind: str) -> object:
         return None
     try:
         return http_sf.parse(value.encode("latin-1"), tltype=kind)
-    except (http_sf.StructuredFieldError, UnicodeEncodeError):
+    except ValueError:  # http_sf.StructuredFieldError, or a character outside latin-1
         return None
 
 
