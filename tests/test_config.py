@@ -249,6 +249,13 @@ BROKEN_SETTINGS = [
     pytest.param(
         BOT_YAML + "    base_url: ftp://x\n", 7, "sources[0].base_url", "http", id="bad-base-url"
     ),
+    pytest.param(
+        BOT_YAML + "arxiv_api:\n  base_url: file:///etc\n",
+        8,
+        "arxiv_api.base_url",
+        "expected an http(s) URL",
+        id="bad-arxiv-api-url",
+    ),
 ]
 
 

@@ -16,7 +16,8 @@ import pytest
 from bot.errors import FetchError
 from bot.http import Http, HttpSettings
 from bot.netgate import AddressGate, redirect_refusal
-from tests.e2e import Bot
+from tests.conftest import FIXTURES
+from tests.e2e import SPEC_ID, SPEC_PROFILE, Bot, make_bot, posted_ids
 from tests.fixture_server import FixtureServer
 
 HINT = "set `http.allow_private: true` in bot.yaml for a mirror on your own network"
@@ -279,3 +280,21 @@ def test_a_source_on_a_private_address_fails_with_one_clear_line(bot: Bot, tmp_p
         "error: source hf_daily failed for 2026-07-31: refused: 127.0.0.1 is a loopback address at "
         f"{bot.hf.base_url}/api/daily_papers (hint: {HINT})"
     ], result.stderr
+
+
+def test_example_paper_lookups_go_through_the_same_gate(tmp_path: Path) -> None:
+    """A profile's example paper is looked up at `arxiv_api.base_url`; pointed at the metadata
+    address it is refused before any connection, and the run goes on without the example."""
+    extra = "arxiv_api:\n  base_url: http://169.254.169.254\n"
+    with make_bot(tmp_path, extra) as bot:
+        bot.profile("spec.yaml", SPEC_PROFILE + 'papers: ["2401.01234"]\n')
+        bot.hf.serve_hf_day("2026-07-31", FIXTURES / "hf_daily_papers_2026-07-31_30items.json")
+
+        result = bot.run("once", "--date", "2026-07-31")
+
+        assert result.returncode == 0, result.stderr
+        assert (
+            "warning: could not fetch example papers 2401.01234 from arXiv: "
+            "refused: 169.254.169.254 is a cloud metadata address"
+        ) in result.stderr.splitlines()
+        assert SPEC_ID in posted_ids(bot.slack, "#papers-spec")
