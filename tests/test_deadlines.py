@@ -107,12 +107,12 @@ def test_the_run_deadline_keeps_what_was_fetched_and_leaves_the_rest_for_the_nex
     configure(
         bot,
         [("first", ""), ("slow", "/slow"), ("last", "/last")],
-        "request_deadline: 60\nday_deadline: 60\nrun_deadline: 3\n",
+        "request_deadline: 60\nday_deadline: 60\nrun_deadline: 5\n",
     )
 
     first = bot.run("once", "--date", DAY, timeout=60)
 
-    message = "gave up: the run's fetching took longer than http.run_deadline (3 s)"
+    message = "gave up: the run's fetching took longer than http.run_deadline (5 s)"
     hint = (
         "the sources not fetched are fetched on the next run "
         "(raise http.run_deadline in bot.yaml if runs are legitimately this long)"
