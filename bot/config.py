@@ -34,7 +34,7 @@ from bot.models import Profile, split_arxiv_id
 from bot.notifiers import NOTIFIERS
 from bot.schema import Strict
 from bot.sources import SOURCES
-from bot.sources.base import SourceSettings
+from bot.sources.base import BaseUrl, SourceSettings
 from bot.yaml_budget import check_budget
 
 DEFAULT_CONFIG = "config/bot.yaml"
@@ -54,7 +54,7 @@ def _notifier_fields() -> dict[str, Any]:
 class ArxivApiSettings(Strict):
     """`arxiv_api:` in bot.yaml: the arXiv API used to look up profiles' example papers."""
 
-    base_url: str = "https://export.arxiv.org"
+    base_url: BaseUrl = "https://export.arxiv.org"  # http(s) only, like every source's
 
 
 class _BotSettingsBase(Strict):

@@ -52,11 +52,12 @@ def _fetch(http: Http, api_url: str, ids: list[str]) -> list[Paper]:
     for i in range(0, len(ids), BATCH):
         chunk = ids[i : i + BATCH]
         try:
-            response = http.get(
-                f"{api_url}/api/query",
-                {"id_list": ",".join(chunk), "max_results": len(chunk)},
-                pace=Pace("arxiv", 3.0),
-            )
+            with http.day_deadline():
+                response = http.get(
+                    f"{api_url}/api/query",
+                    {"id_list": ",".join(chunk), "max_results": len(chunk)},
+                    pace=Pace("arxiv", 3.0),
+                )
             papers.extend(
                 p for p in parse_atom(response.content, url=response.url).papers if p.id in chunk
             )

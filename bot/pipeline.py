@@ -7,7 +7,9 @@
                source is reported and the others go on, also when it fails unexpectedly (a bug,
                an unforeseen answer); every batch is made safe to store and show
                (bot/sanitize.py), and a paper is digested under the day fetched for (or a
-               look-back day it names)
+               look-back day it names); each (source, day) and the whole step have total
+               deadlines (`http.day_deadline`, `http.run_deadline`): past the run's, the
+               sources left fail (fetched next run) and what was fetched is kept
     2 diff     papers already stored are not scored again (their new metadata is merged in);
                the same paper from two sources in one run is one paper
     3 score    per digest day: scoring.rank(profiles, that day's new papers, the corpus IDF,
@@ -104,7 +106,8 @@ def run_once(
 
     # 1 fetch
     selected = [s for s in app.sources if sources is None or s.name in sources]
-    fetched, outcomes = _fetch_all(app, selected, day, report, stop)
+    with app.http.run_deadline():  # past it, each source left fails at its first request
+        fetched, outcomes = _fetch_all(app, selected, day, report, stop)
     if report.stopped:
         return report
 
@@ -221,7 +224,8 @@ def _fetch_source(
         for n, d in enumerate(days):
             step(d.isoformat())  # the day being fetched
             try:
-                batch = _fetch_day(app, source, d, report, outcomes)
+                with app.http.day_deadline():
+                    batch = _fetch_day(app, source, d, report, outcomes)
             except FetchError as exc:
                 # The retries are spent: the source's other days would wait them out again.
                 # They are recorded as failed too, so the next run fetches all of them.

@@ -89,6 +89,7 @@ def write_config(root: Path, hf_url: str, slack_url: str, extra: str = "") -> No
           timeout: 5
           retries: 2
           backoff: 0.05
+          allow_private: true  # the loopback servers
         """)
         + textwrap.dedent(extra),
         encoding="utf-8",

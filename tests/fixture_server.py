@@ -44,13 +44,16 @@ def _bytes(body: Body) -> bytes:
 @dataclass(frozen=True)
 class Reply:
     """One canned answer. `delay_s` waits before anything is sent (to trip client timeouts);
-    `content_length=False` omits the header so the body ends when the connection closes."""
+    `content_length=False` omits the header so the body ends when the connection closes;
+    `drip_s` sends the body one byte at a time, `drip_s` apart (never silent for long, so
+    only a total deadline stops a client from waiting for all of it)."""
 
     status: int = 200
     body: Body = b""
     headers: Mapping[str, str] | None = None
     delay_s: float = 0.0
     content_length: bool = True
+    drip_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -97,8 +100,8 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = False
     block_on_close = True
 
-    def __init__(self, state: _State) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, state: _State, host: str) -> None:
+        super().__init__((host, 0), _Handler)
         self.state = state
 
 
@@ -144,9 +147,20 @@ class _Handler(BaseHTTPRequestHandler):
             for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(body)
+            if reply.drip_s:
+                self._drip(body, reply.drip_s)
+            else:
+                self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a timeout test): nothing to answer
+
+    def _drip(self, body: bytes, interval: float) -> None:
+        self.wfile.flush()
+        for i in range(len(body)):
+            if self.server.state.stopping.wait(interval):
+                return  # the server stops: end the answer short
+            self.wfile.write(body[i : i + 1])
+            self.wfile.flush()
 
 
 def _pick(routes: list[_Route], query: Mapping[str, str]) -> _Route | None:
@@ -159,9 +173,11 @@ def _pick(routes: list[_Route], query: Mapping[str, str]) -> _Route | None:
 
 
 class FixtureServer:
-    """A loopback HTTP server serving canned replies; a context manager (start/stop)."""
+    """A loopback HTTP server serving canned replies; a context manager (start/stop).
+    `host` is the loopback address it listens on (127.0.0.2 and so on also work on Linux)."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self._host = host
         self._state = _State()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -171,7 +187,7 @@ class FixtureServer:
     def start(self) -> FixtureServer:
         if self._server is None:
             self._state.stopping.clear()
-            self._server = _Server(self._state)
+            self._server = _Server(self._state, self._host)
             self._thread = threading.Thread(
                 target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
             )

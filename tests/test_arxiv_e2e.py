@@ -84,7 +84,7 @@ def configure(bot: Bot, *, hf: bool, announce_types: str = "[new, cross]") -> No
           token_env: SLACK_BOT_TOKEN
           base_url: {bot.slack.base_url}
           max_retries: 1
-        http: {{timeout: 5, retries: 1, backoff: 0.05}}
+        http: {{timeout: 5, retries: 1, backoff: 0.05, allow_private: true}}
         """)
     )
     bot.config.write_text(text, encoding="utf-8")

@@ -369,7 +369,7 @@ def test_settings_reject(values: dict[str, object]) -> None:
 @pytest.fixture
 def http() -> Iterator[Http]:
     # Real client; short timeout for the timeout row; small backoff (real sleeps of 0.01 s).
-    with Http(HttpSettings(timeout=0.3, retries=2, backoff=0.01)) as client:
+    with Http(HttpSettings(timeout=0.3, retries=2, backoff=0.01, allow_private=True)) as client:
         yield client
 
 

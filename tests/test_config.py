@@ -10,6 +10,7 @@ import pytest
 
 from bot.config import load_profile, load_profiles, load_settings
 from bot.errors import ConfigError, ConfigErrors
+from bot.http import PLACEHOLDER_CONTACT, HttpSettings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -35,6 +36,8 @@ def test_shipped_config_and_profile_load() -> None:
     assert settings.profiles_dir == (REPO / "config" / "profiles").resolve()
     assert [(s.kind, s.schedule) for s in settings.sources] == [("hf_daily", "0 9 * * mon-fri")]
     assert set(settings.notifiers) == {"slack"}
+    # The shipped `http:` is the defaults plus the contact placeholder (which is never sent).
+    assert settings.http == HttpSettings(contact=PLACEHOLDER_CONTACT)
     profiles, errors = load_profiles(settings.profiles_dir)
     assert errors == []
     [profile] = profiles
@@ -245,6 +248,13 @@ BROKEN_SETTINGS = [
     ),
     pytest.param(
         BOT_YAML + "    base_url: ftp://x\n", 7, "sources[0].base_url", "http", id="bad-base-url"
+    ),
+    pytest.param(
+        BOT_YAML + "arxiv_api:\n  base_url: file:///etc\n",
+        8,
+        "arxiv_api.base_url",
+        "expected an http(s) URL",
+        id="bad-arxiv-api-url",
     ),
 ]
 

@@ -524,7 +524,7 @@ def test_settings_reject(values: dict[str, object]) -> None:
 @pytest.fixture
 def http() -> Iterator[Http]:
     # Real client, small backoff (real sleeps of 0.01 s, 0.02 s), 2 retries.
-    with Http(HttpSettings(timeout=5.0, retries=2, backoff=0.01)) as client:
+    with Http(HttpSettings(timeout=5.0, retries=2, backoff=0.01, allow_private=True)) as client:
         yield client
 
 
@@ -702,7 +702,9 @@ def test_fetch_does_not_fall_back_when_the_host_is_unreachable(
     url = fixture_server.base_url
     fixture_server.stop()  # nothing listens on that port any more
     sleeps: list[float] = []
-    with Http(HttpSettings(retries=1, backoff=0.01), sleep=sleeps.append) as client:
+    with Http(
+        HttpSettings(retries=1, backoff=0.01, allow_private=True), sleep=sleeps.append
+    ) as client:
         hf = HfDaily(HfDailySettings(kind="hf_daily", base_url=url), client)
         with pytest.raises(FetchError) as caught:
             hf.fetch(date(2026, 7, 31))
@@ -717,7 +719,7 @@ def test_fetch_does_not_fall_back_on_a_timeout(fixture_server: FixtureServer) ->
     # A timeout has no HTTP status: the page is on the same slow host, so it is not tried.
     fixture_server.script(API, [Reply(200, "[]", delay_s=2.0)])
     fixture_server.add(PAGE, PAGE_2024)
-    with Http(HttpSettings(timeout=0.2, retries=0)) as client:
+    with Http(HttpSettings(timeout=0.2, retries=0, allow_private=True)) as client:
         hf = HfDaily(HfDailySettings(kind="hf_daily", base_url=fixture_server.base_url), client)
         with pytest.raises(FetchError) as caught:
             hf.fetch(date(2024, 8, 1))

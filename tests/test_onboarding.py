@@ -67,6 +67,7 @@ def test_an_initialised_folder_checks_and_runs_a_dry_run(
     text = config.read_text(encoding="utf-8")
     text = text.replace("https://huggingface.co", fixture_server.base_url)
     text = text.replace("# lookback_days: 1 ", "lookback_days: 0 ")
+    text = text.replace("# allow_private: false", "allow_private: true ")  # the loopback server
     config.write_text(text, encoding="utf-8")
     fixture_server.serve_hf_day(DAY, HF_0731)
 
@@ -74,12 +75,16 @@ def test_an_initialised_folder_checks_and_runs_a_dry_run(
     assert checked.returncode == 0, checked.stderr
     assert checked.stdout.splitlines() == [
         "config/bot.yaml: ok (sources: hf_daily; time zone UTC)",
+        "http.contact: still the placeholder you@example.org: put your email or a project URL "
+        "there so that source operators can reach you (until then the User-Agent names no one)",
         "slack: not usable (SLACK_BOT_TOKEN is not set): digests go to the console",
         "profile normalization: ok ('Normalization in transformers' -> slack:#papers-norm)",
     ]
 
     dry = digestbot("once", "--dry-run", "--date", DAY, cwd=folder)
     assert dry.returncode == 0, dry.stderr
+    [agent] = {r.headers["user-agent"] for r in fixture_server.requests}
+    assert agent.startswith("digestbot/") and " " not in agent  # the placeholder is not sent
     assert f"Normalization in transformers — {DAY}" in dry.stdout
     assert "out of 30" in dry.stdout
     assert [r.query["date"] for r in fixture_server.requests_to("/api/daily_papers")] == [DAY]

@@ -3,6 +3,7 @@ runs, and a job that runs the real pipeline against the loopback servers."""
 
 from __future__ import annotations
 
+import sqlite3
 import textwrap
 import threading
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from bot.config import load_settings
 from bot.scheduler import _job, build_scheduler, missed_runs, next_runs
 from bot.sources.base import cron_trigger
 from tests.conftest import FIXTURES
-from tests.fixture_server import FixtureServer
+from tests.fixture_server import FixtureServer, Reply
 
 
 def make_config(tmp_path: Path, base_url: str, tz: str = "Europe/Berlin") -> Path:
@@ -38,7 +39,7 @@ def make_config(tmp_path: Path, base_url: str, tz: str = "Europe/Berlin") -> Pat
             name: hf-weekend
             schedule: "0 12 * * sat,sun"
             base_url: {base_url}
-        http: {{backoff: 0.01, retries: 0}}
+        http: {{backoff: 0.01, retries: 0, allow_private: true}}
         """)
     )
     return path
@@ -78,6 +79,30 @@ def test_a_job_runs_the_pipeline_for_its_source(tmp_path: Path, capsys) -> None:
             before = len(hf.requests)
             _job(app, ["hf-weekend"], stop)  # a stop request: the run ends before fetching
             assert len(hf.requests) == before
+        finally:
+            app.close()
+
+
+def test_a_dripping_source_does_not_hold_the_daemon(tmp_path: Path) -> None:
+    # Jobs share one thread: a job that never ended would block every later one. A source that
+    # drips its answer (never silent long enough for a timeout) ends at the run's deadline.
+    with FixtureServer() as hf:
+        hf.script("/api/daily_papers", [Reply(200, b"[]" * 200, drip_s=0.2)])
+        config = make_config(tmp_path, hf.base_url)
+        config.write_text(config.read_text().replace("retries: 0,", "retries: 0, run_deadline: 1,"))
+        app = build_app(load_settings(config), env={})
+        try:
+            job = threading.Thread(target=_job, args=(app, ["hf_daily"], threading.Event()))
+            job.start()
+            job.join(timeout=30)  # the drip alone would last 80 s
+            assert not job.is_alive()
+            with sqlite3.connect(tmp_path / "state.sqlite3") as db:
+                rows = db.execute(
+                    "SELECT health, error FROM fetches WHERE source = 'hf_daily'"
+                ).fetchall()
+            assert rows  # the look-back day and today, each failed, owed to the next run
+            assert {health for health, _ in rows} == {"failed"}
+            assert "http.run_deadline" in rows[0][1]
         finally:
             app.close()
 
@@ -213,7 +238,7 @@ def test_heartbeat_is_healthy_until_a_scheduled_run_is_missed(tmp_path: Path) ->
     # Only the weekday job (08:30 mon-fri): a weekend is quiet.
     config.write_text(
         config.read_text().split("  - kind: hf_daily\n    name: hf-weekend")[0]
-        + "http: {backoff: 0.01, retries: 0}\n"
+        + "http: {backoff: 0.01, retries: 0, allow_private: true}\n"
     )
     settings = load_settings(config)
     friday = datetime(2026, 11, 20, 18, 0, tzinfo=BERLIN)

@@ -43,11 +43,18 @@ def check(config: Path | None, verbose: bool, live: bool) -> int:
 
     _setup_logging(verbose, daemon=False)
     from bot.config import config_path, load_profiles, load_settings
+    from bot.http import PLACEHOLDER_CONTACT
 
     path = config_path(str(config) if config else None)
     settings = load_settings(path)
     sources = ", ".join(s.label for s in settings.sources) or "none"
     click.echo(f"{path}: ok (sources: {sources}; time zone {settings.timezone})")
+    if settings.http.contact == PLACEHOLDER_CONTACT:  # not an error: the Quick start runs as is
+        click.echo(
+            f"http.contact: still the placeholder {PLACEHOLDER_CONTACT}: put your email or a "
+            "project URL there so that source operators can reach you (until then the "
+            "User-Agent names no one)"
+        )
     for name, notifier_settings in settings.notifiers.items():
         notifier, why = NOTIFIERS[name].create(notifier_settings, os.environ)
         if notifier is None:
