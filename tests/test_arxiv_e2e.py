@@ -246,7 +246,7 @@ def test_an_empty_middle_page_fails_the_day_and_the_next_run_reads_it_whole(bot:
             max_results: 20
             min_interval: 0
             lookback_days: 0
-        http: {{timeout: 5, retries: 1, backoff: 0.05}}
+        http: {{timeout: 5, retries: 1, backoff: 0.05, allow_private: true}}
         """),
         encoding="utf-8",
     )

@@ -82,7 +82,7 @@ slack:
   token_env: SLACK_BOT_TOKEN
   base_url: {bot.slack.base_url}
   max_retries: 1
-http: {{timeout: 5, retries: 1, backoff: 0.05}}
+http: {{timeout: 5, retries: 1, backoff: 0.05, allow_private: true}}
 """
     head = "timezone: America/New_York\nstate: ../data/state.sqlite3\nprofiles: profiles/\n"
     text = head + "sources:\n" + hf + (arxiv if rss else "") + rest + textwrap.dedent(extra)
