@@ -280,7 +280,8 @@ BROKEN_SETTINGS = [
         id="login-in-clear",
     ),
     pytest.param(
-        BOT_YAML + 'email:\n  host: h.example.org\n  username: "b\\u00f6t"\n  from: b@example.org\n',
+        BOT_YAML
+        + 'email:\n  host: h.example.org\n  username: "b\\u00f6t"\n  from: b@example.org\n',
         9,
         "email.username",
         "printable ASCII",

@@ -12,12 +12,17 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
+from bot.app import build_app
+from bot.config import load_settings
+from bot.notifiers.email import EmailNotifier
+from bot.pipeline import run_once
 from tests.conftest import FIXTURES, ROOT
 from tests.e2e import SPEC_ID, TOKEN, Bot, make_bot, posted_ids
 from tests.slack_standin import WEBHOOK_CHANNEL
-from tests.smtp_server import SmtpServer
+from tests.smtp_server import SmtpServer, self_signed
 from tests.test_slack_webhook import use_webhook
 
 DAY = "2026-07-31"
@@ -75,10 +80,10 @@ def bot_with_email(tmp_path: Path) -> Iterator[tuple[Bot, SmtpServer]]:
 # --------------------------------------------------------------------------- one failure, one row
 
 
-def test_an_unexpected_failure_fails_its_delivery_and_the_queue_goes_on(tmp_path: Path) -> None:
-    """The console digest (profile `a`) cannot be written: stdout is a pipe whose reader is gone,
-    so printing raises BrokenPipeError, which no notifier expects. That delivery is failed, with
-    the error kept; profile `b`'s Slack digest, queued after it, is posted all the same."""
+def test_a_closed_console_fails_its_delivery_and_the_queue_goes_on(tmp_path: Path) -> None:
+    """The console digest (profile `a`) cannot be printed: stdout is a pipe whose reader is gone.
+    rich used to end the process there, silently (exit 1, nothing said): the row stayed
+    `sending` and profile `b`'s Slack digest, queued after it, was never posted."""
     with make_bot(tmp_path / "bot") as bot:
         bot.hf.serve_hf_day(DAY, HF_0731)
         bot.profile("a_console.yaml", profile("Console reader", ""))
@@ -93,11 +98,12 @@ def test_an_unexpected_failure_fails_its_delivery_and_the_queue_goes_on(tmp_path
         )
         assert proc.stdout is not None and proc.stderr is not None
         proc.stdout.close()  # nobody reads the console
-        stderr = proc.stderr.read()
+        with proc.stderr:
+            stderr = proc.stderr.read()
         assert proc.wait(timeout=120) == 1, stderr
 
-        assert "internal error" not in stderr
-        assert "delivery to console failed" in stderr and "BrokenPipeError" in stderr
+        assert "kept queued for a retry: console: cannot print" in stderr
+        assert "BrokenPipeError" in stderr and "Exception ignored" not in stderr
         assert posted_ids(bot.slack, "#papers-spec") == [SPEC_ID]
         assert rows(bot) == [
             (SPEC_ID, "a_console", "console", "failed"),
@@ -110,6 +116,49 @@ def test_an_unexpected_failure_fails_its_delivery_and_the_queue_goes_on(tmp_path
         assert "Console reader — 2026-07-31" in again.stdout
         assert {status for *_, status in rows(bot)} == {"sent"}
         assert len(bot.slack.posts) == 1
+
+
+def test_an_unexpected_exception_fails_its_delivery_and_the_queue_goes_on(tmp_path: Path) -> None:
+    """A notifier raising what it does not translate (here smtplib's UnicodeEncodeError for a
+    password it cannot send; `create` refuses such a password now, so the notifier is built
+    around that check, as a bug elsewhere could) used to end the run: the email row stayed
+    `sending` and the Slack digest queued after it was never posted."""
+    cert, key = self_signed(tmp_path)
+    with SmtpServer(tls=(cert, key), users={"bot": "pw"}) as smtp:
+        extra = (
+            f"email:\n  host: 127.0.0.1\n  port: {smtp.port}\n  username: bot\n"
+            f"  password_env: SMTP_PASSWORD\n  from: bot@digest.example.org\n"
+            f"  ca_file: {cert}\n  timeout: 5\n"
+        )
+        with make_bot(tmp_path / "bot", extra) as bot:
+            bot.hf.serve_hf_day(DAY, HF_0731)
+            bot.profile(
+                "a_email.yaml", profile("Mail reader", "notify:\n  email: bob@example.org\n")
+            )
+            bot.profile(
+                "b_slack.yaml", profile("Slack reader", 'notify:\n  slack: "#papers-spec"\n')
+            )
+            app = build_app(load_settings(bot.config), env={**bot.env, "SMTP_PASSWORD": "pw"})
+            try:
+                email = app.notifiers["email"]
+                assert isinstance(email, EmailNotifier)
+                app.notifiers["email"] = EmailNotifier(email.settings, "p\u00e4ssw\u00f6rd")
+                report = run_once(app, day=date.fromisoformat(DAY))
+            finally:
+                app.close()
+
+            mail = report.destinations["email:bob@example.org"]
+            assert (mail.sent, mail.failed) == (0, 1)
+            assert mail.error is not None and "UnicodeEncodeError" in mail.error
+            assert report.destinations["slack:#papers-spec"].sent == 1
+            assert posted_ids(bot.slack, "#papers-spec") == [SPEC_ID]
+            assert rows(bot) == [
+                (SPEC_ID, "a_email", "email:bob@example.org", "failed"),
+                (SPEC_ID, "b_slack", "slack:#papers-spec", "sent"),
+            ]
+            error = last_errors(bot)[("a_email", "email:bob@example.org")]
+            assert error.startswith("email:bob@example.org: UnicodeEncodeError: 'ascii' codec")
+            assert smtp.messages == []
 
 
 def test_a_malformed_slack_token_does_not_block_the_email_queued_after_it(tmp_path: Path) -> None:

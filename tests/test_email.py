@@ -198,7 +198,8 @@ def test_a_stored_hostile_profile_name_and_id_still_make_one_line_headers() -> N
         "Decoding weekly Bcc: eve@evil.example "
         "<deco-ding-Bcc--eve-evil-example.digestbot.digest.example.org>"
     )
-    assert msg["Subject"] == (
+    # (A subject this long is folded; parsing it back doubles a space at the fold.)
+    assert " ".join(msg["Subject"].split()) == (
         "[digestbot] Decoding weekly Bcc: eve@evil.example: 3 new papers — 2026-07-31"
     )
     assert "\n" not in msg["List-Unsubscribe"]
@@ -214,8 +215,12 @@ def test_a_stored_hostile_profile_name_and_id_still_make_one_line_headers() -> N
 )
 def test_create_refuses_a_malformed_password_naming_the_variable(value: str, problem: str) -> None:
     settings = EmailSettings.model_validate(
-        {"host": "127.0.0.1", "from": "bot@example.org", "username": "bot",
-         "password_env": "SMTP_PASSWORD"}
+        {
+            "host": "127.0.0.1",
+            "from": "bot@example.org",
+            "username": "bot",
+            "password_env": "SMTP_PASSWORD",
+        }
     )
     with pytest.raises(DigestbotError) as caught:
         EmailNotifier.create(settings, {"SMTP_PASSWORD": value})

@@ -213,8 +213,6 @@ def secret_bot(
         bot.profile("spec.yaml", PROFILE)
         bot.slack.token = f"xoxb-{secrets.token_hex(8)}" if slack == "bad-token" else TOKEN
         webhook_url = bot.slack.add_webhook(HOOK_PATH)
-        if slack.startswith("webhook"):
-            use_webhook(bot)
         if slack == "token-refused":
             text = bot.config.read_text(encoding="utf-8")
             closed = f"http://127.0.0.1:{free_port()}/api/"
@@ -223,6 +221,8 @@ def secret_bot(
             webhook_url = bot.slack.root_url + HOOK_PATH + "0"  # never created
         if slack == "webhook-refused":
             webhook_url = f"http://127.0.0.1:{free_port()}{HOOK_PATH}"
+        if slack.startswith("webhook"):
+            use_webhook(bot, base=webhook_url.removesuffix(HOOK_PATH + "0").removesuffix(HOOK_PATH))
         bot.env.update(
             {"SLACK_BOT_TOKEN": TOKEN, "SLACK_WEBHOOK_URL": webhook_url, "SMTP_PASSWORD": PASSWORD}
         )
@@ -370,5 +370,6 @@ def test_the_internal_error_line_and_the_logs_are_redacted(
     err = capsys.readouterr().err
     assert "error: internal error: ValueError: Invalid header value b'Bearer [redacted]'" in err
     assert "Traceback" in err  # -v
-    assert "posting to https://hooks.slack.com/services/[redacted] failed" in err
+    # (Secrets read by other tests of this process may be cut out too, so only the shape:)
+    assert re.search(r"posting to \S*services/\[redacted\] failed", err), err
     assert_no_secrets({"stderr": err}, tmp_path / "no-state")

@@ -662,6 +662,7 @@ def test_bad_settings_are_rejected(data: dict[str, Any], problem: str) -> None:
 def test_settings_defaults() -> None:
     assert SlackSettings().model_dump() == {
         "webhook_env": None,
+        "webhook_base_url": "https://hooks.slack.com/",
         "token_env": "SLACK_BOT_TOKEN",
         "base_url": "https://slack.com/api/",
         "timeout": 30,

@@ -62,7 +62,10 @@ def standin() -> Iterator[SlackStandIn]:
 
 def webhook_notifier(url: str, max_retries: int = 1, timeout: float = 5) -> SlackWebhookNotifier:
     """Built the way the app builds it: SlackNotifier.create with `webhook_env` set."""
-    settings = SlackSettings(webhook_env=ENV, max_retries=max_retries, timeout=timeout)
+    base = url.split("/services/", 1)[0] + "/"  # the stand-in's (or a closed port's) root
+    settings = SlackSettings(
+        webhook_env=ENV, webhook_base_url=base, max_retries=max_retries, timeout=timeout
+    )
     notifier, why = SlackNotifier.create(settings, {ENV: url, "SLACK_BOT_TOKEN": TOKEN})
     assert why == ""
     assert isinstance(notifier, SlackWebhookNotifier)
@@ -349,7 +352,10 @@ MALFORMED_URLS = [
     ("https://hooks.slack.com/", _NOT_UNDER),
     ("https://hooks.slack.com/services/T0/B0/w3bh00k S3cr3t", "it contains a space"),
     ("https://hooks.slack.com/services/T0/B0/\nw3bh00kS3cr3t", "it contains a line break"),
-    ("https://hooks.slack.com/services/T0/B0/\u00e9w3bh00kS3cr3t", "it contains a character outside ASCII"),
+    (
+        "https://hooks.slack.com/services/T0/B0/\u00e9w3bh00kS3cr3t",
+        "it contains a character outside ASCII",
+    ),
 ]
 
 
@@ -516,11 +522,14 @@ def test_standin_checks_what_slack_checks_for_webhooks(
 # --------------------------------------------------------------------------- the real CLI
 
 
-def use_webhook(bot: Bot, extra: str = "") -> None:
-    """Rewrite the harness's `slack:` section to an incoming webhook (the token stays set in the
-    environment: with webhook_env it is not used)."""
+def use_webhook(bot: Bot, extra: str = "", base: str | None = None) -> None:
+    """Rewrite the harness's `slack:` section to an incoming webhook under `base` (default: the
+    stand-in's root); the token stays set in the environment: with webhook_env it is not used."""
     text = bot.config.read_text(encoding="utf-8")
-    section = "slack:\n  webhook_env: SLACK_WEBHOOK_URL\n  max_retries: 1\n"
+    base = base or bot.slack.root_url
+    section = (
+        f"slack:\n  webhook_env: SLACK_WEBHOOK_URL\n  webhook_base_url: {base}\n  max_retries: 1\n"
+    )
     new = re.sub(r"^slack:\n(?:  .*\n)+", section, text, flags=re.MULTILINE)
     assert new != text
     bot.config.write_text(new + textwrap.dedent(extra), encoding="utf-8")
