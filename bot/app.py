@@ -16,14 +16,13 @@ from typing import IO
 import httpx
 
 from bot.config import Settings, load_profiles
-from bot.errors import ConfigError
+from bot.errors import ConfigError, SecretError
 from bot.http import Http
 from bot.lock import StateLock
 from bot.models import Profile
 from bot.notifiers import NOTIFIERS
 from bot.notifiers.base import Notifier
 from bot.notifiers.console import ConsoleNotifier
-from bot.secrets import SecretError
 from bot.sources import SOURCES
 from bot.sources.base import Source
 from bot.store import Store

@@ -9,7 +9,9 @@
     3 score    per digest day: scoring.rank(profiles, that day's new papers, the corpus IDF,
                the last 5000 papers before the day as the reference set);
                a fresh install scores only its latest day (older papers become corpus only)
-    4 record   new papers + fetch outcomes + queued deliveries, in ONE transaction
+    4 record   new papers + fetch outcomes + queued deliveries, in ONE transaction; a paper
+               several profiles match for one channel or mailbox is queued there once, under
+               the profile that scored it best ("also matches: ..."; bot/outbox.py `share`)
     5 health   incidents opened or closed; the operator told once per incident
     6 deliver  every pending digest (this run's and earlier failures'), marked sent only
                after the channel accepted it; each delivery's failure is its own (an
@@ -40,6 +42,7 @@ from bot.fetch_log import FetchOutcome
 from bot.health import fingerprint, track_incidents
 from bot.models import Delivery, DestinationReport, Match, Paper, Profile, RunReport, SourceReport
 from bot.notifiers.base import Notifier
+from bot.outbox import Queued, share
 from bot.progress import progress
 from bot.reference import KEEP_VECTORS, Reference, StoredVector, encode_rows
 from bot.secrets import redact
@@ -153,14 +156,17 @@ def run_once(
         _print_dry_run(app, profiles, digests, day)
         return report
 
-    # 4 record
-    queued = [
-        (match, destination, profile.name, d, candidates)
-        for d, candidates, matches in digests
-        for profile in profiles
-        for destination in _destinations(app, profile)
-        for match in matches.get(profile.id, [])
-    ]
+    # 4 record (a paper that several profiles match for one place is queued once there)
+    queued = share(
+        [
+            Queued(match, destination, profile.name, d, candidates)
+            for d, candidates, matches in digests
+            for profile in profiles
+            for destination in _destinations(app, profile)
+            for match in matches.get(profile.id, [])
+        ],
+        app.place,
+    )
     app.store.record(
         fresh,
         outcomes,

@@ -31,19 +31,11 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
-from bot.errors import DigestbotError
+from bot.errors import SecretError
 
 REDACTED = "[redacted]"
 
 Shape = Callable[[str], str]  # value -> the value to use; raises ValueError("it contains ...")
-
-
-class SecretError(DigestbotError):
-    """An environment variable holds a secret of the wrong shape. Names the variable only."""
-
-    def __init__(self, variable: str, problem: str, hint: str) -> None:
-        super().__init__(f"${variable} is malformed: {problem}", hint)
-        self.variable = variable
 
 
 # --------------------------------------------------------------------------- reading

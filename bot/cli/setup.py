@@ -18,8 +18,7 @@ from bot.cli.base import (
     _setup_logging,
     cli,
 )
-from bot.errors import ConfigErrors, DigestbotError
-from bot.secrets import SecretError
+from bot.errors import ConfigErrors, DigestbotError, SecretError
 
 log = logging.getLogger("bot")
 

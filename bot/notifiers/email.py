@@ -137,6 +137,11 @@ class EmailNotifier(Notifier):
                 return None, f"{settings.password_env} is not set"
         return cls(settings, password), ""
 
+    def place(self, target: str) -> str:
+        """A mailbox: the domain compared without case (the local part is the server's)."""
+        local, _, domain = target.rpartition("@")
+        return f"{local}@{domain.lower()}"
+
     def describe(self) -> str:
         s = self.settings
         parts = [f"password from ${s.password_env}"] if s.password_env else []

@@ -95,6 +95,12 @@ class SlackNotifier(Notifier):
     def describe(self) -> str:
         return f"bot token from ${self._token_env}"
 
+    def place(self, target: str) -> str:
+        """A channel: its ID, or its name as Slack compares names ("#Papers" is "papers").
+        (A channel named by name in one profile and by ID in another is not recognised as one:
+        that would take a lookup.)"""
+        return target if is_channel_id(target) else "#" + channel_name(target)
+
     @classmethod
     def create(cls, settings: Any, env: Mapping[str, str]) -> tuple[Notifier | None, str]:
         if not isinstance(settings, SlackSettings):

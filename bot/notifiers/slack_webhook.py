@@ -168,6 +168,10 @@ class SlackWebhookNotifier(Notifier):
     def describe(self) -> str:
         return f"incoming webhook from ${self._webhook_env}"
 
+    def place(self, target: str) -> str:
+        """One place, whatever channel a profile names: the webhook's own channel."""
+        return "webhook"
+
     @classmethod
     def create(cls, settings: Any, env: Mapping[str, str]) -> tuple[Notifier | None, str]:
         if not isinstance(settings, SlackSettings):
