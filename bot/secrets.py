@@ -29,7 +29,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Callable, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from bot.errors import SecretError
 
@@ -102,15 +102,10 @@ def webhook_url(base: str) -> Shape:
     def check(value: str) -> str:
         value = value.strip()
         _characters(value, space=False)
-        try:
-            parts = urlsplit(value)
-            port, wanted_port = parts.port, expected.port
-        except ValueError:
-            parts, port, wanted_port = None, None, None
+        parts = urlsplit(value)
         if (
-            parts is None
-            or (parts.scheme, parts.hostname, port)
-            != (expected.scheme, expected.hostname, wanted_port)
+            _origin(parts) is None
+            or _origin(parts) != _origin(expected)
             or not parts.path.startswith(expected.path)
             or not parts.path[len(expected.path) :].strip("/")
         ):
@@ -118,6 +113,18 @@ def webhook_url(base: str) -> Shape:
         return value
 
     return check
+
+
+def _origin(parts: SplitResult) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an http(s) URL, the port filled in; None if it has none."""
+    default = {"https": 443, "http": 80}.get(parts.scheme)
+    try:
+        port = parts.port or default
+    except ValueError:  # a port that is not a number
+        return None
+    if port is None or not parts.hostname:
+        return None
+    return parts.scheme, parts.hostname, port
 
 
 # --------------------------------------------------------------------------- redacting

@@ -350,6 +350,8 @@ MALFORMED_URLS = [
     ("https://hooks.slack.com.evil.example/services/T0/B0/w3bh00kS3cr3t", _NOT_UNDER),
     ("https://evil.example/services/T0/B0/w3bh00kS3cr3t", _NOT_UNDER),
     ("https://hooks.slack.com/", _NOT_UNDER),
+    ("https://hooks.slack.com:8443/services/T0/B0/w3bh00kS3cr3t", _NOT_UNDER),
+    ("https://hooks.slack.com:x/services/T0/B0/w3bh00kS3cr3t", _NOT_UNDER),
     ("https://hooks.slack.com/services/T0/B0/w3bh00k S3cr3t", "it contains a space"),
     ("https://hooks.slack.com/services/T0/B0/\nw3bh00kS3cr3t", "it contains a line break"),
     (
@@ -372,6 +374,12 @@ def test_create_refuses_a_malformed_webhook_url_naming_the_variable(
     assert str(err) == f"${ENV} is malformed: {problem}"
     assert err.hint is not None and f"${ENV}" in err.hint
     assert "w3bh00k" not in str(err) + err.hint
+
+
+def test_the_default_port_may_be_written_out() -> None:
+    url = "https://hooks.slack.com:443" + SECRET_PATH
+    notifier, why = SlackNotifier.create(SlackSettings(webhook_env=ENV), {ENV: url})
+    assert (isinstance(notifier, SlackWebhookNotifier), why) == (True, "")
 
 
 def test_create_configures_slack_sdks_webhook_client() -> None:
