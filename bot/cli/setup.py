@@ -19,6 +19,7 @@ from bot.cli.base import (
     cli,
 )
 from bot.errors import ConfigErrors, DigestbotError, SecretError
+from bot.secrets import redact
 
 log = logging.getLogger("bot")
 
@@ -79,7 +80,7 @@ def check(config: Path | None, verbose: bool, live: bool) -> int:
         for result in live_checks(settings, profiles, os.environ):
             failed += result.failed
             for line in result.lines():
-                click.echo(line)
+                click.echo(redact(line))  # a service's answer may quote what it was sent
         if failed:
             click.echo(f"{failed} live check(s) failed", err=True)
     if errors or malformed:
