@@ -16,7 +16,7 @@ from typing import IO
 import httpx
 
 from bot.config import Settings, load_profiles
-from bot.errors import ConfigError
+from bot.errors import ConfigError, SecretError
 from bot.http import Http
 from bot.lock import StateLock
 from bot.models import Profile
@@ -42,6 +42,9 @@ class App:
     sources: list[Source]
     notifiers: dict[str, Notifier]  # usable notifiers by name
     unusable: dict[str, str] = field(default_factory=dict)  # configured but unusable: why
+    # Configured, but its secret is set and malformed: its digests are not sent to the console
+    # (the secret is there, just wrong) but fail for good, naming the variable, until fixed.
+    malformed: dict[str, SecretError] = field(default_factory=dict)
     console: Notifier = field(default_factory=ConsoleNotifier)
     dry_run: bool = False
     lock: StateLock | None = None  # held while the app writes to the state (not in dry runs)
@@ -63,10 +66,20 @@ class App:
         return sorted([*profiles, *kept], key=lambda p: p.path), errors
 
     def resolve(self, destination: str) -> str:
-        """Where a profile's destination really goes: itself when its notifier is usable,
-        else the console (the new user's default: no token yet)."""
+        """Where a profile's destination really goes: itself when its notifier is usable (or
+        its secret malformed: then the delivery fails), else the console (the new user's
+        default: no token yet)."""
         name = destination.split(":", 1)[0]
-        return destination if name in self.notifiers else CONSOLE
+        return destination if name in self.notifiers or name in self.malformed else CONSOLE
+
+    def place(self, destination: str) -> str:
+        """Where a destination's messages land, as a key: two destinations with the same place
+        are one channel or mailbox (`Notifier.place`)."""
+        found = self.notifier_for(destination)
+        if found is None:
+            return destination
+        notifier, target = found
+        return f"{destination.split(':', 1)[0]}:{notifier.place(target)}"
 
     def notifier_for(self, destination: str) -> tuple[Notifier, str] | None:
         if destination == CONSOLE:
@@ -107,7 +120,7 @@ def build_app(
             raise
     http = Http(settings.http, transport=http_transport)
     sources = build_sources(settings, http)
-    notifiers, unusable = build_notifiers(settings, env)
+    notifiers, unusable, malformed = build_notifiers(settings, env)
     return App(
         settings=settings,
         store=store,
@@ -115,6 +128,7 @@ def build_app(
         sources=sources,
         notifiers=notifiers,
         unusable=unusable,
+        malformed=malformed,
         console=ConsoleNotifier(console_stream),
         dry_run=dry_run,
         lock=lock,
@@ -128,16 +142,23 @@ def build_sources(settings: Settings, http: Http) -> list[Source]:
 
 def build_notifiers(
     settings: Settings, env: Mapping[str, str]
-) -> tuple[dict[str, Notifier], dict[str, str]]:
-    """(usable notifiers by name, why each configured but unusable one is not usable)."""
+) -> tuple[dict[str, Notifier], dict[str, str], dict[str, SecretError]]:
+    """(usable notifiers by name, why each configured but unusable one is not usable, the
+    error of each whose secret is malformed)."""
     notifiers: dict[str, Notifier] = {}
     unusable: dict[str, str] = {}
+    malformed: dict[str, SecretError] = {}
     for name, notifier_settings in settings.notifiers.items():
-        notifier, why = NOTIFIERS[name].create(notifier_settings, env)
+        try:
+            notifier, why = NOTIFIERS[name].create(notifier_settings, env)
+        except SecretError as exc:
+            malformed[name] = exc
+            log.error("%s is not usable: %s; its digests fail until it is fixed", name, exc)
+            continue
         if notifier is None:
             unusable[name] = why
             # Expected on a fresh install (no token yet); `digestbot check` reports it too.
             log.info("%s is not usable (%s): its digests go to the console", name, why)
         else:
             notifiers[name] = notifier
-    return notifiers, unusable
+    return notifiers, unusable, malformed

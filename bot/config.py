@@ -32,7 +32,7 @@ from bot.errors import ConfigError, ConfigErrors
 from bot.http import HttpSettings
 from bot.models import Profile, split_arxiv_id
 from bot.notifiers import NOTIFIERS
-from bot.schema import Strict
+from bot.schema import Strict, one_line
 from bot.sources import SOURCES
 from bot.sources.base import BaseUrl, SourceSettings
 from bot.yaml_budget import check_budget
@@ -339,6 +339,8 @@ class ProfileModel(Strict):
     authors: list[str] = Field(default_factory=list)  # followed authors
     upvote_weight: float = Field(default=0.0, ge=0, le=1)
     notify: dict[str, Any] = Field(default_factory=dict)
+
+    _name = field_validator("name")(one_line)
 
     @field_validator("papers", "not_like")
     @classmethod

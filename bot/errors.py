@@ -6,6 +6,7 @@
     │   ├── ParseError             a source answered, but not with what we can read
     │   └── StaleError             a source answered with an old batch for the day asked
     ├── DeliveryError              a destination refused or could not be reached
+    ├── SecretError                a secret in the environment is malformed (names the variable)
     └── StateError                 the SQLite state cannot be used: too new, a full disk, read-only,
                                    not SQLite, locked (bot/state_db.py)
 
@@ -113,6 +114,15 @@ class DeliveryError(DigestbotError):
         self.permanent = permanent
         self.delivered = delivered
         self.retry_after = retry_after
+
+
+class SecretError(DigestbotError):
+    """An environment variable holds a secret of the wrong shape (bot/secrets.py). The message
+    names the variable only, never the value."""
+
+    def __init__(self, variable: str, problem: str, hint: str) -> None:
+        super().__init__(f"${variable} is malformed: {problem}", hint)
+        self.variable = variable
 
 
 class StateError(DigestbotError):

@@ -55,13 +55,15 @@ def live_checks(
 def _notifier_checks(
     settings: Settings, targets: Mapping[str, list[str]], env: Mapping[str, str]
 ) -> Iterator[Check]:
-    notifiers, unusable = build_notifiers(settings, env)
+    notifiers, unusable, malformed = build_notifiers(settings, env)
     try:
         names = [*settings.notifiers, *(n for n in targets if n not in settings.notifiers)]
         for name in names:
             wanted = targets.get(name, [])
             if name in notifiers:
                 yield from notifiers[name].probe(wanted)
+            elif name in malformed:
+                yield Check(name, "failed", str(malformed[name]), malformed[name].hint)
             elif name not in unusable:
                 for target in wanted:
                     yield Check(

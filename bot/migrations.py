@@ -132,5 +132,41 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             weights BLOB NOT NULL
         )""",
     ),
+    (
+        # A paper several profiles match for one channel or mailbox on one digest day goes there
+        # once (bot/outbox.py `share`): one row delivers it, the others are `merged` into it,
+        # naming that row (same paper) in merged_profile / merged_destination. A new CHECK
+        # constraint means rebuilding the table, as in version 4.
+        """CREATE TABLE deliveries_v6 (
+            paper_id TEXT NOT NULL REFERENCES papers(id),
+            profile_id TEXT NOT NULL,
+            destination TEXT NOT NULL,
+            profile_name TEXT NOT NULL,
+            digest_day TEXT NOT NULL,
+            candidates INTEGER NOT NULL,
+            score REAL NOT NULL,
+            why TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'sending', 'sent', 'failed', 'dead', 'merged')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            next_attempt_at TEXT,
+            created_at TEXT NOT NULL,
+            sent_at TEXT,
+            merged_profile TEXT,
+            merged_destination TEXT,
+            PRIMARY KEY (paper_id, profile_id, destination),
+            CHECK ((status = 'merged') = (merged_profile IS NOT NULL))
+        )""",
+        """INSERT INTO deliveries_v6 (paper_id, profile_id, destination, profile_name,
+               digest_day, candidates, score, why, status, attempts, last_error,
+               next_attempt_at, created_at, sent_at)
+           SELECT paper_id, profile_id, destination, profile_name, digest_day, candidates,
+               score, why, status, attempts, last_error, next_attempt_at, created_at, sent_at
+           FROM deliveries""",
+        "DROP TABLE deliveries",
+        "ALTER TABLE deliveries_v6 RENAME TO deliveries",
+        "CREATE INDEX deliveries_status ON deliveries (status, destination)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

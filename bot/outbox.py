@@ -4,6 +4,17 @@
                                   |----mark_failed---> failed  (transient: retried after backoff)
                                   '----mark_failed---> dead    (permanent: bad token, SMTP 550)
     failed/dead --retry--> pending                             (`digestbot retry`)
+    merged                                                     (written so, never sent: below)
+
+One paper, one post per place. A paper that several profiles match for the same channel or
+mailbox (the same *place*: `Notifier.place`) on one digest day is queued ONCE (`share`): the
+row of the profile that scored it best (on a tie, the first profile) delivers it, with the
+reason "also matches: <the other profiles' names>" first among its reasons; the other
+profiles' rows are written `merged`, naming that row. They are never due, never retried, and
+count as whatever their delivering row is (sent once it is sent); the unique key (paper,
+profile, destination) still makes a paper reach a destination at most once. Every match of a
+paper is scored in the run that first stores the paper, so the grouping is complete there, in
+the same transaction as the rows: a crash cannot leave half of it.
 
 Rows are written `sending` (and committed) before a channel is asked, so a crash between "the
 channel accepted" and "marked sent" leaves rows in `sending`: the next run hands them back as a
@@ -19,9 +30,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple
 
 from bot.models import Delivery, Match, Paper
 
@@ -29,6 +42,46 @@ BACKOFF_START = timedelta(minutes=5)
 BACKOFF_MAX = timedelta(hours=6)
 
 PaperFromRow = Callable[[tuple[object, ...]], Paper]
+
+
+class Queued(NamedTuple):
+    """One match to queue for one destination (a row of `deliveries`)."""
+
+    match: Match
+    destination: str
+    profile_name: str
+    day: date
+    candidates: int
+    # (profile id, destination) of the row that delivers this paper, when not this one
+    merged_into: tuple[str, str] | None = None
+
+
+def share(queued: Sequence[Queued], place: Callable[[str], str]) -> list[Queued]:
+    """`queued` (in profile order) with each paper queued once per digest day and place: the
+    best-scored row of a group delivers it, "also matches: ..." first among its reasons; the
+    others are merged into it. Pure: `place` maps a destination to where it lands."""
+    groups: dict[tuple[date, str, str], list[int]] = {}
+    for i, q in enumerate(queued):
+        groups.setdefault((q.day, place(q.destination), q.match.paper.id), []).append(i)
+    out = list(queued)
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        first = min(members, key=lambda i: (-queued[i].match.score, i))
+        owner = queued[first]
+        others = [
+            queued[i].profile_name
+            for i in members
+            if queued[i].match.profile_id != owner.match.profile_id
+        ]
+        if others:
+            also = "also matches: " + ", ".join(dict.fromkeys(others))
+            match = replace(owner.match, why=(also, *owner.match.why))
+            out[first] = owner._replace(match=match)
+        for i in members:
+            if i != first:
+                out[i] = queued[i]._replace(merged_into=(owner.match.profile_id, owner.destination))
+    return out
 
 
 def backoff(attempts: int) -> timedelta:
@@ -165,9 +218,17 @@ class Outbox:
         return cursor.rowcount
 
     def counts(self) -> dict[tuple[str, str], int]:
-        """(destination, status) -> number of papers."""
+        """(destination, status) -> number of papers; a merged row counts with the status of
+        the row that delivers its paper, and again under "merged"."""
         rows = self._db.execute(
-            "SELECT destination, status, count(*) FROM deliveries GROUP BY destination, status"
+            """SELECT d.destination, COALESCE(o.status, d.status), count(*)
+               FROM deliveries d LEFT JOIN deliveries o ON d.status = 'merged'
+                    AND o.paper_id = d.paper_id AND o.profile_id = d.merged_profile
+                    AND o.destination = d.merged_destination
+               GROUP BY 1, 2
+               UNION ALL
+               SELECT destination, 'merged', count(*) FROM deliveries
+               WHERE status = 'merged' GROUP BY 1"""
         )
         return {(dest, status): n for dest, status, n in rows}
 

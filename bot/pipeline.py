@@ -15,10 +15,14 @@
     3 score    per digest day: scoring.rank(profiles, that day's new papers, the corpus IDF,
                the last 5000 papers before the day as the reference set);
                a fresh install scores only its latest day (older papers become corpus only)
-    4 record   new papers + fetch outcomes + queued deliveries, in ONE transaction
+    4 record   new papers + fetch outcomes + queued deliveries, in ONE transaction; a paper
+               several profiles match for one channel or mailbox is queued there once, under
+               the profile that scored it best ("also matches: ..."; bot/outbox.py `share`)
     5 health   incidents opened or closed; the operator told once per incident
     6 deliver  every pending digest (this run's and earlier failures'), marked sent only
-               after the channel accepted it
+               after the channel accepted it; each delivery's failure is its own (an
+               unexpected exception fails that delivery, with its redacted error kept, and
+               the next one goes)
     7 report   a RunReport; the CLI turns it into an exit code
 
 `digestbot once` and each scheduled job call `run_once`. With `dry_run` nothing is written:
@@ -44,15 +48,21 @@ from bot.fetch_log import SKIPPED, FetchOutcome
 from bot.health import fingerprint, track_incidents
 from bot.models import Delivery, DestinationReport, Match, Paper, Profile, RunReport, SourceReport
 from bot.notifiers.base import Notifier
+from bot.outbox import Queued, share
 from bot.progress import progress
 from bot.reference import KEEP_VECTORS, Reference, StoredVector, encode_rows
 from bot.sanitize import clean_batch
+from bot.secrets import redact
 from bot.sources.base import MAX_CATCHUP_DAYS, Source
 from bot.tfidf import MemoryDocFreqs, Space, Vocabulary, terms_of
 
 log = logging.getLogger(__name__)
 
 COLD_START_DOCS = 1000  # below this many stored papers, a day's IDF also counts the day
+UNEXPECTED_HINT = (
+    "the digest stays queued and is retried on the next run; if this keeps happening, run "
+    "with -v for the traceback and report it"
+)
 
 
 def today(app: App) -> date:
@@ -167,14 +177,17 @@ def run_once(
         _print_dry_run(app, profiles, digests, day)
         return report
 
-    # 4 record
-    queued = [
-        (match, destination, profile.name, d, candidates)
-        for d, candidates, matches in digests
-        for profile in profiles
-        for destination in _destinations(app, profile)
-        for match in matches.get(profile.id, [])
-    ]
+    # 4 record (a paper that several profiles match for one place is queued once there)
+    queued = share(
+        [
+            Queued(match, destination, profile.name, d, candidates)
+            for d, candidates, matches in digests
+            for profile in profiles
+            for destination in _destinations(app, profile)
+            for match in matches.get(profile.id, [])
+        ],
+        app.place,
+    )
     app.store.record(
         fresh,
         outcomes,
@@ -353,8 +366,20 @@ def _deliver(app: App, report: RunReport, stop: threading.Event, respect_backoff
         found = app.notifier_for(delivery.destination)
         if found is None:
             name = delivery.destination.split(":", 1)[0]
-            why = app.unusable.get(name, f"no notifier {name!r} is configured")
             ids = [m.paper.id for m in delivery.matches]
+            malformed = app.malformed.get(name)
+            if malformed is not None:  # the secret is set but wrong: fixing it takes a person
+                outbox.mark_failed(delivery, ids, str(malformed), permanent=True)
+                dest_report.failed += len(ids)
+                dest_report.error, dest_report.hint = str(malformed), malformed.hint
+                log.error(
+                    "delivery to %s marked dead (not retried): %s (hint: %s)",
+                    delivery.destination,
+                    malformed,
+                    malformed.hint,
+                )
+                continue
+            why = app.unusable.get(name, f"no notifier {name!r} is configured")
             outbox.mark_failed(delivery, ids, why, permanent=False)
             dest_report.failed += len(ids)
             dest_report.error = why
@@ -374,16 +399,30 @@ def _deliver(app: App, report: RunReport, stop: threading.Event, respect_backoff
             if done:
                 outbox.mark_sent(delivery, done)
             rest = [pid for pid in ids if pid not in set(done)]
+            error = redact(str(exc))
             outbox.mark_failed(
-                delivery, rest, str(exc), permanent=exc.permanent, wait_at_least=exc.retry_after
+                delivery, rest, error, permanent=exc.permanent, wait_at_least=exc.retry_after
             )
             dest_report.sent += len(done)
             dest_report.failed += len(rest)
-            dest_report.error = str(exc)
+            dest_report.error = error
             dest_report.hint = exc.hint
             state = "marked dead (not retried)" if exc.permanent else "kept queued for a retry"
             hint = f" (hint: {exc.hint})" if exc.hint else ""
-            log.error("delivery failed, %s: %s%s", state, exc, hint)
+            log.error("delivery failed, %s: %s%s", state, error, hint)
+            continue
+        except Exception as exc:
+            # Not a failure the notifier knows (a bug, a library's surprise, a closed stdout):
+            # this delivery fails, as transient, with the error kept; the queue goes on.
+            error = redact(f"{delivery.destination}: {type(exc).__name__}: {exc}")
+            outbox.mark_failed(delivery, ids, error, permanent=False)
+            dest_report.failed += len(ids)
+            dest_report.error = error
+            dest_report.hint = UNEXPECTED_HINT
+            log.error(
+                "delivery to %s failed, kept queued for a retry: %s", delivery.destination, error
+            )
+            log.debug("the traceback of that failure", exc_info=True)  # -v
             continue
         outbox.mark_sent(delivery, ids)
         dest_report.sent += len(ids)
@@ -399,11 +438,11 @@ def _recover(
     return the rest (the channel is asked when it can tell; otherwise everything is resent)."""
     try:
         have = notifier.already_delivered(delivery, target)
-    except DeliveryError as exc:
+    except Exception as exc:  # DeliveryError, or a surprise: either way, at-least-once
         log.warning(
             "could not check %s for a crashed delivery (%s): sending again",
             delivery.destination,
-            exc,
+            redact(str(exc) if isinstance(exc, DeliveryError) else f"{type(exc).__name__}: {exc}"),
         )
         have = set()
     done = [m.paper.id for m in delivery.matches if m.paper.id in have]

@@ -82,6 +82,9 @@ def _lines(settings: Settings, store: Store) -> list[str]:
             f"destination {destination}: {sent} sent, {pending + sending} pending, "
             f"{failed} failed (will retry), {dead} dead"
         )
+        shared = counts.get((destination, "merged"), 0)
+        if shared:
+            line += f" ({shared} listed under another profile whose digest went there)"
         if destination in errors:
             error, next_attempt = errors[destination]
             line += f"; last error: {error}"

@@ -3,7 +3,8 @@
 Tables (schema version in `PRAGMA user_version`; the migrations are in bot/migrations.py):
 - `papers`      every paper ever seen, once, under its canonical id; the corpus for the IDF.
 - `deliveries`  the outbox (bot/outbox.py): one row per (paper, profile, destination), unique,
-                so a paper reaches a destination once, ever.
+                so a paper reaches a destination once, ever; a paper several profiles match
+                for one place is delivered by one row, the others `merged` into it.
 - `fetches`     one row per (source, digest day) attempt, with its health (ok, expected or
                 unexpected empty, stale, failed) and the batch's fingerprint. A day whose latest
                 attempt was not ok is fetched again by later runs (bot/fetch_log.py), within
@@ -35,7 +36,7 @@ from bot.fetch_log import FetchLog, FetchOutcome
 from bot.incidents import Incidents
 from bot.migrations import MIGRATIONS, SCHEMA_VERSION
 from bot.models import Match, Paper
-from bot.outbox import Outbox
+from bot.outbox import Outbox, Queued
 from bot.progress import progress
 
 
@@ -239,7 +240,7 @@ class Store:
         self,
         papers: Sequence[Paper],
         fetches: Sequence[FetchOutcome],
-        queued: Sequence[tuple[Match, str, str, date, int]],
+        queued: Sequence[Queued | tuple[Match, str, str, date, int]],
         *,
         digest_day: date,
         updated: Sequence[Paper] = (),
@@ -247,7 +248,8 @@ class Store:
         keep_vectors: int = 0,
     ) -> None:
         """Store the run's new papers, its fetch outcomes and its queued deliveries
-        (match, destination, profile name, digest day, candidates) in one transaction;
+        (match, destination, profile name, digest day, candidates[, merged into]: `Queued`;
+        a merged one is written `merged`) in one transaction;
         `updated` are stored papers seen again, whose metadata is merged in. `vectors` are
         papers' vectors (bot/reference.py), a stored one is never replaced; then only the
         newest `keep_vectors` papers keep theirs."""
@@ -265,23 +267,26 @@ class Store:
                 [(*_paper_row(p), digest_day.isoformat(), now) for p in papers],
             )
             self.fetches.add(fetches, now)
+            rows = [Queued(*q) for q in queued]
             self._db.executemany(
                 "INSERT OR IGNORE INTO deliveries (paper_id, profile_id, destination,"
-                " profile_name, digest_day, candidates, score, why, created_at)"
-                " VALUES (?,?,?,?,?,?,?,?,?)",
+                " profile_name, digest_day, candidates, score, why, created_at, status,"
+                " merged_profile, merged_destination) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 [
                     (
-                        m.paper.id,
-                        m.profile_id,
-                        dest,
-                        name,
-                        day.isoformat(),
-                        candidates,
-                        m.score,
-                        json.dumps(list(m.why)),
+                        q.match.paper.id,
+                        q.match.profile_id,
+                        q.destination,
+                        q.profile_name,
+                        q.day.isoformat(),
+                        q.candidates,
+                        q.match.score,
+                        json.dumps(list(q.match.why)),
                         now,
+                        "pending" if q.merged_into is None else "merged",
+                        *(q.merged_into or (None, None)),
                     )
-                    for m, dest, name, day, candidates in queued
+                    for q in rows
                 ],
             )
             if vectors:

@@ -290,6 +290,13 @@ class SlackStandIn:
             return self._holds.popleft() if self._holds else None
 
     @property
+    def failures_left(self) -> int:
+        """Scripted chat.postMessage failures not reached yet (one is taken when its call
+        arrives, before any `delay`)."""
+        with self._state.lock:
+            return len(self._state.failures)
+
+    @property
     def posts(self) -> list[Post]:
         with self._state.lock:
             return list(self._state.posts)

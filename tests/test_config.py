@@ -132,6 +132,30 @@ BROKEN_PROFILES = [
         id="out-of-range",
     ),
     pytest.param(
+        'name: "Decoding\\nweekly"\ndescription: d\n',
+        1,
+        "name",
+        "contains a line break",
+        None,
+        id="name-with-line-break",
+    ),
+    pytest.param(
+        'description: d\nname: "Decoding\\aweekly"\n',
+        2,
+        "name",
+        "contains the control character U+0007",
+        None,
+        id="name-with-control-character",
+    ),
+    pytest.param(
+        'name: X\ndescription: d\nnotify:\n  email: "alice\\0@example.org"\n',
+        4,
+        "notify.email",
+        "is not an email address",
+        None,
+        id="address-with-nul",
+    ),
+    pytest.param(
         "- just\n- a list\n",
         1,
         None,
@@ -256,6 +280,23 @@ BROKEN_SETTINGS = [
         "expected an http(s) URL",
         id="bad-arxiv-api-url",
     ),
+    pytest.param(
+        BOT_YAML
+        + "email:\n  host: mail.example.org\n  security: none\n  username: bot\n"
+        + "  password_env: SMTP_PASSWORD\n  from: bot@example.org\n",
+        10,
+        "email.username",
+        "allow_plaintext_auth: true",
+        id="login-in-clear",
+    ),
+    pytest.param(
+        BOT_YAML
+        + 'email:\n  host: h.example.org\n  username: "b\\u00f6t"\n  from: b@example.org\n',
+        9,
+        "email.username",
+        "printable ASCII",
+        id="username-not-ascii",
+    ),
 ]
 
 
@@ -307,3 +348,15 @@ def test_yaml_tags_do_not_build_objects(tmp_path: Path) -> None:
     path = write(tmp_path, "p.yaml", "name: !!python/object/apply:os.system ['echo hi']\n")
     with pytest.raises((ConfigError, ConfigErrors)):
         load_profile(path)
+
+
+def test_login_in_clear_is_allowed_only_when_asked_for(tmp_path: Path) -> None:
+    email = (
+        "email:\n  host: 127.0.0.1\n  security: none\n  username: bot\n"
+        "  password_env: SMTP_PASSWORD\n  from: bot@example.org\n  allow_plaintext_auth: true\n"
+    )
+    settings = load_settings(write(tmp_path, "bot.yaml", BOT_YAML + email))
+    assert settings.notifiers["email"].model_dump()["allow_plaintext_auth"] is True
+    # Without a login there is no password to send: `security: none` alone is fine.
+    relay = "email:\n  host: 127.0.0.1\n  security: none\n  from: bot@example.org\n"
+    assert "email" in load_settings(write(tmp_path, "relay.yaml", BOT_YAML + relay)).notifiers

@@ -114,7 +114,9 @@ def test_killed_before_slack_answered_is_posted_once(bot: Bot) -> None:
     bot.profile("rag.yaml", PROFILE)
     bot.slack.fail_next(delay=120)  # the request hangs, unanswered and unrecorded
 
-    run_and_kill_when(bot, lambda: any(c for c in bot.slack.requests) or _sending(bot))
+    # Killed once the post reached Slack (its scripted hang taken): rows `sending` alone do
+    # not say so, and a kill before the request left would leave the hang to the next run.
+    run_and_kill_when(bot, lambda: bot.slack.failures_left == 0 and _sending(bot))
     assert bot.slack.posts == []
 
     again = bot.run("once", "--date", DAY)
@@ -131,3 +133,24 @@ def _sending(bot: Bot) -> bool:
         return statuses(bot).get("sending", 0) > 0
     except sqlite3.OperationalError:  # the bot is still creating the schema
         return False
+
+
+def test_a_shared_paper_killed_after_slack_accepted_is_posted_once(bot: Bot) -> None:
+    """Two profiles on one channel: one row delivers the papers they share, the other's rows
+    are merged into it. A crash in the window leaves only delivering rows `sending`; recovery
+    finds the post and marks them sent, and the merged rows count as sent with them."""
+    bot.hf.serve_hf_day(DAY, HF_0731)
+    bot.profile("rag.yaml", PROFILE)
+    bot.profile("rag_too.yaml", PROFILE.replace("name: Retrieval", "name: Retrieval too"))
+    bot.slack.hold_after_accept(120)
+
+    run_and_kill_when(bot, lambda: len(bot.slack.posts) == 1)
+    before = statuses(bot)
+    assert set(before) == {"sending", "merged"}, before
+
+    again = bot.run("once", "--date", DAY)
+    assert again.returncode == 0, again.stderr
+    assert len(bot.slack.posts) == 1
+    ids = posted_ids(bot.slack, "#papers-spec")
+    assert statuses(bot) == {"sent": len(ids), "merged": len(ids)}
+    assert f"{2 * len(ids)} sent" in bot.run("status").stdout

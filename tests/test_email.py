@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import DeliveryError
+from bot.errors import DeliveryError, DigestbotError
 from bot.models import Delivery, Match
 from bot.notifiers.email import EmailNotifier, EmailSettings
 from bot.sources.hf_daily import parse_api
@@ -180,6 +180,64 @@ def test_starttls_verifies_the_certificate_and_logs_in(tmp_path: Path, caplog) -
     seen = " ".join(r.getMessage() for r in caplog.records) + repr(trusted)
     seen += str(unverified.value) + str(refused.value)
     assert PASSWORD not in seen
+
+
+def test_a_stored_hostile_profile_name_and_id_still_make_one_line_headers() -> None:
+    """Profiles are checked now, but a row queued by an older version keeps the name it had,
+    and a profile's id is its file name: neither may break a header (it crashed List-Id)."""
+    hostile = delivery(
+        profile_name="Decoding\nweekly\r\nBcc: eve@evil.example\x00",
+        profile_id="deco ding\nBcc: eve@evil.example",
+    )
+    with SmtpServer() as server:
+        notifier(server.port).send(hostile, "alice@example.org")
+        [msg] = server.messages
+    assert server.envelopes == [("bot@digest.example.org", ["alice@example.org"])]
+    assert msg["Bcc"] is None
+    assert msg["List-Id"] == (
+        "Decoding weekly Bcc: eve@evil.example "
+        "<deco-ding-Bcc--eve-evil-example.digestbot.digest.example.org>"
+    )
+    # (A subject this long is folded; parsing it back doubles a space at the fold.)
+    assert " ".join(msg["Subject"].split()) == (
+        "[digestbot] Decoding weekly Bcc: eve@evil.example: 3 new papers — 2026-07-31"
+    )
+    assert "\n" not in msg["List-Unsubscribe"]
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("pw-0123\nSECRET", "a line break"),
+        ("pw-0123\x00SECRET", "the control character U+0000"),
+        ("pw-0123\u00e9SECRET", "a character outside ASCII"),
+    ],
+)
+def test_create_refuses_a_malformed_password_naming_the_variable(value: str, problem: str) -> None:
+    settings = EmailSettings.model_validate(
+        {
+            "host": "127.0.0.1",
+            "from": "bot@example.org",
+            "username": "bot",
+            "password_env": "SMTP_PASSWORD",
+        }
+    )
+    with pytest.raises(DigestbotError) as caught:
+        EmailNotifier.create(settings, {"SMTP_PASSWORD": value})
+    err = caught.value
+    assert str(err) == f"$SMTP_PASSWORD is malformed: it contains {problem}"
+    assert "SECRET" not in str(err) + str(err.hint)
+    assert err.hint is not None and "SMTP_PASSWORD" in err.hint
+
+
+def test_a_login_in_clear_says_so_in_check() -> None:
+    made = notifier(1025, username="bot", password_env="SMTP_PASSWORD", allow_plaintext_auth=True)
+    assert made.describe() == (
+        "password from $SMTP_PASSWORD; WARNING: logs in as bot without TLS "
+        "(allow_plaintext_auth: true): the password crosses the network in clear"
+    )
+    tls = notifier(1025, security="starttls", username="bot", password_env="SMTP_PASSWORD")
+    assert tls.describe() == "password from $SMTP_PASSWORD"
 
 
 def test_create_needs_the_password_variable() -> None:

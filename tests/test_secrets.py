@@ -11,6 +11,7 @@ check itself is tested first on planted secrets: a search that cannot fail prove
 from __future__ import annotations
 
 import base64
+import logging
 import re
 import secrets
 import sqlite3
@@ -38,6 +39,17 @@ HOOK_PATH = (
     f"/services/T{secrets.token_hex(5).upper()}/B{secrets.token_hex(5).upper()}/{HOOK_SECRET}"
 )
 PASSWORD = f"pw-{secrets.token_hex(12)}"
+# The two halves of a malformed token (a line break or a curly quote between them), and of the
+# webhook URL with a line break before its secret part.
+BROKEN_A, BROKEN_B = secrets.token_hex(8), secrets.token_hex(8)
+MALFORMED = {
+    "token-newline": ("SLACK_BOT_TOKEN", f"xoxb-{BROKEN_A}\n{BROKEN_B}"),
+    "token-non-latin-1": ("SLACK_BOT_TOKEN", f"xoxb-{BROKEN_A}\u2019{BROKEN_B}"),
+    "webhook-newline": (
+        "SLACK_WEBHOOK_URL",
+        f"https://hooks.slack.com{HOOK_PATH.removesuffix(HOOK_SECRET)}\n{HOOK_SECRET}",
+    ),
+}
 SMTP_USER = "bot"
 _VERBOSE_LINE = re.compile(r"^\d{4}-\d\d-\d\d [\d:,]+ (DEBUG|INFO|WARNING|ERROR) bot\.", re.M)
 
@@ -55,6 +67,8 @@ SECRETS: Mapping[str, str] = {
     "SMTP password": PASSWORD,
     "SMTP password (AUTH LOGIN)": _b64(PASSWORD),
     "SMTP password (AUTH PLAIN)": _b64(f"\0{SMTP_USER}\0{PASSWORD}"),
+    "malformed token (first half)": BROKEN_A,
+    "malformed token (second half)": BROKEN_B,
 }
 
 PROFILE = """\
@@ -171,7 +185,8 @@ def secret_bot(
     """A bot with all three secrets in its environment.
 
     slack: "token" (accepted), "bad-token" (invalid_auth), "token-refused" (nothing listens),
-    "webhook" (the hook exists), "webhook-unknown" (404 no_service), "webhook-refused".
+    "webhook" (the hook exists), "webhook-unknown" (404 no_service), "webhook-refused", or a
+    key of MALFORMED (that variable holds that malformed value).
     smtp: "ok" (STARTTLS, the password accepted), "535" (refused), "refused" (nothing listens).
     """
     cert, key = self_signed(tmp_path)
@@ -198,8 +213,6 @@ def secret_bot(
         bot.profile("spec.yaml", PROFILE)
         bot.slack.token = f"xoxb-{secrets.token_hex(8)}" if slack == "bad-token" else TOKEN
         webhook_url = bot.slack.add_webhook(HOOK_PATH)
-        if slack.startswith("webhook"):
-            use_webhook(bot)
         if slack == "token-refused":
             text = bot.config.read_text(encoding="utf-8")
             closed = f"http://127.0.0.1:{free_port()}/api/"
@@ -208,9 +221,14 @@ def secret_bot(
             webhook_url = bot.slack.root_url + HOOK_PATH + "0"  # never created
         if slack == "webhook-refused":
             webhook_url = f"http://127.0.0.1:{free_port()}{HOOK_PATH}"
+        if slack.startswith("webhook"):
+            use_webhook(bot, base=webhook_url.removesuffix(HOOK_PATH + "0").removesuffix(HOOK_PATH))
         bot.env.update(
             {"SLACK_BOT_TOKEN": TOKEN, "SLACK_WEBHOOK_URL": webhook_url, "SMTP_PASSWORD": PASSWORD}
         )
+        if slack in MALFORMED:
+            variable, value = MALFORMED[slack]
+            bot.env[variable] = value
         runs = Runs(bot)
         yield runs, bot
         runs.assert_clean()
@@ -295,3 +313,63 @@ def test_refused_connections_and_operator_alerts(tmp_path: Path, slack: str) -> 
         assert "could not reach" in again.stderr
         run("status")
         run("retry")
+
+
+@pytest.mark.parametrize("slack", sorted(MALFORMED))
+def test_malformed_secrets_are_named_never_shown(tmp_path: Path, slack: str) -> None:
+    """A token with a line break used to be printed whole by the internal error line
+    (`Invalid header value b'Bearer xoxb-...'`); a malformed webhook URL was taken for none."""
+    variable = MALFORMED[slack][0]
+    with secret_bot(tmp_path, slack=slack, smtp="ok") as (run, bot):
+        bot.hf.serve_hf_day(DAY, HF_0731)
+        checked = run("check")
+        assert checked.returncode == 2
+        assert f"error: ${variable} is malformed: it contains " in checked.stderr
+        failed = run("once", "--date", DAY)
+        assert failed.returncode == 1
+        assert "internal error" not in failed.stderr
+        assert f"${variable} is malformed" in failed.stderr
+        assert "dead" in run("status").stdout
+        assert run("retry").returncode == 0
+        assert run("once", "--date", DAY).returncode == 1
+        assert bot.slack.posts == []
+
+
+@pytest.fixture
+def cli_logging() -> Iterator[None]:
+    """The CLI's logging set-up replaces the root logger's handlers: put them back after."""
+    root, ours = logging.getLogger(), logging.getLogger("bot")
+    saved = (root.handlers[:], root.level, ours.level)
+    try:
+        yield
+    finally:
+        root.handlers[:], _, _ = saved
+        root.setLevel(saved[1])
+        ours.setLevel(saved[2])
+
+
+def test_the_internal_error_line_and_the_logs_are_redacted(
+    cli_logging: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Whatever a foreign library puts in an exception, a token in it is cut out before the
+    CLI prints it: the internal error line, its traceback (-v) and every log line. These
+    values were never read from the environment: their shape gives them away."""
+    from bot.cli.base import _guard, _setup_logging
+
+    leak = f"Invalid header value b'Bearer xoxb-{BROKEN_A}\\n{BROKEN_B}'"
+    hook = f"https://hooks.slack.com{HOOK_PATH}"
+
+    @_guard
+    def command(verbose: bool) -> int:
+        logging.getLogger("bot.somewhere").error("posting to %s failed: %s", hook, leak)
+        logging.getLogger("slack_sdk").critical("Authorization: Bearer xapp-1-%s", BROKEN_A)
+        raise ValueError(leak)
+
+    _setup_logging(verbose=True, daemon=False)
+    assert command(verbose=True) == 1
+    err = capsys.readouterr().err
+    assert "error: internal error: ValueError: Invalid header value b'Bearer [redacted]'" in err
+    assert "Traceback" in err  # -v
+    # (Secrets read by other tests of this process may be cut out too, so only the shape:)
+    assert re.search(r"posting to \S*services/\[redacted\] failed", err), err
+    assert_no_secrets({"stderr": err}, tmp_path / "no-state")

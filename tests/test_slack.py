@@ -29,7 +29,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 
-from bot.errors import DeliveryError
+from bot.errors import DeliveryError, DigestbotError
 from bot.models import Delivery, Match, Paper
 from bot.notifiers.slack import SlackNotifier
 from bot.notifiers.slack_blocks import (
@@ -595,6 +595,27 @@ def test_create_without_token(settings: SlackSettings, env: dict[str, str], why:
     assert SlackNotifier.create(settings, env) == (None, why)
 
 
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("xoxb-4711-\nSECRET-d1g3stb0t", "it contains a line break"),
+        ("xoxb-4711-\u2019SECRET-d1g3stb0t", "it contains a character outside ASCII"),
+        ("xoxb-4711 SECRET-d1g3stb0t", "it contains a space"),
+        ("Bearer xoxb-4711-SECRET-d1g3stb0t", "it contains a space"),
+        ("4711-SECRET-d1g3stb0t", "it does not look like a Slack token (xoxb-...)"),
+    ],
+)
+def test_create_refuses_a_malformed_token_naming_the_variable(value: str, problem: str) -> None:
+    """A token that cannot be an HTTP header value used to reach the Authorization header and
+    crash there, printed whole (`Invalid header value b'Bearer xoxb-...'`)."""
+    with pytest.raises(DigestbotError) as caught:
+        SlackNotifier.create(SlackSettings(token_env="TEAM_TOKEN"), {"TEAM_TOKEN": value})
+    err = caught.value
+    assert str(err) == f"$TEAM_TOKEN is malformed: {problem}"
+    assert err.hint is not None and "$TEAM_TOKEN" in err.hint
+    assert "SECRET" not in str(err) + err.hint
+
+
 def test_create_with_token_configures_the_client() -> None:
     settings = SlackSettings(
         token_env="TEAM_TOKEN", base_url="http://127.0.0.1:9/api", timeout=7.5, max_retries=4
@@ -641,6 +662,7 @@ def test_bad_settings_are_rejected(data: dict[str, Any], problem: str) -> None:
 def test_settings_defaults() -> None:
     assert SlackSettings().model_dump() == {
         "webhook_env": None,
+        "webhook_base_url": "https://hooks.slack.com/",
         "token_env": "SLACK_BOT_TOKEN",
         "base_url": "https://slack.com/api/",
         "timeout": 30,

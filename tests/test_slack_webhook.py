@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 
 from bot.config import load_settings
-from bot.errors import ConfigErrors, DeliveryError
+from bot.errors import ConfigErrors, DeliveryError, DigestbotError
 from bot.models import Delivery
 from bot.notifiers.slack import SlackNotifier
 from bot.notifiers.slack_blocks import SlackMessage, build_messages
@@ -62,7 +62,10 @@ def standin() -> Iterator[SlackStandIn]:
 
 def webhook_notifier(url: str, max_retries: int = 1, timeout: float = 5) -> SlackWebhookNotifier:
     """Built the way the app builds it: SlackNotifier.create with `webhook_env` set."""
-    settings = SlackSettings(webhook_env=ENV, max_retries=max_retries, timeout=timeout)
+    base = url.split("/services/", 1)[0] + "/"  # the stand-in's (or a closed port's) root
+    settings = SlackSettings(
+        webhook_env=ENV, webhook_base_url=base, max_retries=max_retries, timeout=timeout
+    )
     notifier, why = SlackNotifier.create(settings, {ENV: url, "SLACK_BOT_TOKEN": TOKEN})
     assert why == ""
     assert isinstance(notifier, SlackWebhookNotifier)
@@ -331,22 +334,52 @@ def test_url_never_reaches_logs_or_errors(
 # --------------------------------------------------------------------------- create() and settings
 
 
-@pytest.mark.parametrize(
-    ("value", "why"),
-    [
-        (None, "SLACK_WEBHOOK_URL is not set"),
-        ("  ", "SLACK_WEBHOOK_URL is not set"),
-        ("hooks.slack.com/services/T0/B0/w3bh00kS3cr3t", "does not hold a webhook URL"),
-        ("ftp://hooks.slack.com/services/T0/B0/w3bh00kS3cr3t", "does not hold a webhook URL"),
-        ("https://hooks.slack.com/services/T0/B0/w3bh00k S3cr3t", "does not hold a webhook URL"),
-        ("https:///services/T0/B0/w3bh00kS3cr3t", "does not hold a webhook URL"),
-    ],
-)
-def test_create_without_a_usable_url(value: str | None, why: str) -> None:
+@pytest.mark.parametrize("value", [None, "  "])
+def test_create_without_a_webhook_url(value: str | None) -> None:
     env = {"SLACK_BOT_TOKEN": TOKEN} | ({ENV: value} if value is not None else {})
     notifier, reason = SlackNotifier.create(SlackSettings(webhook_env=ENV), env)
-    assert notifier is None
-    assert why in reason and "w3bh00k" not in reason
+    assert (notifier, reason) == (None, "SLACK_WEBHOOK_URL is not set")
+
+
+_NOT_UNDER = "it is not a webhook URL under https://hooks.slack.com/ (slack.webhook_base_url)"
+MALFORMED_URLS = [
+    ("hooks.slack.com/services/T0/B0/w3bh00kS3cr3t", _NOT_UNDER),
+    ("ftp://hooks.slack.com/services/T0/B0/w3bh00kS3cr3t", _NOT_UNDER),
+    ("http://hooks.slack.com/services/T0/B0/w3bh00kS3cr3t", _NOT_UNDER),
+    ("https:///services/T0/B0/w3bh00kS3cr3t", _NOT_UNDER),
+    ("https://hooks.slack.com.evil.example/services/T0/B0/w3bh00kS3cr3t", _NOT_UNDER),
+    ("https://evil.example/services/T0/B0/w3bh00kS3cr3t", _NOT_UNDER),
+    ("https://hooks.slack.com/", _NOT_UNDER),
+    ("https://hooks.slack.com:8443/services/T0/B0/w3bh00kS3cr3t", _NOT_UNDER),
+    ("https://hooks.slack.com:x/services/T0/B0/w3bh00kS3cr3t", _NOT_UNDER),
+    ("https://hooks.slack.com/services/T0/B0/w3bh00k S3cr3t", "it contains a space"),
+    ("https://hooks.slack.com/services/T0/B0/\nw3bh00kS3cr3t", "it contains a line break"),
+    (
+        "https://hooks.slack.com/services/T0/B0/\u00e9w3bh00kS3cr3t",
+        "it contains a character outside ASCII",
+    ),
+]
+
+
+@pytest.mark.parametrize(("value", "problem"), MALFORMED_URLS)
+def test_create_refuses_a_malformed_webhook_url_naming_the_variable(
+    value: str, problem: str
+) -> None:
+    """A URL that is set but unusable is an error, not "not configured": it used to send the
+    digests to the console and mark them sent."""
+    env = {"SLACK_BOT_TOKEN": TOKEN, ENV: value}
+    with pytest.raises(DigestbotError) as caught:
+        SlackNotifier.create(SlackSettings(webhook_env=ENV), env)
+    err = caught.value
+    assert str(err) == f"${ENV} is malformed: {problem}"
+    assert err.hint is not None and f"${ENV}" in err.hint
+    assert "w3bh00k" not in str(err) + err.hint
+
+
+def test_the_default_port_may_be_written_out() -> None:
+    url = "https://hooks.slack.com:443" + SECRET_PATH
+    notifier, why = SlackNotifier.create(SlackSettings(webhook_env=ENV), {ENV: url})
+    assert (isinstance(notifier, SlackWebhookNotifier), why) == (True, "")
 
 
 def test_create_configures_slack_sdks_webhook_client() -> None:
@@ -497,11 +530,14 @@ def test_standin_checks_what_slack_checks_for_webhooks(
 # --------------------------------------------------------------------------- the real CLI
 
 
-def use_webhook(bot: Bot, extra: str = "") -> None:
-    """Rewrite the harness's `slack:` section to an incoming webhook (the token stays set in the
-    environment: with webhook_env it is not used)."""
+def use_webhook(bot: Bot, extra: str = "", base: str | None = None) -> None:
+    """Rewrite the harness's `slack:` section to an incoming webhook under `base` (default: the
+    stand-in's root); the token stays set in the environment: with webhook_env it is not used."""
     text = bot.config.read_text(encoding="utf-8")
-    section = "slack:\n  webhook_env: SLACK_WEBHOOK_URL\n  max_retries: 1\n"
+    base = base or bot.slack.root_url
+    section = (
+        f"slack:\n  webhook_env: SLACK_WEBHOOK_URL\n  webhook_base_url: {base}\n  max_retries: 1\n"
+    )
     new = re.sub(r"^slack:\n(?:  .*\n)+", section, text, flags=re.MULTILINE)
     assert new != text
     bot.config.write_text(new + textwrap.dedent(extra), encoding="utf-8")
@@ -601,3 +637,27 @@ def test_live_check_of_a_webhook_is_one_honest_line(bot: Bot) -> None:
     ]
     assert bot.slack.requests == []  # nothing posted, not even a probe
     assert "w3bh00kS3cr3t" not in result.stdout + result.stderr
+
+
+def test_a_malformed_webhook_url_is_a_config_error_and_its_digest_dead(bot: Bot) -> None:
+    """It used to be taken for "no webhook": the digest went to the console, marked sent."""
+    use_webhook(bot)
+    bot.hf.serve_hf_day(DAY, HF_0731)
+    bot.profile("spec.yaml", SPEC_PROFILE)
+    bot.env[ENV] = "hooks.slack.com" + SECRET_PATH  # no scheme
+
+    check = bot.run("check")
+    assert check.returncode == 2, check.stdout + check.stderr
+    assert f"error: ${ENV} is malformed: " in check.stderr
+    assert "w3bh00k" not in check.stdout + check.stderr
+
+    once = bot.run("once", "--date", DAY)
+    assert once.returncode == 1, once.stderr
+    assert f"${ENV} is malformed" in once.stderr
+    assert "Speculative decoding —" not in once.stdout  # not on the console
+    assert bot.slack.requests == []
+    status = bot.run("status").stdout
+    assert "destination slack:#papers-spec: 0 sent, 0 pending, 0 failed (will retry), 1 dead" in (
+        status
+    )
+    assert "w3bh00k" not in once.stdout + once.stderr + status

@@ -12,8 +12,9 @@ import pytest
 
 from bot.errors import StateError
 from bot.fetch_log import FetchOutcome
+from bot.migrations import MIGRATIONS
 from bot.models import Delivery, Match, Paper
-from bot.outbox import backoff
+from bot.outbox import Queued, backoff, share
 from bot.store import SCHEMA_VERSION, Store
 
 DAY = date(2026, 7, 31)
@@ -177,3 +178,116 @@ def test_dry_run_state_is_read_only_and_not_created(tmp_path: Path) -> None:
     ro = Store.open_readonly(path)
     assert ro.paper_count() == 0
     ro.close()
+
+
+# --------------------------------------------------------------------------- one paper, one post
+
+
+def _q(pid: str, profile: str, score: float, dest: str = "slack:#x", day: date = DAY) -> Queued:
+    match = Match(paper(pid), profile, score, (f"keyword {profile}",))
+    return Queued(match, dest, profile.title(), day, 30)
+
+
+def _place(destination: str) -> str:
+    return destination.lower().replace("#", "")  # as a notifier would: "#X" and "x" are one
+
+
+SHARE_CASES = [
+    pytest.param(
+        [_q("p1", "a", 0.97), _q("p1", "b", 0.99)],
+        [("p1", "a", ("b", "slack:#x")), ("p1", "b", None)],
+        {("p1", "b"): ("also matches: A", "keyword b")},
+        id="the best score delivers",
+    ),
+    pytest.param(
+        [_q("p1", "a", 0.98), _q("p1", "b", 0.98), _q("p1", "c", 0.98)],
+        [("p1", "a", None), ("p1", "b", ("a", "slack:#x")), ("p1", "c", ("a", "slack:#x"))],
+        {("p1", "a"): ("also matches: B, C", "keyword a")},
+        id="a tie goes to the first profile",
+    ),
+    pytest.param(
+        [_q("p1", "a", 0.97), _q("p1", "b", 0.99, dest="slack:#y"), _q("p2", "b", 0.99)],
+        [("p1", "a", None), ("p1", "b", None), ("p2", "b", None)],
+        {},
+        id="other channels and other papers are apart",
+    ),
+    pytest.param(
+        [_q("p1", "a", 0.97), _q("p1", "b", 0.99, day=date(2026, 8, 1))],
+        [("p1", "a", None), ("p1", "b", None)],
+        {},
+        id="other days are apart",
+    ),
+    pytest.param(
+        [_q("p1", "a", 0.97, dest="slack:#X"), _q("p1", "b", 0.99, dest="slack:x")],
+        [("p1", "a", ("b", "slack:x")), ("p1", "b", None)],
+        {("p1", "b"): ("also matches: A", "keyword b")},
+        id="one place named two ways",
+    ),
+    pytest.param(
+        [_q("p1", "a", 0.97, dest="slack:#X"), _q("p1", "a", 0.97, dest="slack:x")],
+        [("p1", "a", None), ("p1", "a", ("a", "slack:#X"))],
+        {},
+        id="one profile naming one place twice: no also-matches",
+    ),
+]
+
+
+@pytest.mark.parametrize(("queued", "merged", "reasons"), SHARE_CASES)
+def test_share_queues_a_paper_once_per_day_and_place(
+    queued: list[Queued],
+    merged: list[tuple[str, str, tuple[str, str] | None]],
+    reasons: dict[tuple[str, str], tuple[str, ...]],
+) -> None:
+    shared = share(queued, _place)
+    assert [(q.match.paper.id, q.match.profile_id, q.merged_into) for q in shared] == merged
+    changed = {
+        (q.match.paper.id, q.match.profile_id): q.match.why
+        for q, before in zip(shared, queued, strict=True)
+        if q.match.why != before.match.why
+    }
+    assert changed == reasons
+
+
+def test_merged_rows_are_never_due_and_count_as_their_delivering_row(store: Store) -> None:
+    p = paper("2607.00001")
+    queued = share([_q(p.id, "a", 0.97), _q(p.id, "b", 0.99)], _place)
+    store.record([p], [], queued, digest_day=DAY)
+    outbox = store.outbox
+    [delivery] = outbox.due(NOW)
+    assert (delivery.profile_id, delivery.matches[0].why[0]) == ("b", "also matches: A")
+    assert outbox.counts() == {("slack:#x", "pending"): 2, ("slack:#x", "merged"): 1}
+    outbox.mark_sending(delivery)
+    outbox.mark_failed(delivery, [p.id], "channel_not_found", permanent=True)
+    assert outbox.counts() == {("slack:#x", "dead"): 2, ("slack:#x", "merged"): 1}
+    assert outbox.retry() == 1  # the delivering row; the merged one needs nothing
+    [again] = outbox.due(NOW)
+    outbox.mark_sent(again, [p.id])
+    assert outbox.counts() == {("slack:#x", "sent"): 2, ("slack:#x", "merged"): 1}
+    assert outbox.due(NOW, respect_backoff=False) == []
+
+
+def test_a_version_5_outbox_is_kept_by_the_migration(tmp_path: Path) -> None:
+    path = tmp_path / "v5.sqlite3"
+    db = sqlite3.connect(path)
+    for statements in MIGRATIONS[:5]:
+        for statement in statements:
+            db.execute(statement)
+    db.execute("PRAGMA user_version = 5")
+    db.execute(
+        "INSERT INTO papers VALUES ('2607.00001', 't', 'a', '[]', '', '[]', '', '2026-07-31',"
+        " NULL, 'hf_daily', '{}', '2026-07-31', '2026-07-31T09:00:00+00:00')"
+    )
+    db.execute(
+        "INSERT INTO deliveries (paper_id, profile_id, destination, profile_name, digest_day,"
+        " candidates, score, why, status, attempts, last_error, next_attempt_at, created_at)"
+        " VALUES ('2607.00001', 'norm', 'slack:#x', 'Norm', '2026-07-31', 30, 0.99, '[]',"
+        " 'failed', 2, 'HTTP 500', '2026-07-31T09:10:00+00:00', '2026-07-31T09:00:00+00:00')"
+    )
+    db.commit()
+    db.close()
+    store = Store.open(path)
+    try:
+        assert store.outbox.counts() == {("slack:#x", "failed"): 1}
+        assert store.outbox.last_errors() == {"slack:#x": ("HTTP 500", "2026-07-31T09:10:00+00:00")}
+    finally:
+        store.close()

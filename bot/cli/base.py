@@ -51,7 +51,9 @@ class _JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if record.exc_info:
+        if record.exc_text:  # formatted and redacted by the filter (bot/secrets.py)
+            entry["traceback"] = record.exc_text
+        elif record.exc_info:
             entry["traceback"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
 
@@ -60,7 +62,10 @@ _log_format = "text"  # set by the group's --log-format option
 
 
 def _setup_logging(verbose: bool, daemon: bool) -> None:
+    from bot.secrets import RedactingFilter
+
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter())  # every record, libraries' included
     if _log_format == "json":
         handler.setFormatter(_JsonFormatter())
     elif daemon or verbose:
@@ -87,12 +92,21 @@ def _settings(config: Path | None) -> Settings:
 
 
 def _print_error(exc: BaseException) -> None:
+    from bot.secrets import redact
+
     errors = exc.errors if isinstance(exc, ConfigErrors) else [exc]
     for err in errors:
-        click.echo(f"error: {err}", err=True)
+        click.echo(redact(f"error: {err}"), err=True)
         hint = getattr(err, "hint", None)
         if hint:
             click.echo(f"  hint: {hint}", err=True)
+
+
+def _print_traceback() -> None:
+    """The current exception's traceback (-v), redacted: its message may quote a secret."""
+    from bot.secrets import redact
+
+    click.echo(redact(traceback.format_exc()).rstrip("\n"), err=True)
 
 
 def _guard(func: F) -> F:
@@ -108,16 +122,19 @@ def _guard(func: F) -> F:
             return EXIT_CONFIG
         except DigestbotError as exc:
             if verbose:
-                traceback.print_exc()
+                _print_traceback()
             _print_error(exc)
             return EXIT_FAILED
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             return 130
         except Exception as exc:
+            from bot.secrets import redact
+
             if verbose:
-                traceback.print_exc()
-            click.echo(f"error: internal error: {type(exc).__name__}: {exc}", err=True)
+                _print_traceback()
+            # A foreign exception may quote anything it was given, a header value included.
+            click.echo(redact(f"error: internal error: {type(exc).__name__}: {exc}"), err=True)
             click.echo("  hint: run again with -v for the traceback, and report it", err=True)
             return EXIT_FAILED
 

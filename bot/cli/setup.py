@@ -18,7 +18,8 @@ from bot.cli.base import (
     _setup_logging,
     cli,
 )
-from bot.errors import ConfigErrors, DigestbotError
+from bot.errors import ConfigErrors, DigestbotError, SecretError
+from bot.secrets import redact
 
 log = logging.getLogger("bot")
 
@@ -32,7 +33,7 @@ log = logging.getLogger("bot")
 )
 @_guard
 def check(config: Path | None, verbose: bool, live: bool) -> int:
-    """Validate bot.yaml and every profile; list every error. Exit 0 or 2.
+    """Validate bot.yaml, every profile and the secrets' shape; list every error. Exit 0 or 2.
 
     With --live, also talk to every service the config names, one line per check: Slack's
     token and each channel, the SMTP login, one request per source. Nothing is posted or
@@ -55,8 +56,14 @@ def check(config: Path | None, verbose: bool, live: bool) -> int:
             "project URL there so that source operators can reach you (until then the "
             "User-Agent names no one)"
         )
+    malformed = 0
     for name, notifier_settings in settings.notifiers.items():
-        notifier, why = NOTIFIERS[name].create(notifier_settings, os.environ)
+        try:
+            notifier, why = NOTIFIERS[name].create(notifier_settings, os.environ)
+        except SecretError as exc:  # set, but not a secret of its kind: a config error
+            _print_error(exc)
+            malformed += 1
+            continue
         if notifier is None:
             click.echo(f"{name}: not usable ({why}): digests go to the console")
             continue
@@ -80,10 +87,10 @@ def check(config: Path | None, verbose: bool, live: bool) -> int:
         for result in live_checks(settings, profiles, os.environ):
             failed += result.failed
             for line in result.lines():
-                click.echo(line)
+                click.echo(redact(line))  # a service's answer may quote what it was sent
         if failed:
             click.echo(f"{failed} live check(s) failed", err=True)
-    if errors:
+    if errors or malformed:
         return EXIT_CONFIG
     return EXIT_FAILED if failed else EXIT_OK
 

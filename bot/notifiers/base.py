@@ -2,7 +2,8 @@
 
 A notifier owns one channel (Slack, later email). `create()` builds it from its settings and
 the environment (secrets are read from the variables the settings name) or returns None with a
-reason when it is not usable, in which case digests go to the console. `send()` delivers one
+reason when it is not usable, in which case digests go to the console; a secret that is set but
+malformed raises `SecretError` (bot/secrets.py) instead, naming the variable. `send()` delivers one
 digest or raises `DeliveryError`; it never marks anything as sent: the pipeline does that after
 `send()` returned. `probe()` is `digestbot check --live`: what can be proven without sending.
 """
@@ -37,7 +38,8 @@ class Notifier(ABC):
     @classmethod
     @abstractmethod
     def create(cls, settings: Any, env: Mapping[str, str]) -> tuple[Notifier | None, str]:
-        """(notifier, "") when usable, else (None, why not) — e.g. the token variable is unset."""
+        """(notifier, "") when usable, else (None, why not) — e.g. the token variable is unset.
+        Raises SecretError when the variable is set but malformed."""
 
     @abstractmethod
     def send(self, delivery: Delivery, target: str) -> None:
@@ -46,6 +48,11 @@ class Notifier(ABC):
     @abstractmethod
     def send_text(self, text: str, target: str) -> None:
         """Deliver a short plain-text notice (an operator alert). Raises DeliveryError."""
+
+    def place(self, target: str) -> str:
+        """Where messages to `target` land, as a key: targets with the same place are one
+        channel or mailbox, so a paper two profiles match goes there once. Default: `target`."""
+        return target
 
     def describe(self) -> str:
         """How it is configured, for `digestbot check` ("bot token from $SLACK_BOT_TOKEN"):

@@ -5,7 +5,8 @@ The password is read from the environment variable `password_env` names, never f
 
 TLS: `security: starttls` (port 587) upgrades the connection with STARTTLS and fails if the
 server does not offer it, rather than sending in clear; `ssl` (port 465) is TLS from the start;
-`none` is for a local relay only. Certificates are verified (`ssl.create_default_context()`,
+`none` is for a local relay only, and logging in over it (which sends the password in clear)
+needs `allow_plaintext_auth: true`. Certificates are verified (`ssl.create_default_context()`,
 plus `ca_file` for a private CA).
 
 SMTP answers, as the outbox needs them:
@@ -25,17 +26,29 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationInfo,
+    field_validator,
+)
 
 from bot.errors import DeliveryError
 from bot.models import Check, Delivery
 from bot.notifiers.base import Notifier
 from bot.notifiers.email_render import build_message
 from bot.schema import Strict
+from bot.secrets import read_secret, smtp_password
 
 log = logging.getLogger(__name__)
 
-_ADDRESS = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+")
+# No white space, control character or list punctuation: an address goes into headers as it is.
+_ADDRESS = re.compile(
+    r"[^@\s\x00-\x1f\x7f<>,;\"]+@[^@\s\x00-\x1f\x7f<>,;\"]+\.[^@\s\x00-\x1f\x7f<>,;\"]+"
+)
+_LOGIN = re.compile(r"[\x21-\x7e]+")  # smtplib's AUTH encodes the user name as ASCII
 
 
 def _address(value: str) -> str:
@@ -47,6 +60,20 @@ def _address(value: str) -> str:
 Address = Annotated[str, AfterValidator(_address)]
 
 
+def _recipients(value: object) -> list[str]:
+    """A profile's `notify.email`: one address or a list of them. One validator rather than a
+    union, so that a bad address is one error naming it (a union reports every branch)."""
+    if value is None:
+        raise ValueError("the value is empty: expected an email address or a list of them")
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
+        raise ValueError("expected an email address or a list of them")
+    return [_address(v) for v in items]
+
+
+Recipients = Annotated[list[str], PlainValidator(_recipients)]
+
+
 class EmailSettings(Strict):
     """`email:` in bot.yaml."""
 
@@ -55,12 +82,30 @@ class EmailSettings(Strict):
     host: str = Field(min_length=1)
     port: int | None = Field(default=None, ge=1, le=65535)  # default by `security`
     security: Literal["starttls", "ssl", "none"] = "starttls"
+    # A login over `security: none` sends the password in clear: refused unless asked for
+    # (a relay on the same machine). Declared before `username`, whose validator reads it.
+    allow_plaintext_auth: bool = False
     username: str | None = None
     password_env: str | None = None  # the variable holding the SMTP password
     sender: Address = Field(alias="from")
     reply_to: Address | None = None
     timeout: float = Field(default=30.0, gt=0)
     ca_file: str | None = None  # extra CA certificates (PEM) for a private mail server
+
+    @field_validator("username")
+    @classmethod
+    def _login(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if not _LOGIN.fullmatch(value):
+            raise ValueError("must be printable ASCII without spaces (smtplib sends it as ASCII)")
+        if info.data.get("security") == "none" and not info.data.get("allow_plaintext_auth"):
+            raise ValueError(
+                "a login with `security: none` sends the password in clear: use `security: "
+                "starttls` or `ssl`, or, for a relay on this machine only, set "
+                "`allow_plaintext_auth: true`"
+            )
+        return value
 
     @property
     def effective_port(self) -> int:
@@ -72,7 +117,7 @@ class EmailNotifier(Notifier):
 
     name = "email"
     Settings = EmailSettings
-    Target: ClassVar[Any] = list[Address] | Address
+    Target: ClassVar[Any] = Recipients
 
     def __init__(self, settings: EmailSettings, password: str | None) -> None:
         self.settings = settings
@@ -86,10 +131,26 @@ class EmailNotifier(Notifier):
     def create(cls, settings: Any, env: Mapping[str, str]) -> tuple[Notifier | None, str]:
         password = None
         if settings.password_env:
-            password = env.get(settings.password_env) or None
+            # SecretError if malformed (a line break, a character smtplib cannot send)
+            password = read_secret(env, settings.password_env, smtp_password)
             if password is None:
                 return None, f"{settings.password_env} is not set"
         return cls(settings, password), ""
+
+    def place(self, target: str) -> str:
+        """A mailbox: the domain compared without case (the local part is the server's)."""
+        local, _, domain = target.rpartition("@")
+        return f"{local}@{domain.lower()}"
+
+    def describe(self) -> str:
+        s = self.settings
+        parts = [f"password from ${s.password_env}"] if s.password_env else []
+        if s.username and s.security == "none":
+            parts.append(
+                f"WARNING: logs in as {s.username} without TLS (allow_plaintext_auth: true): "
+                "the password crosses the network in clear"
+            )
+        return "; ".join(parts)
 
     def send(self, delivery: Delivery, target: str) -> None:
         s = self.settings

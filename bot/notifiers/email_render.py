@@ -10,6 +10,8 @@ resend after a crash is recognisable by mail systems and by the reader).
 from __future__ import annotations
 
 import hashlib
+import re
+import unicodedata
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
@@ -77,11 +79,23 @@ TEXT_TEMPLATE = _TEXT_ENV.from_string(_TEXT)
 HTML_TEMPLATE = _ENV.from_string(_HTML)
 
 
+def one_line(text: str) -> str:
+    """`text` fit for a header: white space folded, control characters dropped. Profiles are
+    checked for them, but a row queued by an older version keeps the name it was queued with."""
+    return " ".join(
+        "".join(ch for ch in text if unicodedata.category(ch) != "Cc" or ch.isspace()).split()
+    )
+
+
+def list_label(profile_id: str) -> str:
+    """The profile id (a file name) as a List-Id label: an RFC 5322 atom, other characters "-"."""
+    return re.sub(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~-]", "-", profile_id) or "profile"
+
+
 def subject(delivery: Delivery) -> str:
     n = len(delivery.matches)
     noun = "paper" if n == 1 else "papers"
-    line = f"[digestbot] {delivery.profile_name}: {n} new {noun} — {delivery.digest_day}"
-    return " ".join(line.split())  # one line, whatever the profile name holds
+    return one_line(f"[digestbot] {delivery.profile_name}: {n} new {noun} — {delivery.digest_day}")
 
 
 def message_id(delivery: Delivery, domain: str) -> str:
@@ -127,7 +141,9 @@ def build_message(
     msg["Subject"] = subject(delivery)
     msg["Date"] = format_datetime(now or datetime.now(UTC))
     msg["Message-ID"] = message_id(delivery, domain)
-    msg["List-Id"] = f"{delivery.profile_name} <{delivery.profile_id}.digestbot.{domain}>"
+    msg["List-Id"] = (
+        f"{one_line(delivery.profile_name)} <{list_label(delivery.profile_id)}.digestbot.{domain}>"
+    )
     msg["List-Unsubscribe"] = (
         f"<mailto:{unsubscribe}?subject={quote('unsubscribe ' + delivery.profile_id)}>"
     )

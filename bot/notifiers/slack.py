@@ -21,9 +21,10 @@ practice once per run). Scopes: channels:history / groups:history to read the hi
 channels named by name channels:read / groups:read to list them. Without them the digest is
 posted again (at-least-once), after ONE warning naming the missing scope.
 
-The bot token is read from the environment variable the settings name; it is never formatted
-into a message, a hint, a log line or a repr. With `webhook_env` instead of a token, `create()`
-hands over to an incoming webhook (`slack_webhook.py`).
+The bot token is read from the environment variable the settings name (bot/secrets.py: a value
+that is not a header-safe `xoxb-...` token raises SecretError naming the variable); it is never
+formatted into a message, a hint, a log line or a repr. With `webhook_env` instead of a token,
+`create()` hands over to an incoming webhook (`slack_webhook.py`).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from bot.notifiers.slack_errors import (
 )
 from bot.notifiers.slack_webhook import SlackWebhookNotifier
 from bot.render import escape_mrkdwn
+from bot.secrets import read_secret, slack_token
 
 log = logging.getLogger(__name__)
 
@@ -93,14 +95,20 @@ class SlackNotifier(Notifier):
     def describe(self) -> str:
         return f"bot token from ${self._token_env}"
 
+    def place(self, target: str) -> str:
+        """A channel: its ID, or its name as Slack compares names ("#Papers" is "papers").
+        (A channel named by name in one profile and by ID in another is not recognised as one:
+        that would take a lookup.)"""
+        return target if is_channel_id(target) else "#" + channel_name(target)
+
     @classmethod
     def create(cls, settings: Any, env: Mapping[str, str]) -> tuple[Notifier | None, str]:
         if not isinstance(settings, SlackSettings):
             settings = SlackSettings.model_validate(settings or {})
         if settings.webhook_env is not None:
             return SlackWebhookNotifier.create(settings, env)
-        token = (env.get(settings.token_env) or "").strip()
-        if not token:
+        token = read_secret(env, settings.token_env, slack_token)  # SecretError if malformed
+        if token is None:
             return None, f"{settings.token_env} is not set"
         client = WebClient(
             token=token,

@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationInfo, field_validator
 from slack_sdk.http_retry import RetryHandler, default_retry_handlers
@@ -56,6 +57,9 @@ class SlackSettings(Strict):
     # Declared first: pydantic validates in this order, so the validator of `token_env` and
     # `base_url` (which only runs when they are written in the file) can see it.
     webhook_env: str | None = Field(default=None, min_length=1)
+    # Where the webhook URL in `webhook_env` must point: Slack's hooks, or a relay / stand-in.
+    # A URL elsewhere is malformed (a typo must not send digests to another host).
+    webhook_base_url: str = "https://hooks.slack.com/"
     token_env: str = Field(default="SLACK_BOT_TOKEN", min_length=1)
     base_url: str = "https://slack.com/api/"
     timeout: float = Field(default=30, gt=0)
@@ -74,13 +78,27 @@ class SlackSettings(Strict):
             )
         return value
 
+    @field_validator("webhook_base_url")
+    @classmethod
+    def _only_with_webhook(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("webhook_env") is None:
+            raise ValueError(
+                "webhook_base_url belongs to an incoming webhook: set webhook_env too, or drop it"
+            )
+        return _http_base(value, "https://hooks.slack.com/")
+
     @field_validator("base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
-        value = value.strip()
-        if not value.startswith(("https://", "http://")):
-            raise ValueError("must be an http(s) URL, e.g. https://slack.com/api/")
-        return value if value.endswith("/") else value + "/"
+        return _http_base(value, "https://slack.com/api/")
+
+
+def _http_base(value: str, example: str) -> str:
+    """An http(s) URL with a host, ending in "/"."""
+    value = value.strip()
+    if not value.startswith(("https://", "http://")) or not urlsplit(value).hostname:
+        raise ValueError(f"must be an http(s) URL, e.g. {example}")
+    return value if value.endswith("/") else value + "/"
 
 
 # --------------------------------------------------------------------------- retries

@@ -36,8 +36,11 @@ the digest is posted again (at-least-once: the default `already_delivered`). Nor
 proven without posting: `check --live` says the URL is well-formed, and that this is all.
 
 The webhook URL is a secret (whoever has it can post): it is read from the variable
-`webhook_env` names and never formatted into a message, a hint, a log line or a repr, and
-slack-sdk's own log lines (it logs the URL it posts to) pass through a filter that cuts URLs out.
+`webhook_env` names (bot/secrets.py: a URL not under `webhook_base_url`, by default
+https://hooks.slack.com/, or with characters a request line cannot carry, raises SecretError
+naming the variable: a config error at `check`, a dead delivery at send time) and never
+formatted into a message, a hint, a log line or a repr, and slack-sdk's own log lines (it logs
+the URL it posts to) pass through a filter that cuts URLs out.
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ from bot.notifiers.slack_errors import (
     unreachable,
 )
 from bot.render import escape_mrkdwn
+from bot.secrets import read_secret, webhook_url
 
 log = logging.getLogger(__name__)
 
@@ -134,18 +138,6 @@ _SDK_LOG = logging.getLogger("slack_sdk.webhook.digestbot")
 _SDK_LOG.addFilter(_CutUrls())
 
 
-def _usable_url(url: str) -> bool:
-    """An http(s) URL with a host and nothing a request line cannot carry (so that no error
-    about a malformed URL, which would quote it, can happen later)."""
-    if any(ch.isspace() or not ch.isprintable() for ch in url):
-        return False
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    return parts.scheme in ("https", "http") and bool(parts.hostname)
-
-
 class SlackWebhookNotifier(Notifier):
     """Posts digests with a `slack_sdk.webhook.WebhookClient` (built by `create()`, or given)."""
 
@@ -176,18 +168,19 @@ class SlackWebhookNotifier(Notifier):
     def describe(self) -> str:
         return f"incoming webhook from ${self._webhook_env}"
 
+    def place(self, target: str) -> str:
+        """One place, whatever channel a profile names: the webhook's own channel."""
+        return "webhook"
+
     @classmethod
     def create(cls, settings: Any, env: Mapping[str, str]) -> tuple[Notifier | None, str]:
         if not isinstance(settings, SlackSettings):
             settings = SlackSettings.model_validate(settings or {})
         variable = settings.webhook_env or "SLACK_WEBHOOK_URL"
-        url = (env.get(variable) or "").strip()
-        if not url:
+        # A URL that is set but malformed raises SecretError: it is not "no webhook".
+        url = read_secret(env, variable, webhook_url(settings.webhook_base_url))
+        if url is None:
             return None, f"{variable} is not set"
-        if not _usable_url(url):
-            return None, (
-                f"{variable} does not hold a webhook URL (https://hooks.slack.com/services/...)"
-            )
         client = WebhookClient(
             url=url,
             # slack-sdk annotates `timeout` as int; it only hands it to urlopen, which takes floats.
