@@ -42,7 +42,7 @@ from scipy.sparse import csr_matrix
 
 from bot import scoring
 from bot.app import App
-from bot.errors import DeliveryError, FetchError, StaleError
+from bot.errors import DeliveryError, FetchError, ParseError, StaleError
 from bot.examples import resolve_examples
 from bot.fetch_log import SKIPPED, FetchOutcome
 from bot.health import fingerprint, track_incidents
@@ -239,6 +239,11 @@ def _fetch_source(
             try:
                 with app.http.day_deadline():
                     batch = _fetch_day(app, source, d, report, outcomes)
+            except ParseError as exc:
+                # This day's answer arrived but cannot be read: a fault of that day's data, not
+                # of the source. It is fetched again next run; the other days go on.
+                _trouble(report, outcomes, source, d, "failed", exc)
+                continue
             except FetchError as exc:
                 # The retries are spent: the source's other days would wait them out again.
                 # They are recorded as failed too, so the next run fetches all of them.
@@ -293,10 +298,10 @@ def _papers_of(source: Source, d: date) -> list[Paper]:
         raise
     except Exception as exc:
         log.debug("%s for %s: the traceback", source.name, d, exc_info=True)
-        first_line = (str(exc) or "no message").splitlines()[0][:300]
-        raise FetchError(
+        first_line = redact((str(exc) or "no message").splitlines()[0][:300])
+        # A ParseError: what failed is this day's data, so the source's other days go on.
+        raise ParseError(
             f"internal error: {type(exc).__name__}: {first_line}",
-            retryable=False,
             hint="a bug in digestbot, or an answer it did not foresee: please report it "
             "(-v shows the traceback); the day is fetched again on the next run",
         ) from exc

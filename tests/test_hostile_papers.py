@@ -323,3 +323,37 @@ def test_an_unexpected_error_in_one_source_fails_that_source_only(
         "(hint: a bug in digestbot, or an answer it did not foresee: please report it "
         "(-v shows the traceback); the day is fetched again on the next run)"
     )
+
+
+def test_an_unreadable_day_does_not_hold_back_the_sources_other_days(bot: Bot) -> None:
+    """A day whose answer cannot be read fails alone: the source's next day is still fetched
+    and delivered, and the unreadable day is fetched again by the next run."""
+    configure(bot, rss=False)
+    bot.config.write_text(
+        bot.config.read_text().replace(
+            "lookback_days: 0", "lookback_days: 1\n    fallback_to_page: false"
+        ),
+        encoding="utf-8",
+    )
+    bot.profile("follow.yaml", FOLLOW)
+    day_before = "2026-09-23"
+    # The real answer cut in the middle of an item: the day before is unreadable JSON.
+    whole = hf_day()
+    bot.hf.serve_hf_day(DAY, whole)
+    bot.hf.add("/api/daily_papers", whole[: len(whole) // 2], query={"date": day_before, "p": 0})
+
+    result = bot.run("once", "--date", DAY)
+
+    assert result.returncode == 1, result.stderr  # a source failed
+    assert sorted(query(bot, "SELECT day, health FROM fetches")) == [
+        (day_before, "failed"),
+        (DAY, "ok"),
+    ]
+    assert query(bot, "SELECT count(*) FROM papers") == [(30,)]
+    assert sorted(posted_ids(bot.slack, "#papers-spec")) == sorted([POISONED_ID, SPEC_ID])
+    # The next run asks for the unreadable day again (readable now, if empty: noted as such).
+    bot.hf.add("/api/daily_papers", b"[]", query={"date": day_before, "p": 0})
+    again = bot.run("once", "--date", DAY)
+    assert "unexpected empty for 2026-09-23" in again.stderr
+    second_run = query(bot, "SELECT day, health FROM fetches ORDER BY rowid")[2:]
+    assert second_run == [(day_before, "unexpected_empty"), (DAY, "ok")]
