@@ -54,7 +54,8 @@ Then, per profile: `exclude` vetoes; `categories` filters arXiv papers (unknown 
 pass); papers of followed `authors` always match (not capped, not thresholded, still vetoed by
 `exclude`); the rest need `min_score` and are capped at `max_per_digest`, best first (equal
 scores: higher raw score first, then by id). Each match carries reasons: followed author,
-keyword hits, the most similar example paper, and the shared terms that weighed most in x . q.
+keyword hits, the most similar example paper, and the shared terms that weighed most in x . q
+(only words of the paper's prose: no links, numbers or boilerplate, bot/reasons.py).
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ import numpy as np
 from scipy.sparse import csr_matrix, vstack
 
 from bot.models import Match, Paper, Profile
+from bot.reasons import ReasonTerms
 from bot.reference import Reference, widen
 from bot.tfidf import DocFreqs, MemoryDocFreqs, Space, terms_of
 
@@ -448,7 +450,9 @@ def _match(
     row = vector.tocoo()
     contrib = row.data * pv.q[row.col]
     top = sorted(zip(contrib, row.col, strict=True), key=lambda t: (-t[0], t[1]))
-    terms = [space.terms[col] for value, col in top if value > 0][:WHY_TERMS]
+    shown = ReasonTerms(paper)  # no links, numbers or boilerplate (bot/reasons.py)
+    terms = [space.terms[col] for value, col in top if value > 0 and space.terms[col] in shown]
+    terms = terms[:WHY_TERMS]
     if terms:
         reasons.append("terms " + ", ".join(terms))
     return Match(paper, profile.id, score, tuple(reasons), followed=author is not None)

@@ -4,6 +4,7 @@ the recent papers, independent of the day's other papers; deterministic."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -322,3 +323,41 @@ def test_reference_papers_are_scored_by_the_profile_fit_without_them() -> None:
             gaps.append(fitted[i] - refit)
         # What the full fit gave the papers that fit it: tens of times the spread of the scores.
         assert max(gaps) > 10 * spread, profile.id
+
+
+# -- reasons a reader understands (issue 13, item 5) -----------------------------------------
+# Three recorded papers whose abstracts end "code is available at https://github.com/...":
+# as examples, they made "terms https github, github com, results suggest, com" a reason.
+CODE_PAPERS = ("2607.23193", "2607.26627", "2607.28568")
+LINK = re.compile(r"\S*(?:://|www\.|github\.io|\.com/|\.org)\S*", re.IGNORECASE)
+
+
+@pytest.mark.parametrize(
+    ("profile", "day"),
+    [
+        (Profile(id="ex", name="Ex", description="", examples=CODE_PAPERS), DAY_0612),
+        (SPEC, DAY_0612),
+        (RAG, DAY_0731),
+        (LLM, DAY_0731),
+    ],
+    ids=["code-examples", "spec", "rag", "llm"],
+)
+def test_reasons_are_words_of_the_paper_not_links_numbers_or_boilerplate(
+    profile: Profile, day: list[Paper]
+) -> None:
+    examples = {p.id: p for p in DAY_0731 if p.id in CODE_PAPERS}
+    everything = replace(profile, min_score=0.0, max_per_digest=30)
+    matches = rank([everything], day, corpus(WARM), examples)[profile.id]
+    assert len(matches) >= 25  # all but those sharing no term with the profile
+    shown = 0
+    for m in matches:
+        terms = [r.removeprefix("terms ") for r in m.why if r.startswith("terms ")]
+        words_of_prose = set(re.findall(r"\w+", LINK.sub(" ", m.paper.text).lower()))
+        for term in (t for line in terms for t in line.split(", ")):
+            shown += 1
+            words = term.split()
+            assert not any(w.isdecimal() for w in words), (m.paper.id, term)
+            assert not set(words) & {"http", "https", "www", "com", "org", "github", "doi"}, term
+            assert term not in ("code available", "github com", "et al", "available https"), term
+            assert set(words) <= words_of_prose, (m.paper.id, term)
+    assert shown >= 3 * len(matches)  # the noise is left out, not the reasons
