@@ -69,7 +69,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.sparse import csr_matrix, vstack
 
-from bot.models import Match, Paper, Profile
+from bot.models import FOLLOWED_REASON, Match, Paper, Profile
 from bot.reasons import ReasonTerms
 from bot.reference import Reference, widen
 from bot.tfidf import DocFreqs, MemoryDocFreqs, Space, terms_of
@@ -433,7 +433,7 @@ def _match(
 ) -> Match:
     reasons: list[str] = []
     if author:
-        reasons.append(f"followed author {author}")
+        reasons.append(FOLLOWED_REASON + author)
     hits = keyword_hits(profile, paper)
     if hits:
         reasons.append("keyword " + ", ".join(hits))

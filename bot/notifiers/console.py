@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from bot.models import Delivery
 from bot.notifiers.base import Notifier
-from bot.render import headline, paper_url, short_authors, why_line
+from bot.render import headline, paper_url, score_fact, short_authors, why_line
 
 
 class ConsoleNotifier(Notifier):
@@ -49,7 +49,7 @@ class ConsoleNotifier(Notifier):
             if url:
                 out.print(f"   {escape(url)}")
             out.print(f"   {escape(short_authors(paper.authors))}")
-            facts = [f"score {match.score:.2f}"]
+            facts = [f for f in (score_fact(match),) if f]
             if "upvotes" in paper.extras:
                 facts.append(f"▲ {paper.extras['upvotes']} upvotes")
             if match.why:
