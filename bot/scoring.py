@@ -17,17 +17,18 @@ bench/explore_recipes.py):
     raw(x) = x . q - BACKGROUND * x . b
 
 A profile WITHOUT: q0 = v(description. keywords. keywords), and the papers of R nearest it stand
-in for examples (diagonal LDA on pseudo-positives; q0 counts as one more positive, so that a
-small R whose nearest papers are off-topic still has the profile's own words):
+in for examples (diagonal LDA on pseudo-positives):
 
-    mu = (q0 + sum v(top_PSEUDO_K(q0))) / (k + 1) - W_NOT_LIKE * mean v(counter-examples)
+    mu = mean v(top_PSEUDO_K(q0)) - W_NOT_LIKE * mean v(counter-examples)
     raw(x) = x . (mu - rbar) / (sd + eps)
 
-(k is capped at 2% of R for a small R.) The raw scores mean nothing across profiles or days, so
-the SCORE is calibrated: the share of R whose raw score is strictly below the paper's, in [0, 1]
-(0.99 = better than 99% of the recent papers). It depends on the recent corpus, not on how many
-papers arrived that day, so one `min_score` works all week and means the same in every profile.
-Then the profile's category boost and upvote weight are added (kept within [0, 1]).
+(k is capped at 2% of R for a small R; while it is, q0 counts as one more positive in mu: a
+young store's few nearest papers may all be off-topic.) The raw scores mean nothing across
+profiles or days, so the SCORE is calibrated: the share of R whose raw score is strictly below
+the paper's, in [0, 1] (0.99 = better than 99% of the recent papers). It depends on the recent
+corpus, not on how many papers arrived that day, so one `min_score` works all week and means
+the same in every profile. Then the profile's category boost and upvote weight are added (kept
+within [0, 1]).
 
 HELD-OUT scores for R. A new paper is scored by a model that was fit without it; a paper of R
 was in the fit: in rbar and sd, and the k papers nearest the profile are its positives. Scored
@@ -320,8 +321,12 @@ def _profile_vector(
         zero = np.zeros(width)
         return _ProfileVector(zero, zero, [], np.zeros(R.shape[0]))
     top, after = _nearest(R, seed, PSEUDO_K)
-    n_pos = top.size + 1  # the profile's own words are one more positive
-    mu = (seed + _mean_rows(R, top) * top.size) / n_pos - against
+    # While R is too small to give PSEUDO_K papers, the profile's own words are one more
+    # positive: the few nearest papers of a young store may all be off-topic, and held out one
+    # by one, they would leave the profile with nothing of its own.
+    n_seed = 1 if top.size < PSEUDO_K else 0
+    n_pos = top.size + n_seed
+    mu = (n_seed * seed + _mean_rows(R, top) * top.size) / n_pos - against
     held_out = stats.R_inv @ mu - stats.base
     if top.size:
         # Without pseudo-positive i, the next nearest paper takes its place in mu (same k).

@@ -282,11 +282,12 @@ def test_a_new_paper_as_good_as_the_best_recent_one_scores_near_1() -> None:
     # The reference papers that fit a profile (a keyword profile's pseudo-positives, an
     # example profile's PRF neighbours) are scored by the profile fit without them, so a new
     # paper ranks among them as it ranks among the others: the best paper of the pool, new,
-    # scores 1, and the share of new papers over a threshold t is about 1 - t.
+    # scores about 1 (it was 1 - k/n: 0.98), and the share of new papers over a threshold t
+    # is about 1 - t.
     loose = [replace(p, min_score=0.0) for p in (SPEC, RAG, LLM, EXAMPLES)]
     n = len(POOL)
     for pid, scores in _each_paper_as_new(loose).items():
-        assert max(scores) == 1.0, pid
+        assert max(scores) >= 0.99, pid
         for t in (0.9, 0.95, 0.98):
             over = sum(s >= t for s in scores)
             assert 0.7 * (1 - t) * n <= over <= 1.5 * (1 - t) * n, (pid, t, over)
