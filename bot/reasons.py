@@ -18,6 +18,7 @@ Terms are the analyzer's (bot/tfidf.py): lower-case words and word pairs, stop w
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from bot.models import Paper
 from bot.tfidf import terms_of
@@ -83,10 +84,20 @@ def readable(term: str) -> bool:
 
 
 class ReasonTerms:
-    """The terms of one paper that may be shown as reasons."""
+    """The terms of one paper that may be shown as reasons (asked only of the paper's terms)."""
 
     def __init__(self, paper: Paper) -> None:
-        self._prose = set(terms_of(prose(paper.text)))
+        self._prose = _prose_terms(paper.text)
 
     def __contains__(self, term: object) -> bool:
-        return isinstance(term, str) and term in self._prose and readable(term)
+        if not isinstance(term, str) or not readable(term):
+            return False
+        return self._prose is None or term in self._prose
+
+
+@lru_cache(maxsize=4096)  # a paper matched by several profiles is analysed once
+def _prose_terms(text: str) -> frozenset[str] | None:
+    """The terms of `text` outside its links; None when it has no link (then all of them)."""
+    if not _LINKS.search(text):
+        return None
+    return frozenset(terms_of(prose(text)))

@@ -456,8 +456,12 @@ def _match(
     contrib = row.data * pv.q[row.col]
     top = sorted(zip(contrib, row.col, strict=True), key=lambda t: (-t[0], t[1]))
     shown = ReasonTerms(paper)  # no links, numbers or boilerplate (bot/reasons.py)
-    terms = [space.terms[col] for value, col in top if value > 0 and space.terms[col] in shown]
-    terms = terms[:WHY_TERMS]
+    terms: list[str] = []
+    for value, col in top:
+        if value <= 0 or len(terms) == WHY_TERMS:
+            break
+        if space.terms[col] in shown:
+            terms.append(space.terms[col])
     if terms:
         reasons.append("terms " + ", ".join(terms))
     return Match(paper, profile.id, score, tuple(reasons), followed=author is not None)
