@@ -116,19 +116,21 @@ class _Stats:
         nonzero = sd[sd > 0]
         eps = float(np.quantile(nonzero, EPS_QUANTILE)) if nonzero.size else 1.0
         inv = 1.0 / (sd + eps)
-        # Leave-one-out, entry by entry: r_i's own terms are the only ones its score reads, and
-        # removing r_i changes the mean and sd of those terms only (besides a 1/(n - 1) scale).
+        # Leave-one-out, entry by entry (R has one entry per row and term): r_i's own terms are
+        # the only ones its score reads, and removing r_i changes the mean and sd of those terms
+        # only (besides a 1/(n - 1) scale).
         rows = np.repeat(np.arange(n), np.diff(R.indptr))
         x, cols = R.data, R.indices
+        xx, mean_at = x * x, rbar[cols]
         rest = max(n - 1, 1)
-        mean_i = (n * rbar[cols] - x) / rest
-        sd_i = np.sqrt(np.maximum((n * sq[cols] - x * x) / rest - mean_i**2, 0.0))
+        mean_i = (n * mean_at - x) / rest
+        sd_i = np.sqrt(np.maximum((n * sq[cols] - xx) / rest - mean_i**2, 0.0))
         inv_i = 1.0 / (sd_i + eps)
         R_inv = csr_matrix((x * inv_i, cols, R.indptr), shape=R.shape)
         base = np.bincount(rows, weights=x * mean_i * inv_i, minlength=n)
         # r_i . unit(rbar_-i), rbar_-i = (n rbar - r_i) / (n - 1)
-        along = np.asarray(R @ rbar).ravel()
-        self_sq = np.asarray(R.multiply(R).sum(axis=1)).ravel()
+        along = np.bincount(rows, weights=x * mean_at, minlength=n)
+        self_sq = np.bincount(rows, weights=xx, minlength=n)
         norm_i = np.sqrt(np.maximum(n * n * norm**2 - 2 * n * along + self_sq, 0.0))
         along_b = np.divide(n * along - self_sq, norm_i, out=np.zeros(n), where=norm_i > 0)
         return cls(R, rbar / norm if norm else rbar, inv, rbar * inv, R_inv, base, along_b)
