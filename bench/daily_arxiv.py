@@ -446,6 +446,8 @@ class ProductScorer:
         self.upto = 0  # rows [0, upto) are in freqs and R
         self.profiles: dict[str, list] = {}
         self.last: dict[str, np.ndarray] = {}
+        # Per kind, every new paper's score (its percentile) for every profile: the score scale.
+        self.scale: dict[str, list[float]] = {kind: [] for kind in TARGETS}
 
     def _paper(self, row: int):  # bot.models.Paper (imported lazily)
         from bot.models import Paper
@@ -512,6 +514,7 @@ class ProductScorer:
             for j, profile in enumerate(profiles):
                 for pos, c in enumerate(evaluated[profile.id]):
                     out[row[c.match.paper.id], j] = len(fresh) - pos
+                    self.scale[kind].append(c.match.score)
             result[kind] = out
         self.freqs.add(terms)
         self.reference.push(vectors)
@@ -532,6 +535,30 @@ def project_scores(day: Day, profiles: Sequence[Profile], kind: str) -> np.ndarr
         scorer.last = scorer.scores(day)
     assert [p.id for p in scorer.profiles[kind]] == [p.cat for p in profiles]
     return scorer.last[kind]
+
+
+SCALE_THRESHOLDS = (0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
+
+
+def scale_lines(kind: str) -> list[str]:
+    """How the product's scores of new papers spread at the top: the share of (new paper,
+    profile) pairs scoring >= t. A percentile that is honest for new papers gives about 1 - t
+    at every t; a cliff shows as a share that drops to ~0 before t reaches 1."""
+    scores = np.sort(np.asarray([s for sc in _PRODUCT.values() for s in sc.scale[kind]]))
+    if not scores.size:
+        return []
+    cells = []
+    for t in SCALE_THRESHOLDS:
+        share = (scores.size - np.searchsorted(scores, t, side="left")) / scores.size
+        cells.append(f">= {t}: {100 * share:.2f}% (x{share / (1 - t):.2f})")
+    p99, p999 = (scores[round((scores.size - 1) * q)] for q in (0.99, 0.999))
+    return [
+        f"score scale, {scores.size} (new paper, profile) pairs; share scoring >= t "
+        f"(x: / the 1 - t of an honest percentile):",
+        "  " + "; ".join(cells[:3]),
+        "  " + "; ".join(cells[3:]),
+        f"  p99 {p99:.4f}, p99.9 {p999:.4f}, max {scores[-1]:.4f}",
+    ]
 
 
 def legacy_project_scores(day: Day, profiles: Sequence[Profile], kind: str) -> np.ndarray:
@@ -656,6 +683,8 @@ def main() -> int:
                 f"{name:<44} {p:.4f} {p / b[0]:.2f}x {n:.4f}  {m:.4f} {m / b[2]:.2f}x "
                 f"{out['timing'][f'{kind}:{name}']:5.1f}"
             )
+        for line in scale_lines(kind):
+            print(line)
         p, _, m, _ = summarise(res["PROJECT"])
         target = TARGETS[kind]
         for label, ratio in (("P@10", p / b[0]), ("MAP", m / b[2])):

@@ -118,6 +118,11 @@ class Profile:
     path: str = ""
 
 
+# The first reason of a followed author's paper is "followed author NAME". The outbox keeps the
+# reasons, not `Match.followed`: it is read back from this prefix.
+FOLLOWED_REASON = "followed author "
+
+
 @dataclass(frozen=True)
 class Match:
     """A paper that passed a profile, with the evidence for it."""

@@ -36,7 +36,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 
-from bot.models import Delivery, Match, Paper
+from bot.models import FOLLOWED_REASON, Delivery, Match, Paper
 
 BACKOFF_START = timedelta(minutes=5)
 BACKOFF_MAX = timedelta(hours=6)
@@ -132,9 +132,9 @@ class Outbox:
         )
         groups: dict[tuple[str, str, str, bool], list[tuple[Match, str, int]]] = {}
         for profile_id, dest, name, day, candidates, score, why, sending, *paper in rows:
-            match = Match(
-                self._paper_from_row(tuple(paper)), profile_id, score, tuple(json.loads(why))
-            )
+            reasons = tuple(json.loads(why))
+            followed = bool(reasons) and reasons[0].startswith(FOLLOWED_REASON)
+            match = Match(self._paper_from_row(tuple(paper)), profile_id, score, reasons, followed)
             key = (profile_id, dest, day, bool(sending))
             groups.setdefault(key, []).append((match, name, candidates))
         return [

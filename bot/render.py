@@ -37,6 +37,12 @@ def short_authors(authors: tuple[str, ...], keep: int = 3) -> str:
     return ", ".join(authors[:keep]) + " et al."
 
 
+def score_fact(match: Match) -> str | None:
+    """ "score 0.97", or None for a followed author's paper: it is sent for its author whatever
+    it scores (a profile that only follows people scores 0), and its why line names them."""
+    return None if match.followed else f"score {match.score:.2f}"
+
+
 def why_line(match: Match) -> str:
     """The reasons of a match on one line, e.g. "keyword RMSNorm; terms layer norm, pre ln"."""
     return "; ".join(match.why)

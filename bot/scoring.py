@@ -22,20 +22,41 @@ in for examples (diagonal LDA on pseudo-positives):
     mu = mean v(top_PSEUDO_K(q0)) - W_NOT_LIKE * mean v(counter-examples)
     raw(x) = x . (mu - rbar) / (sd + eps)
 
-(k is capped at 2% of R for a small R.) The raw scores mean nothing across profiles or days, so
-the SCORE is calibrated: the share of R whose raw score is strictly below the paper's, in [0, 1]
-(0.99 = better than 99% of the recent papers). It depends on the recent corpus, not on how many
-papers arrived that day, so one `min_score` works all week and means the same in every profile.
-Then the profile's category boost and upvote weight are added (kept within [0, 1]).
+(k is capped at 2% of R for a small R; while it is, q0 counts as one more positive in mu: a
+young store's few nearest papers may all be off-topic.) The raw scores mean nothing across
+profiles or days, so the SCORE is calibrated: the share of R whose raw score is strictly below
+the paper's, in [0, 1] (0.99 = better than 99% of the recent papers). It depends on the recent
+corpus, not on how many papers arrived that day, so one `min_score` works all week and means
+the same in every profile. Then the profile's category boost and upvote weight are added (kept
+within [0, 1]).
+
+HELD-OUT scores for R. A new paper is scored by a model that was fit without it; a paper of R
+was in the fit: in rbar and sd, and the k papers nearest the profile are its positives. Scored
+by the same model, those k outrank almost any new paper (the scale stopped at 1 - k / len(R):
+0.98 for keyword profiles, 0.998 for example profiles) and the others are pulled down by their
+own weight in rbar and sd. So each row r_i of R is scored by the model fit on R WITHOUT it, as
+a new paper is (leave-one-out, in closed form, all rows at once; `_Stats`):
+
+    rbar_-i, sd_-i: over R without r_i (read at r_i's own terms only; eps is kept)
+    the positive r_i, if any, is replaced by the next nearest paper of R (k stays k)
+    raw_-i(r_i) = r_i . (mu_-i - rbar_-i) / (sd_-i + eps)     (keyword profiles)
+    raw_-i(r_i) = r_i . q_-i - BACKGROUND * r_i . unit(rbar_-i)   (example profiles)
+
+and the percentile compares a new paper's raw score with these: a new paper as good as the
+best recent one scores near 1, and about a share 1 - t of new papers score t or more
+(bench/daily_arxiv.py prints the check). The order of a day's papers is unchanged (a
+percentile is monotone in the raw score).
 
 Cold start: with fewer than `COLD_REFERENCE` stored papers, R is what there is plus the day's
-papers themselves (then a day's best paper scores (n - 1) / n, never 1).
+papers themselves, which are then scored held out like the rest of R (a day's best paper
+scores (n - 1) / n, never 1).
 
 Then, per profile: `exclude` vetoes; `categories` filters arXiv papers (unknown categories
 pass); papers of followed `authors` always match (not capped, not thresholded, still vetoed by
 `exclude`); the rest need `min_score` and are capped at `max_per_digest`, best first (equal
 scores: higher raw score first, then by id). Each match carries reasons: followed author,
-keyword hits, the most similar example paper, and the shared terms that weighed most in x . q.
+keyword hits, the most similar example paper, and the shared terms that weighed most in x . q
+(only words of the paper's prose: no links, numbers or boilerplate, bot/reasons.py).
 """
 
 from __future__ import annotations
@@ -49,7 +70,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.sparse import csr_matrix, vstack
 
-from bot.models import Match, Paper, Profile
+from bot.models import FOLLOWED_REASON, Match, Paper, Profile
+from bot.reasons import ReasonTerms
 from bot.reference import Reference, widen
 from bot.tfidf import DocFreqs, MemoryDocFreqs, Space, terms_of
 
@@ -69,19 +91,24 @@ UPVOTES_SCALE = math.log1p(100)  # 100 HF upvotes give the full `upvote_weight`
 
 @dataclass(frozen=True)
 class _Stats:
-    """What every profile of the day shares, from R."""
+    """What every profile of the day shares, from R; and, for each row of R, the same as the
+    model fit on R WITHOUT that row sees it (leave-one-out), so that R's papers are scored as
+    a new paper is: by a model that was not fit on them."""
 
     R: csr_matrix
     b: np.ndarray  # unit(rbar)
     inv: np.ndarray  # 1 / (sd + eps)
     offset: np.ndarray  # rbar / (sd + eps)
+    R_inv: csr_matrix  # row i: r_i * inv_-i (inv of R without row i; eps kept)
+    base: np.ndarray  # row i: r_i . offset_-i
+    along_b: np.ndarray  # row i: r_i . b_-i
 
     @classmethod
     def of(cls, R: csr_matrix) -> _Stats:
-        width = R.shape[1]
-        if R.shape[0] == 0:
+        n, width = R.shape
+        if n == 0:
             zero = np.zeros(width)
-            return cls(R, zero, zero, zero)
+            return cls(R, zero, zero, zero, R, np.zeros(0), np.zeros(0))
         rbar = np.asarray(R.mean(axis=0)).ravel()
         norm = float(np.linalg.norm(rbar))
         sq = np.asarray(R.multiply(R).mean(axis=0)).ravel()
@@ -89,7 +116,24 @@ class _Stats:
         nonzero = sd[sd > 0]
         eps = float(np.quantile(nonzero, EPS_QUANTILE)) if nonzero.size else 1.0
         inv = 1.0 / (sd + eps)
-        return cls(R, rbar / norm if norm else rbar, inv, rbar * inv)
+        # Leave-one-out, entry by entry (R has one entry per row and term): r_i's own terms are
+        # the only ones its score reads, and removing r_i changes the mean and sd of those terms
+        # only (besides a 1/(n - 1) scale).
+        rows = np.repeat(np.arange(n), np.diff(R.indptr))
+        x, cols = R.data, R.indices
+        xx, mean_at = x * x, rbar[cols]
+        rest = max(n - 1, 1)
+        mean_i = (n * mean_at - x) / rest
+        sd_i = np.sqrt(np.maximum((n * sq[cols] - xx) / rest - mean_i**2, 0.0))
+        inv_i = 1.0 / (sd_i + eps)
+        R_inv = csr_matrix((x * inv_i, cols, R.indptr), shape=R.shape)
+        base = np.bincount(rows, weights=x * mean_i * inv_i, minlength=n)
+        # r_i . unit(rbar_-i), rbar_-i = (n rbar - r_i) / (n - 1)
+        along = np.bincount(rows, weights=x * mean_at, minlength=n)
+        self_sq = np.bincount(rows, weights=xx, minlength=n)
+        norm_i = np.sqrt(np.maximum(n * n * norm**2 - 2 * n * along + self_sq, 0.0))
+        along_b = np.divide(n * along - self_sq, norm_i, out=np.zeros(n), where=norm_i > 0)
+        return cls(R, rbar / norm if norm else rbar, inv, rbar * inv, R_inv, base, along_b)
 
 
 @dataclass(frozen=True)
@@ -97,6 +141,7 @@ class _ProfileVector:
     q: np.ndarray  # dense over the vocabulary: raw(x) = x . q - x . offset
     offset: np.ndarray
     examples: list[tuple[str, csr_matrix]]  # (paper id, unit vector) of the found examples
+    held_out: np.ndarray  # raw score of each row of R by the model fit without it
 
 
 def excluded_by(profile: Profile, paper: Paper) -> str | None:
@@ -179,13 +224,16 @@ def evaluate(
     width = len(space.vocabulary)
     F = widen(fresh_vectors, width) if fresh_vectors is not None else space.vectors(paper_terms)
     R = reference.matrix()
-    if R.shape[0] < COLD_REFERENCE:
+    cold = R.shape[0] < COLD_REFERENCE
+    if cold:
         R = vstack([R, F], format="csr")
     stats = _Stats.of(R)
     for profile, parts in zip(profiles, profile_parts, strict=True):
         pv = _profile_vector(space, parts, stats)
         raw_f = F @ pv.q - F @ pv.offset
-        raw_r = np.sort(R @ pv.q - R @ pv.offset)
+        if cold:  # the day's papers are R's last rows, and may have helped fit the profile
+            raw_f = pv.held_out[R.shape[0] - len(fresh) :]
+        raw_r = np.sort(pv.held_out)
         calibrated = np.searchsorted(raw_r, raw_f, side="left") / max(1, raw_r.size)
         if not pv.q.any():
             calibrated = np.zeros(len(fresh))  # a profile with no usable text scores nothing
@@ -264,13 +312,53 @@ def _profile_vector(
             dense[i] for i, (role, _, _) in enumerate(parts) if role[:8] in ("text", "example:")
         ]
         c = _unit(np.mean(positives, axis=0))
-        c = _unit(c + PRF_BETA * _top_mean(R, c, PRF_K))
-        return _ProfileVector(c - against, BACKGROUND * stats.b, found)
+        top, after = _nearest(R, c, PRF_K)
+        u = c + PRF_BETA * _mean_rows(R, top)
+        q = _unit(u) - against
+        held_out = R @ q - BACKGROUND * stats.along_b
+        held_out[top] = _prf_held_out(R, top, after, u, against) - BACKGROUND * stats.along_b[top]
+        return _ProfileVector(q, BACKGROUND * stats.b, found, held_out)
     seed = next((dense[i] for i, (role, _, _) in enumerate(parts) if role == "text"), None)
     if seed is None or not seed.any():
-        return _ProfileVector(np.zeros(width), np.zeros(width), [])
-    mu = _top_mean(R, seed, PSEUDO_K) - against
-    return _ProfileVector(mu * stats.inv, stats.offset, [])
+        zero = np.zeros(width)
+        return _ProfileVector(zero, zero, [], np.zeros(R.shape[0]))
+    top, after = _nearest(R, seed, PSEUDO_K)
+    # While R is too small to give PSEUDO_K papers, the profile's own words are one more
+    # positive: the few nearest papers of a young store may all be off-topic, and held out one
+    # by one, they would leave the profile with nothing of its own.
+    n_seed = 1 if top.size < PSEUDO_K else 0
+    n_pos = top.size + n_seed
+    mu = (n_seed * seed + _mean_rows(R, top) * top.size) / n_pos - against
+    held_out = stats.R_inv @ mu - stats.base
+    if top.size:
+        # Without pseudo-positive i, the next nearest paper takes its place in mu (same k).
+        own = stats.R_inv[top]
+        swap = np.asarray(own.multiply(R[top]).sum(axis=1)).ravel()
+        if after is not None:
+            swap -= np.asarray(own @ R[after].T.toarray()).ravel()
+        held_out[top] -= swap / n_pos
+    return _ProfileVector(mu * stats.inv, stats.offset, [], held_out)
+
+
+def _prf_held_out(
+    R: csr_matrix, top: np.ndarray, after: int | None, u: np.ndarray, against: np.ndarray
+) -> np.ndarray:
+    """x . q_-i for each PRF neighbour r_i (x = r_i), q_-i = unit(u + PRF_BETA * d_i) - against
+    with d_i = (r_next - r_i) / k: the profile vector had r_i not been in R."""
+    k = top.size
+    rows = R[top]
+    nxt = R[after] if after is not None else csr_matrix((1, R.shape[1]))
+    ru = rows @ u
+    rr = np.asarray(rows.multiply(rows).sum(axis=1)).ravel()
+    rn = np.asarray((rows @ nxt.T).toarray()).ravel()
+    un = float((nxt @ u)[0])
+    nn = float(nxt.multiply(nxt).sum())
+    b = PRF_BETA / k
+    dot = ru + b * (rn - rr)  # r_i . (u + beta d_i)
+    sq = float(u @ u) + 2 * b * (un - ru) + b * b * (nn - 2 * rn + rr)
+    norm = np.sqrt(np.maximum(sq, 0.0))
+    held: np.ndarray = np.divide(dot, norm, out=np.zeros(k), where=norm > 0) - rows @ against
+    return held
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -278,14 +366,20 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / norm if norm else x
 
 
-def _top_mean(R: csr_matrix, q: np.ndarray, k: int) -> np.ndarray:
-    """The mean vector of the k papers of R nearest q (at most 2% of R; ties by position)."""
+def _nearest(R: csr_matrix, q: np.ndarray, k: int) -> tuple[np.ndarray, int | None]:
+    """The k papers of R nearest q (at most 2% of R; ties by position), and the next one."""
     k = min(k, max(1, R.shape[0] // K_SHARE), R.shape[0])
     if k == 0:
-        return np.zeros(R.shape[1])
+        return np.zeros(0, dtype=np.int64), None
     scores = R @ q
-    top = np.lexsort((np.arange(scores.size), -scores))[:k]
-    return np.asarray(R[top].sum(axis=0)).ravel() / k
+    ranked = np.lexsort((np.arange(scores.size), -scores))[: k + 1]
+    return ranked[:k], int(ranked[k]) if ranked.size > k else None
+
+
+def _mean_rows(R: csr_matrix, rows: np.ndarray) -> np.ndarray:
+    if rows.size == 0:
+        return np.zeros(R.shape[1])
+    return np.asarray(R[rows].sum(axis=0)).ravel() / rows.size
 
 
 def _candidates(
@@ -346,7 +440,7 @@ def _match(
 ) -> Match:
     reasons: list[str] = []
     if author:
-        reasons.append(f"followed author {author}")
+        reasons.append(FOLLOWED_REASON + author)
     hits = keyword_hits(profile, paper)
     if hits:
         reasons.append("keyword " + ", ".join(hits))
@@ -363,7 +457,13 @@ def _match(
     row = vector.tocoo()
     contrib = row.data * pv.q[row.col]
     top = sorted(zip(contrib, row.col, strict=True), key=lambda t: (-t[0], t[1]))
-    terms = [space.terms[col] for value, col in top if value > 0][:WHY_TERMS]
+    shown = ReasonTerms(paper)  # no links, numbers or boilerplate (bot/reasons.py)
+    terms: list[str] = []
+    for value, col in top:
+        if value <= 0 or len(terms) == WHY_TERMS:
+            break
+        if space.terms[col] in shown:
+            terms.append(space.terms[col])
     if terms:
         reasons.append("terms " + ", ".join(terms))
     return Match(paper, profile.id, score, tuple(reasons), followed=author is not None)

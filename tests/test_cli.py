@@ -131,6 +131,37 @@ def test_without_a_token_the_digest_goes_to_the_console(bot: Bot) -> None:
     assert "console: sent=1" in result.stderr  # the summary line
 
 
+FOLLOW_PROFILE = """\
+name: Jinsen Su's papers
+authors: [Jinsen Su]
+notify:
+  slack: "#papers-spec"
+"""
+OMNI_ID = "2607.23193"  # OmniScope, by Jinsen Su, Yongdong Luo, ...
+
+
+def test_a_followed_author_match_says_so_and_shows_no_score(bot: Bot) -> None:
+    # A profile that only follows an author has no words to score with: its papers score 0,
+    # and "score 0.00" next to a paper that was sent reads as a bug. It says who it follows.
+    bot.hf.serve_hf_day(DAY, HF_0731)
+    bot.profile("follow.yaml", FOLLOW_PROFILE)
+
+    result = bot.run("once", "--date", DAY)
+    assert result.returncode == 0, result.stderr
+    assert posted_ids(bot.slack, "#papers-spec") == [OMNI_ID]
+    [post] = bot.slack.messages_in("#papers-spec")
+    [section] = [b for b in post.blocks if OMNI_ID in b.get("text", {}).get("text", "")]
+    facts = section["text"]["text"].split("\n")[-1]
+    assert facts == "▲ 3 upvotes · why: followed author Jinsen Su"
+
+    del bot.env["SLACK_BOT_TOKEN"]  # the console says the same
+    bot.state.unlink()
+    printed = bot.run("once", "--date", DAY)
+    assert printed.returncode == 0, printed.stderr
+    assert "   ▲ 3 upvotes · why: followed author Jinsen Su\n" in printed.stdout
+    assert "score" not in printed.stdout
+
+
 def test_dry_run_prints_and_writes_nothing(bot: Bot) -> None:
     bot.hf.serve_hf_day(DAY, HF_0731)
     bot.profile("spec.yaml", SPEC_PROFILE)

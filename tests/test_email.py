@@ -274,3 +274,29 @@ def test_email_digest_end_to_end_through_the_cli(tmp_path: Path) -> None:
         assert msg["Subject"] == "[digestbot] Speculative decoding: 1 new paper — 2026-07-31"
         assert "https://arxiv.org/abs/2607.26627" in msg.get_body(("html",)).get_content()
         assert "keyword speculative decoding" in msg.get_body(("plain",)).get_content()
+
+
+def test_a_followed_author_in_email_says_so_and_shows_no_score(tmp_path: Path) -> None:
+    # Through the CLI and the outbox (which keeps the reasons, and reads "followed" back).
+    from tests.e2e import make_bot
+
+    with SmtpServer() as server:
+        extra = (
+            f"email:\n  host: 127.0.0.1\n  port: {server.port}\n  security: none\n"
+            "  from: bot@digest.example.org\n"
+        )
+        with make_bot(tmp_path, extra) as bot:
+            bot.hf.serve_hf_day("2026-07-31", FIXTURES / "hf_daily_papers_2026-07-31_30items.json")
+            bot.profile(
+                "follow.yaml",
+                "name: Followed\nauthors: [Jinsen Su]\nnotify:\n  email: [alice@example.org]\n",
+            )
+            result = bot.run("once", "--date", "2026-07-31")
+            assert result.returncode == 0, result.stderr
+        [msg] = server.messages
+    text = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    html = msg.get_body(("html",)).get_content()
+    assert "https://arxiv.org/abs/2607.23193" in text  # OmniScope, by Jinsen Su et al.
+    assert "\n   3 HF upvotes\n   why: followed author Jinsen Su\n" in text
+    assert "<span>3 HF upvotes</span>" in html and "followed author Jinsen Su" in html
+    assert "score" not in text and "score" not in html

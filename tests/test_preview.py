@@ -69,7 +69,7 @@ def test_installed_profile_by_id(stored: Bot) -> None:
     assert lines[day + 1] == (
         f"  0.97  {SPEC_ID}  Revisiting Lossy Verification in Speculative Decoding: Mechanisms,..."
         "  (keyword speculative decoding, draft model, lossy verification; terms decoding, lossy,"
-        " lossy verification, truncation)"
+        " lossy verification, speculative)"
     )
     assert lines[day + 2] == "  under the threshold:"
     under = lines[day + 3 : day + 6]

@@ -26,7 +26,7 @@ from rich.markup import escape
 from bot.errors import DeliveryError
 from bot.models import Delivery
 from bot.notifiers.base import Notifier
-from bot.render import headline, paper_url, short_authors, why_line
+from bot.render import headline, paper_url, score_fact, short_authors, why_line
 
 BROKEN_PIPE_HINT = (
     "nothing reads the output any more (piped into a command that stopped reading?): the "
@@ -106,7 +106,7 @@ class ConsoleNotifier(Notifier):
             if url:
                 out.print(f"   {escape(url)}")
             out.print(f"   {escape(short_authors(paper.authors))}")
-            facts = [f"score {match.score:.2f}"]
+            facts = [f for f in (score_fact(match),) if f]
             if "upvotes" in paper.extras:
                 facts.append(f"▲ {paper.extras['upvotes']} upvotes")
             if match.why:

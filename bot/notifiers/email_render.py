@@ -21,7 +21,7 @@ from urllib.parse import quote
 from jinja2 import Environment
 
 from bot.models import Delivery, Match
-from bot.render import headline, paper_url, safe_http_url, short_authors, why_line
+from bot.render import headline, paper_url, safe_http_url, score_fact, short_authors, why_line
 
 _TEXT = """\
 {{ profile }} — {{ day }}
@@ -30,7 +30,8 @@ _TEXT = """\
 {{ loop.index }}. {{ p.title }}
    {{ p.url or "(no link)" }}
    {{ p.authors }}
-   score {{ p.score }}{% if p.upvotes is not none %} · {{ p.upvotes }} HF upvotes{% endif %}
+{%- if p.facts %}
+   {{ p.facts }}{% endif %}
 {%- if p.why %}
    why: {{ p.why }}{% endif %}
 {%- if p.summary %}
@@ -59,9 +60,8 @@ _HTML = """\
 <li style="margin-bottom: 1em;">
 {% if p.url %}<a href="{{ p.url }}" style="font-weight: 600;">{{ p.title }}</a>
 {%- else %}<strong>{{ p.title }}</strong>{% endif %}<br>
-<span>{{ p.authors }}</span><br>
-<span>score {{ p.score }}
-{%- if p.upvotes is not none %} · {{ p.upvotes }} HF upvotes{% endif %}</span>
+<span>{{ p.authors }}</span>{% if p.facts %}<br>
+<span>{{ p.facts }}</span>{% endif %}
 {% if p.why %}<br><span><em>why:</em> {{ p.why }}</span>{% endif %}
 {% if p.summary %}<br><span><em>summary:</em> {{ p.summary }}</span>{% endif %}
 </li>
@@ -107,12 +107,14 @@ def _paper(match: Match) -> dict[str, Any]:
     paper = match.paper
     upvotes = paper.extras.get("upvotes")
     summary = paper.extras.get("ai_summary")
+    facts = [score_fact(match)]
+    if isinstance(upvotes, int):
+        facts.append(f"{upvotes} HF upvotes")
     return {
         "title": paper.title,
         "url": safe_http_url(paper_url(paper)),
         "authors": short_authors(paper.authors),
-        "score": f"{match.score:.2f}",
-        "upvotes": upvotes if isinstance(upvotes, int) else None,
+        "facts": " · ".join(f for f in facts if f),
         "why": why_line(match),
         "summary": summary if isinstance(summary, str) else "",
     }

@@ -30,7 +30,15 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.models import Delivery, Match, fold_whitespace
-from bot.render import escape_mrkdwn, headline, paper_url, short_authors, truncate, why_line
+from bot.render import (
+    escape_mrkdwn,
+    headline,
+    paper_url,
+    score_fact,
+    short_authors,
+    truncate,
+    why_line,
+)
 
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
@@ -99,7 +107,7 @@ def _context(text: str) -> dict[str, Any]:
 
 
 def _facts(match: Match, why_limit: int) -> str:
-    facts = [f"score {match.score:.2f}"]
+    facts = [f for f in (score_fact(match),) if f]
     upvotes = match.paper.extras.get("upvotes")
     if isinstance(upvotes, int) and not isinstance(upvotes, bool):
         facts.append(f"▲ {upvotes} upvote{'' if upvotes == 1 else 's'}")
