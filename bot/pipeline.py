@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -200,7 +200,11 @@ def run_once(
 
     # 5 health, 6 deliver
     track_incidents(app, report)
-    _deliver(app, report, stop, respect_backoff)
+    addressees: dict[str, str] = {}
+    for profile in profiles:  # how a message addresses its recipient ("Alice <alice@...>")
+        for destination, target in profile.addressees.items():
+            addressees.setdefault(destination, target)
+    _deliver(app, report, stop, respect_backoff, addressees)
     return report
 
 
@@ -359,7 +363,13 @@ def _destinations(app: App, profile: Profile) -> list[str]:
     return list(dict.fromkeys(resolved))
 
 
-def _deliver(app: App, report: RunReport, stop: threading.Event, respect_backoff: bool) -> None:
+def _deliver(
+    app: App,
+    report: RunReport,
+    stop: threading.Event,
+    respect_backoff: bool,
+    addressees: Mapping[str, str],
+) -> None:
     outbox = app.store.outbox
     for delivery in outbox.due(datetime.now(UTC), respect_backoff=respect_backoff):
         if stop.is_set():
@@ -391,6 +401,7 @@ def _deliver(app: App, report: RunReport, stop: threading.Event, respect_backoff
             log.error("delivery to %s kept queued: %s", delivery.destination, why)
             continue
         notifier, target = found
+        target = addressees.get(delivery.destination, target)
         if delivery.recovering:
             delivery = _recover(app, notifier, target, delivery, dest_report)
             if not delivery.matches:

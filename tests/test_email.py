@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import DeliveryError, DigestbotError
+from bot.config import load_profile, load_settings
+from bot.errors import ConfigErrors, DeliveryError, DigestbotError
 from bot.models import Delivery, Match
 from bot.notifiers.email import EmailNotifier, EmailSettings
 from bot.sources.hf_daily import parse_api
@@ -274,3 +275,157 @@ def test_email_digest_end_to_end_through_the_cli(tmp_path: Path) -> None:
         assert msg["Subject"] == "[digestbot] Speculative decoding: 1 new paper — 2026-07-31"
         assert "https://arxiv.org/abs/2607.26627" in msg.get_body(("html",)).get_content()
         assert "keyword speculative decoding" in msg.get_body(("plain",)).get_content()
+
+
+# --------------------------------------------------------------------------- addresses as written
+
+PROFILE_HEAD = "name: Decoding\ndescription: d\nnotify:\n  email:\n"
+
+
+def test_name_addr_forms_are_accepted_and_the_outbox_key_is_the_bare_address(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "decoding.yaml"
+    path.write_text(
+        PROFILE_HEAD
+        + "    - bob@lab.example\n"
+        + '    - "Alice Liu <alice@lab.example>"\n'
+        + "    - '\"Liu, Alice\" <alice.liu@Lab.Example>'\n"
+        + '    - "<carol@lab.example>"\n'
+        + "    - Dr. A. Liu <a.liu@lab.example>\n",
+        encoding="utf-8",
+    )
+    profile = load_profile(path)
+    assert profile.destinations == (
+        "email:bob@lab.example",
+        "email:alice@lab.example",
+        "email:alice.liu@Lab.Example",
+        "email:carol@lab.example",
+        "email:a.liu@lab.example",
+    )
+    assert profile.addressees == {
+        "email:alice@lab.example": "Alice Liu <alice@lab.example>",
+        "email:alice.liu@Lab.Example": '"Liu, Alice" <alice.liu@Lab.Example>',
+        "email:a.liu@lab.example": '"Dr. A. Liu" <a.liu@lab.example>',
+    }
+    settings = EmailSettings.model_validate(
+        {"host": "h", "from": "Lab papers <bot@lab.example>", "reply_to": "Team <t@lab.example>"}
+    )
+    assert (settings.sender, settings.reply_to) == (
+        "Lab papers <bot@lab.example>",
+        "Team <t@lab.example>",
+    )
+
+
+# (list item as written in YAML, words of its one error)
+BAD_ADDRESSES = [
+    pytest.param('"Alice Liu <alice>"', "no domain", id="no-domain"),
+    pytest.param('"alice@lab"', "a domain like example.org", id="dotless-domain"),
+    pytest.param('"Alice Liu"', "no @", id="a-name-only"),
+    pytest.param('"a@lab.example, b@lab.example"', "2 addresses", id="two-addresses"),
+    pytest.param('"Liu, Alice <alice@lab.example>"', 'quote the name: "Liu, Alice"', id="comma"),
+    pytest.param('"Alice <alice@lab.example"', "missing trailing '>'", id="unclosed"),
+    pytest.param('"alice\\0@lab.example"', "the control character U+0000", id="nul"),
+    pytest.param('"Alice\\nLiu <alice@lab.example>"', "a line break", id="line-break"),
+    pytest.param('"team: a@lab.example;"', "a group", id="group"),
+    pytest.param('""', "empty", id="empty"),
+]
+
+
+@pytest.mark.parametrize(("item", "words"), BAD_ADDRESSES)
+def test_a_bad_recipient_is_one_error_naming_file_line_and_item(
+    tmp_path: Path, item: str, words: str
+) -> None:
+    path = tmp_path / "decoding.yaml"
+    path.write_text(PROFILE_HEAD + "    - bob@lab.example\n" + f"    - {item}\n", encoding="utf-8")
+    with pytest.raises(ConfigErrors) as caught:
+        load_profile(path)
+    [err] = caught.value.errors
+    assert (err.file, err.line, err.field) == (str(path), 6, "notify.email[1]")
+    assert str(err).startswith(f"{path}:6: notify.email[1]: "), str(err)
+    assert words in str(err), str(err)
+    assert "function" not in str(err) and "Value error" not in str(err)
+
+
+def test_each_bad_address_is_its_own_error_and_a_single_one_names_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "decoding.yaml"
+    path.write_text(
+        PROFILE_HEAD + "    - Alice <alice>\n    - ok@lab.example\n    - bob@\n", encoding="utf-8"
+    )
+    with pytest.raises(ConfigErrors) as caught:
+        load_profile(path)
+    assert [(e.line, e.field) for e in caught.value.errors] == [
+        (5, "notify.email[0]"),
+        (7, "notify.email[2]"),
+    ]
+    single = tmp_path / "single.yaml"
+    single.write_text(
+        "name: X\ndescription: d\nnotify:\n  email: Alice <alice>\n", encoding="utf-8"
+    )
+    with pytest.raises(ConfigErrors) as caught:
+        load_profile(single)
+    [err] = caught.value.errors
+    assert (err.line, err.field) == (4, "notify.email")
+    assert "no domain" in str(err)
+
+
+@pytest.mark.parametrize("key", ["from", "reply_to"])
+def test_a_bad_sender_names_its_key(tmp_path: Path, key: str) -> None:
+    path = tmp_path / "bot.yaml"
+    lines = {"from": "from: bot@lab.example", "reply_to": "reply_to: team@lab.example"}
+    lines[key] = f'{key}: "Lab papers <bot>"'
+    path.write_text(
+        "timezone: UTC\nemail:\n  host: 127.0.0.1\n  " + "\n  ".join(lines.values()) + "\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigErrors) as caught:
+        load_settings(path)
+    [err] = caught.value.errors
+    line = 4 if key == "from" else 5
+    assert (err.line, err.field) == (line, f"email.{key}")
+    assert "no domain" in str(err)
+
+
+def test_the_display_names_show_in_the_message_and_the_envelope_is_bare() -> None:
+    with SmtpServer() as server:
+        sender = notifier(
+            server.port, **{"from": "Lab papers <bot@lab.example>"}, reply_to="Team <t@lab.example>"
+        )
+        sender.send(delivery(), '"Liu, Alice" <alice@lab.example>')
+        [msg] = server.messages
+    assert server.envelopes == [("bot@lab.example", ["alice@lab.example"])]
+    assert msg["From"] == "Lab papers <bot@lab.example>"
+    assert msg["To"] == '"Liu, Alice" <alice@lab.example>'
+    assert msg["Reply-To"] == "Team <t@lab.example>"
+    assert msg["List-Unsubscribe"] == "<mailto:t@lab.example?subject=unsubscribe%20norm>"
+    assert msg["Message-ID"].endswith("@lab.example>")
+    assert "write to t@lab.example" in msg.get_body(("plain",)).get_content()
+
+
+def test_names_as_people_write_them_end_to_end(tmp_path: Path) -> None:
+    from tests.e2e import make_bot
+
+    with SmtpServer() as server:
+        extra = (
+            f"email:\n  host: 127.0.0.1\n  port: {server.port}\n  security: none\n"
+            '  from: "Lab papers <bot@lab.example>"\n'
+        )
+        with make_bot(tmp_path, extra) as bot:
+            bot.hf.serve_hf_day("2026-07-31", FIXTURES / "hf_daily_papers_2026-07-31_30items.json")
+            bot.profile(
+                "spec.yaml",
+                "name: Speculative decoding\n"
+                "keywords: [speculative decoding, draft model, lossy verification]\n"
+                'min_score: 0.95\nnotify:\n  email: ["Alice Liu <alice@lab.example>"]\n',
+            )
+            checked = bot.run("check")
+            assert checked.returncode == 0, checked.stdout + checked.stderr
+            first = bot.run("once", "--date", "2026-07-31")
+            assert first.returncode == 0, first.stderr
+            assert "email:alice@lab.example" in bot.run("status").stdout
+        [msg] = server.messages
+    assert server.envelopes == [("bot@lab.example", ["alice@lab.example"])]
+    assert (msg["From"], msg["To"]) == (
+        "Lab papers <bot@lab.example>",
+        "Alice Liu <alice@lab.example>",
+    )

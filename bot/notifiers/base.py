@@ -49,6 +49,13 @@ class Notifier(ABC):
     def send_text(self, text: str, target: str) -> None:
         """Deliver a short plain-text notice (an operator alert). Raises DeliveryError."""
 
+    @classmethod
+    def key(cls, target: str) -> str:
+        """The part of a checked target that says where it goes, as the outbox keys it: a
+        target may also say how to address it (email: "Alice Liu <alice@lab.example>" has the
+        key "alice@lab.example"; the rest goes to `send` as the target). Default: `target`."""
+        return target
+
     def place(self, target: str) -> str:
         """Where messages to `target` land, as a key: targets with the same place are one
         channel or mailbox, so a paper two profiles match goes there once. Default: `target`."""

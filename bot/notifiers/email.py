@@ -30,13 +30,15 @@ from pydantic import (
     AfterValidator,
     ConfigDict,
     Field,
-    PlainValidator,
     ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     field_validator,
 )
 
 from bot.errors import DeliveryError
 from bot.models import Check, Delivery
+from bot.notifiers import email_address
 from bot.notifiers.base import Notifier
 from bot.notifiers.email_render import build_message
 from bot.schema import Strict
@@ -44,34 +46,23 @@ from bot.secrets import read_secret, smtp_password
 
 log = logging.getLogger(__name__)
 
-# No white space, control character or list punctuation: an address goes into headers as it is.
-_ADDRESS = re.compile(
-    r"[^@\s\x00-\x1f\x7f<>,;\"]+@[^@\s\x00-\x1f\x7f<>,;\"]+\.[^@\s\x00-\x1f\x7f<>,;\"]+"
-)
 _LOGIN = re.compile(r"[\x21-\x7e]+")  # smtplib's AUTH encodes the user name as ASCII
 
 
-def _address(value: str) -> str:
-    if not _ADDRESS.fullmatch(value.strip()):
-        raise ValueError(f"{value!r} is not an email address like alice@example.org")
-    return value.strip()
+# An address as people write it (bot/notifiers/email_address.py), kept in its canonical text.
+Address = Annotated[str, AfterValidator(email_address.canonical)]
 
 
-Address = Annotated[str, AfterValidator(_address)]
+def _recipients(value: object, handler: ValidatorFunctionWrapHandler) -> list[str]:
+    """A profile's `notify.email`: one address or a list of them. A list is checked item by
+    item, so each bad address is its own error naming its item (`notify.email[1]`)."""
+    if isinstance(value, str):  # one address: its error is the key's own
+        return [email_address.canonical(value)]
+    result: list[str] = handler(value)
+    return result
 
 
-def _recipients(value: object) -> list[str]:
-    """A profile's `notify.email`: one address or a list of them. One validator rather than a
-    union, so that a bad address is one error naming it (a union reports every branch)."""
-    if value is None:
-        raise ValueError("the value is empty: expected an email address or a list of them")
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
-        raise ValueError("expected an email address or a list of them")
-    return [_address(v) for v in items]
-
-
-Recipients = Annotated[list[str], PlainValidator(_recipients)]
+Recipients = Annotated[list[Address], WrapValidator(_recipients)]
 
 
 class EmailSettings(Strict):
@@ -137,9 +128,15 @@ class EmailNotifier(Notifier):
                 return None, f"{settings.password_env} is not set"
         return cls(settings, password), ""
 
+    @classmethod
+    def key(cls, target: str) -> str:
+        """The bare address: a display name is how a message addresses the recipient, not
+        where it goes (so adding one never sends anything again)."""
+        return email_address.addr_spec(target)
+
     def place(self, target: str) -> str:
         """A mailbox: the domain compared without case (the local part is the server's)."""
-        local, _, domain = target.rpartition("@")
+        local, _, domain = email_address.addr_spec(target).rpartition("@")
         return f"{local}@{domain.lower()}"
 
     def describe(self) -> str:
@@ -194,8 +191,12 @@ class EmailNotifier(Notifier):
         yield Check(name, "ok", f"connected, {tls}, {login}; no mail sent")
 
     def _deliver(self, message: Any, target: str) -> None:
-        with self._session(f"email:{target}") as smtp:
-            smtp.send_message(message, to_addrs=[target])
+        """`message` to `target` (an address, maybe with a display name for the To: header):
+        the envelope names the bare addresses."""
+        to = email_address.addr_spec(target)
+        sender = email_address.addr_spec(self.settings.sender)
+        with self._session(f"email:{to}") as smtp:
+            smtp.send_message(message, from_addr=sender, to_addrs=[to])
 
     @contextmanager
     def _session(self, destination: str) -> Iterator[smtplib.SMTP]:

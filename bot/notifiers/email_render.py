@@ -14,13 +14,15 @@ import re
 import unicodedata
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import quote
 
 from jinja2 import Environment
 
 from bot.models import Delivery, Match
+from bot.notifiers.email_address import addr_spec, formatted
+from bot.notifiers.email_address import parse as parse_address
 from bot.render import headline, paper_url, safe_http_url, short_authors, why_line
 
 _TEXT = """\
@@ -125,9 +127,12 @@ def build_message(
     reply_to: str | None = None,
     now: datetime | None = None,
 ) -> EmailMessage:
-    """The digest for one recipient, ready for SMTP."""
-    domain = sender.rpartition("@")[2] or "digestbot.invalid"
-    unsubscribe = reply_to or sender
+    """The digest for one recipient, ready for SMTP. `recipient`, `sender` and `reply_to` are
+    checked addresses, with or without a display name (bot/notifiers/email_address.py); the
+    sender without one is shown as "digestbot"."""
+    name, sender_addr = parse_address(sender)
+    domain = sender_addr.rpartition("@")[2] or "digestbot.invalid"
+    unsubscribe = addr_spec(reply_to or sender)
     context = {
         "profile": delivery.profile_name,
         "day": delivery.digest_day.isoformat(),
@@ -136,7 +141,7 @@ def build_message(
         "unsubscribe": unsubscribe,
     }
     msg = EmailMessage()
-    msg["From"] = formataddr(("digestbot", sender))
+    msg["From"] = formatted(name or "digestbot", sender_addr)
     msg["To"] = recipient
     msg["Subject"] = subject(delivery)
     msg["Date"] = format_datetime(now or datetime.now(UTC))
