@@ -3,7 +3,8 @@
 `SmtpServer(tls=..., users=...)` is a context manager. `answer_rcpt` / `answer_data` queue
 replies (e.g. "451 4.3.0 try later") used before the normal "250 OK"; `messages` are the
 received messages parsed back with `email`. With `tls` (a cert/key pair) it offers STARTTLS;
-with `users`, AUTH (LOGIN/PLAIN) checks those passwords, over TLS only.
+with `users`, AUTH (LOGIN/PLAIN, less the mechanisms in `auth_exclude`) checks those passwords,
+over TLS only; without TLS it offers no AUTH. SMTPUTF8 is offered only with `smtputf8=True`.
 """
 
 from __future__ import annotations
@@ -86,7 +87,12 @@ class SmtpServer:
     """aiosmtpd on a free loopback port, in its own thread."""
 
     def __init__(
-        self, *, tls: tuple[Path, Path] | None = None, users: dict[str, str] | None = None
+        self,
+        *,
+        tls: tuple[Path, Path] | None = None,
+        users: dict[str, str] | None = None,
+        auth_exclude: tuple[str, ...] = (),
+        smtputf8: bool = False,
     ) -> None:
         self.port = free_port()
         self.lock = threading.Lock()
@@ -94,7 +100,9 @@ class SmtpServer:
         self.data_replies: deque[str] = deque()
         self.raw: list[bytes] = []
         self.envelopes: list[tuple[str, list[str]]] = []
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {"enable_SMTPUTF8": smtputf8}
+        if auth_exclude:
+            kwargs["auth_exclude_mechanism"] = list(auth_exclude)
         if tls:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(str(tls[0]), str(tls[1]))

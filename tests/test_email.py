@@ -5,6 +5,7 @@ that is not offered fails rather than downgrading; certificates are verified; se
 from __future__ import annotations
 
 import logging
+import smtplib
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -14,7 +15,9 @@ import pytest
 from bot.config import load_profile, load_settings
 from bot.errors import ConfigErrors, DeliveryError, DigestbotError
 from bot.models import Delivery, Match
+from bot.notifiers import email_address, email_errors
 from bot.notifiers.email import EmailNotifier, EmailSettings
+from bot.notifiers.email_render import build_message
 from bot.sources.hf_daily import parse_api
 from tests.conftest import FIXTURES
 from tests.smtp_server import SmtpServer, self_signed
@@ -429,3 +432,142 @@ def test_names_as_people_write_them_end_to_end(tmp_path: Path) -> None:
         "Lab papers <bot@lab.example>",
         "Alice Liu <alice@lab.example>",
     )
+
+
+# --------------------------------------------------------------------------- SMTP errors in words
+
+LOGIN = {"username": "bot", "password_env": "SMTP_PASSWORD"}
+STAYS = "(permanent: a server does not start offering it)"
+
+# (server options, notifier settings, recipient, the sentence)
+MISSING_EXTENSIONS = [
+    pytest.param(
+        {},
+        {**LOGIN, "allow_plaintext_auth": True},
+        "alice@lab.example",
+        f"the server does not offer AUTH, needed to log in as bot {STAYS}",
+        id="auth",
+    ),
+    pytest.param(
+        {},
+        {"security": "starttls"},
+        "alice@lab.example",
+        f"the server does not offer STARTTLS; not sending in clear {STAYS}",
+        id="starttls",
+    ),
+    pytest.param(
+        {},
+        {},
+        "J\u00fcrgen <j\u00fcrgen@lab.example>",
+        "the server does not offer SMTPUTF8, needed for the non-ASCII address "
+        f"j\u00fcrgen@lab.example {STAYS}",
+        id="smtputf8",
+    ),
+    pytest.param(
+        {"tls": True, "users": {"bot": PASSWORD}, "auth_exclude": ("LOGIN", "PLAIN")},
+        {**LOGIN, "security": "starttls"},
+        "alice@lab.example",
+        "the server offers AUTH but no method smtplib can log in with (it offers none; "
+        f"smtplib has CRAM-MD5, PLAIN, LOGIN) {STAYS}",
+        id="auth-without-a-usable-method",
+    ),
+]
+
+
+@pytest.mark.parametrize(("server", "settings", "recipient", "sentence"), MISSING_EXTENSIONS)
+def test_a_missing_extension_is_named_and_permanent_in_delivery_and_check(
+    tmp_path: Path,
+    server: dict[str, object],
+    settings: dict[str, object],
+    recipient: str,
+    sentence: str,
+) -> None:
+    options = dict(server)
+    if options.pop("tls", False):
+        cert, key = self_signed(tmp_path)
+        options["tls"] = (cert, key)
+        settings = {**settings, "ca_file": str(cert)}
+    with SmtpServer(**options) as smtp:  # type: ignore[arg-type]
+        sender = notifier(smtp.port, **settings)
+        with pytest.raises(DeliveryError) as caught:
+            sender.send(delivery(), recipient)
+        [check] = sender.probe([recipient])
+        assert smtp.messages == []
+    err = caught.value
+    assert err.permanent
+    assert str(err) == f"email:{email_address.addr_spec(recipient)}: {sentence}"
+    assert err.hint
+    assert (check.status, check.detail, check.hint) == ("failed", sentence, err.hint)
+
+
+def test_a_non_ascii_address_goes_through_a_server_offering_smtputf8_and_a_name_needs_none() -> (
+    None
+):
+    with SmtpServer(smtputf8=True) as server:
+        notifier(server.port).send(delivery(), "J\u00fcrgen <j\u00fcrgen@lab.example>")
+        [msg] = server.messages
+    assert server.envelopes == [("bot@digest.example.org", ["j\u00fcrgen@lab.example"])]
+    assert msg["To"] == "J\u00fcrgen <j\u00fcrgen@lab.example>"
+    with SmtpServer() as server:  # no SMTPUTF8: a non-ASCII name alone is RFC 2047 text
+        notifier(server.port).send(delivery(), "J\u00fcrgen Gro\u00df <j.gross@lab.example>")
+        [msg] = server.messages
+        assert b"=?utf-8?" in server.raw[0]
+    assert msg["To"] == "J\u00fcrgen Gro\u00df <j.gross@lab.example>"
+
+
+def test_a_login_the_server_cannot_take_is_dead_and_check_live_says_why(tmp_path: Path) -> None:
+    """`security: none` with a login, on a server offering no AUTH there: the delivery was
+    marked dead as "the server does not offer STARTTLS"."""
+    from tests.e2e import make_bot
+
+    with SmtpServer() as server:
+        extra = (
+            f"email:\n  host: 127.0.0.1\n  port: {server.port}\n  security: none\n"
+            "  username: bot\n  password_env: SMTP_PASSWORD\n  allow_plaintext_auth: true\n"
+            "  from: bot@lab.example\n"
+        )
+        with make_bot(tmp_path, extra) as bot:
+            bot.env["SMTP_PASSWORD"] = PASSWORD
+            bot.hf.serve_hf_day("2026-07-31", FIXTURES / "hf_daily_papers_2026-07-31_30items.json")
+            bot.profile(
+                "spec.yaml",
+                "name: Speculative decoding\n"
+                "keywords: [speculative decoding, draft model, lossy verification]\n"
+                "min_score: 0.95\nnotify:\n  email: alice@lab.example\n",
+            )
+            sentence = f"the server does not offer AUTH, needed to log in as bot {STAYS}"
+            live = bot.run("check", "--live")
+            assert live.returncode == 1
+            assert f"email 127.0.0.1:{server.port}: failed: {sentence}" in live.stdout
+            first = bot.run("once", "--date", "2026-07-31")
+            assert first.returncode == 1
+            assert f"marked dead (not retried): email:alice@lab.example: {sentence}" in (
+                first.stderr
+            )
+            assert "STARTTLS" not in first.stderr
+            assert sentence in bot.run("status").stdout
+        assert server.messages == []
+
+
+def test_smtplibs_own_not_supported_errors_are_read_for_the_extension_they_name() -> None:
+    """The fallback under the checks made before each step: the exceptions smtplib itself
+    raises (here for real, against aiosmtpd) name the extension that is missing."""
+    message = build_message(delivery(), "j\u00fcrgen@lab.example", "bot@lab.example")
+    calls = {
+        "AUTH": lambda smtp: smtp.login("bot", PASSWORD),
+        "STARTTLS": lambda smtp: smtp.starttls(),
+        "SMTPUTF8": lambda smtp: smtp.send_message(message),
+    }
+    with SmtpServer() as server:
+        for extension, call in calls.items():
+            with smtplib.SMTP("127.0.0.1", server.port, timeout=5) as smtp:
+                smtp.ehlo()
+                with pytest.raises(smtplib.SMTPNotSupportedError) as caught:
+                    call(smtp)
+            err = email_errors.translate(
+                caught.value, destination="email:x@lab.example", host="h", port=1
+            )
+            assert err.permanent
+            assert str(err) == (
+                f"email:x@lab.example: the server does not offer {extension} {STAYS}"
+            )

@@ -9,11 +9,10 @@ server does not offer it, rather than sending in clear; `ssl` (port 465) is TLS 
 needs `allow_plaintext_auth: true`. Certificates are verified (`ssl.create_default_context()`,
 plus `ca_file` for a private CA).
 
-SMTP answers, as the outbox needs them:
-
-    permanent (dead)   5xx (550 mailbox unknown, 535 bad login, 554...), no STARTTLS when
-                       asked for, a certificate that does not verify
-    transient (retry)  4xx (451 try later, 421...), refused or dropped connections, timeouts
+What an SMTP failure means for the outbox (dead or retried) and the sentence it is told in
+are one table, in bot/notifiers/email_errors.py: a 5xx answer, an extension the send needs
+(STARTTLS, AUTH, SMTPUTF8) that the server does not offer, and a certificate that does not
+verify are permanent; a 4xx answer and a refused, dropped or timed-out connection are retried.
 """
 
 from __future__ import annotations
@@ -38,7 +37,7 @@ from pydantic import (
 
 from bot.errors import DeliveryError
 from bot.models import Check, Delivery
-from bot.notifiers import email_address
+from bot.notifiers import email_address, email_errors
 from bot.notifiers.base import Notifier
 from bot.notifiers.email_render import build_message
 from bot.schema import Strict
@@ -167,13 +166,15 @@ class EmailNotifier(Notifier):
 
     def probe(self, targets: Sequence[str]) -> Iterator[Check]:
         """`check --live`, sending no mail: connect, STARTTLS or TLS as configured (the
-        certificate verified), log in if `username` is set, NOOP, QUIT. Recipients are not
-        checked: only a real mail proves a mailbox."""
+        certificate verified), log in if `username` is set, SMTPUTF8 offered if an address
+        needs it, NOOP, QUIT. Mailboxes are not checked: only a real mail proves one."""
         s = self.settings
         name = f"email {s.host}:{s.effective_port}"
         destination = f"email:{s.host}"
+        addresses = [email_address.addr_spec(a) for a in (s.sender, *targets)]
         try:
             with self._session(destination) as smtp:
+                email_errors.check_utf8(smtp, addresses)
                 smtp.noop()
         except DeliveryError as exc:
             reason = str(exc).removeprefix(f"{destination}: ")
@@ -196,43 +197,24 @@ class EmailNotifier(Notifier):
         to = email_address.addr_spec(target)
         sender = email_address.addr_spec(self.settings.sender)
         with self._session(f"email:{to}") as smtp:
+            email_errors.check_utf8(smtp, [sender, to])
             smtp.send_message(message, from_addr=sender, to_addrs=[to])
 
     @contextmanager
     def _session(self, destination: str) -> Iterator[smtplib.SMTP]:
-        """A connected, secured and logged-in SMTP session; every failure inside it (the
-        caller's too) becomes one DeliveryError for `destination`."""
+        """A connected, secured and logged-in SMTP session; every SMTP or network failure
+        inside it (the caller's too) becomes one DeliveryError for `destination`
+        (bot/notifiers/email_errors.py)."""
+        s = self.settings
         try:
             with self._connect() as smtp:
-                if self.settings.username:
-                    smtp.login(self.settings.username, self._password or "")
+                if s.username:
+                    email_errors.check_auth(smtp, s.username)
+                    smtp.login(s.username, self._password or "")
                 yield smtp
-        except smtplib.SMTPNotSupportedError as exc:
-            raise DeliveryError(
-                "the server does not offer STARTTLS; not sending in clear",
-                destination=destination,
-                permanent=True,
-                hint="use `security: ssl` (port 465) if the server speaks TLS from the start",
-            ) from exc
-        except smtplib.SMTPResponseException as exc:  # auth, sender, data: one code
-            raise _answer(destination, exc.smtp_code, exc.smtp_error) from exc
-        except smtplib.SMTPRecipientsRefused as exc:
-            code, reply = next(iter(exc.recipients.values()))
-            raise _answer(destination, code, reply) from exc
-        except ssl.SSLCertVerificationError as exc:
-            raise DeliveryError(
-                f"the server's certificate does not verify ({exc.verify_message})",
-                destination=destination,
-                permanent=True,
-                hint="fix the server's certificate, or set `email.ca_file` to its CA",
-            ) from exc
-        except (OSError, smtplib.SMTPException) as exc:  # refused, dropped, timed out
-            raise DeliveryError(
-                f"cannot reach {self.settings.host}:{self.settings.effective_port} "
-                f"({type(exc).__name__}: {exc})",
-                destination=destination,
-                permanent=False,
-                hint="the digest stays queued and is sent on the next run",
+        except (OSError, smtplib.SMTPException) as exc:
+            raise email_errors.translate(
+                exc, destination=destination, host=s.host, port=s.effective_port
             ) from exc
 
     def _connect(self) -> smtplib.SMTP:
@@ -245,27 +227,10 @@ class EmailNotifier(Notifier):
             if s.security == "starttls":
                 smtp.ehlo()
                 if not smtp.has_extn("starttls"):
-                    raise smtplib.SMTPNotSupportedError("STARTTLS not offered")
+                    raise email_errors.MissingExtension("STARTTLS", "; not sending in clear")
                 smtp.starttls(context=context)
                 smtp.ehlo()
         except BaseException:
             smtp.close()
             raise
         return smtp
-
-
-def _answer(destination: str, code: int, reply: bytes | str) -> DeliveryError:
-    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
-    permanent = 500 <= code < 600
-    hint = (
-        "the server refused for good: check the address and the login (`email.username`, "
-        "the password variable)"
-        if permanent
-        else "the server asked to try later: the digest stays queued"
-    )
-    return DeliveryError(
-        f"SMTP {code} {' '.join(text.split())}",
-        destination=destination,
-        permanent=permanent,
-        hint=hint,
-    )
