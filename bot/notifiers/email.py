@@ -1,6 +1,10 @@
-"""Email: one digest per profile and recipient, over SMTP (smtplib).
+"""Email: digests over SMTP (smtplib), one email per recipient and digest day.
 
-Settings are `email:` in bot.yaml; a profile names recipients with `notify: {email: [...]}`.
+Settings are `email:` in bot.yaml; a profile names recipients with `notify: {email: [...]}`,
+each as people write addresses (`Alice Liu <alice@lab.example>`: bot/notifiers/email_address.py).
+With `group: recipient` (the default) a recipient on several profiles gets one email a day with
+a section per profile (the pipeline hands their digests over together: `send_group`); with
+`group: profile`, one email per profile.
 The password is read from the environment variable `password_env` names, never from a file.
 
 TLS: `security: starttls` (port 587) upgrades the connection with STARTTLS and fails if the
@@ -39,7 +43,7 @@ from bot.errors import DeliveryError
 from bot.models import Check, Delivery
 from bot.notifiers import email_address, email_errors
 from bot.notifiers.base import Notifier
-from bot.notifiers.email_render import build_message
+from bot.notifiers.email_render import build_group_message
 from bot.schema import Strict
 from bot.secrets import read_secret, smtp_password
 
@@ -81,6 +85,9 @@ class EmailSettings(Strict):
     reply_to: Address | None = None
     timeout: float = Field(default=30.0, gt=0)
     ca_file: str | None = None  # extra CA certificates (PEM) for a private mail server
+    # recipient: one email per recipient and digest day, a section per profile; profile: one
+    # email per profile (and recipient and day)
+    group: Literal["recipient", "profile"] = "recipient"
 
     @field_validator("username")
     @classmethod
@@ -148,11 +155,23 @@ class EmailNotifier(Notifier):
             )
         return "; ".join(parts)
 
+    @property
+    def groups_profiles(self) -> bool:
+        return self.settings.group == "recipient"
+
     def send(self, delivery: Delivery, target: str) -> None:
+        self.send_group([delivery], target)
+
+    def send_group(self, deliveries: Sequence[Delivery], target: str) -> None:
         s = self.settings
-        message = build_message(delivery, target, s.sender, s.reply_to)
+        message = build_group_message(deliveries, target, s.sender, s.reply_to)
         self._deliver(message, target)
-        log.info("email: delivered %d papers to %s", len(delivery.matches), target)
+        log.info(
+            "email: delivered %d papers of %d profile(s) to %s",
+            sum(len(d.matches) for d in deliveries),
+            len(deliveries),
+            target,
+        )
 
     def send_text(self, text: str, target: str) -> None:
         from email.message import EmailMessage
