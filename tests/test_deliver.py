@@ -1,7 +1,8 @@
 """Delivering the outbox, end to end (the real CLI, the Slack stand-in, aiosmtpd, a real state
 file): each delivery's failure is its own, and the queue goes on after it; a paper that two
 profiles match goes to a shared channel or mailbox once, listed under one of them with "also
-matches: <the others>"."""
+matches: <the others>"; a reader of several profiles gets one email a day with a section per
+profile (`email.group: recipient`), whose rows are sent or kept queued together."""
 
 from __future__ import annotations
 

@@ -1,13 +1,18 @@
 """Email digests through a real SMTP server on 127.0.0.1 (aiosmtpd), parsed back with `email`:
 structure, headers, escaping and links; what each SMTP answer means for the outbox; STARTTLS
-that is not offered fails rather than downgrading; certificates are verified; secrets stay out."""
+that is not offered fails rather than downgrading; certificates are verified; secrets stay out.
+Addresses as people write them (`Alice Liu <alice@lab.example>`), one error per bad one; an
+extension the server lacks (AUTH, STARTTLS, SMTPUTF8) named, permanent, in delivery and in
+`check --live`; the grouped email of a reader of several profiles (golden files, regenerated
+with DIGESTBOT_REGEN_GOLDEN=1)."""
 
 from __future__ import annotations
 
 import logging
+import os
 import smtplib
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -17,13 +22,15 @@ from bot.errors import ConfigErrors, DeliveryError, DigestbotError
 from bot.models import Delivery, Match
 from bot.notifiers import email_address, email_errors
 from bot.notifiers.email import EmailNotifier, EmailSettings
-from bot.notifiers.email_render import build_message
+from bot.notifiers.email_render import build_group_message, build_message
 from bot.sources.hf_daily import parse_api
 from tests.conftest import FIXTURES
 from tests.smtp_server import SmtpServer, self_signed
 
 PAPERS = parse_api((FIXTURES / "hf_daily_papers_2026-06-12_30items.json").read_bytes())
 PASSWORD = "smtp-pass-0123-SECRET"
+GOLDEN = Path(__file__).resolve().parent / "golden"
+REGEN = os.environ.get("DIGESTBOT_REGEN_GOLDEN") == "1"
 
 
 def delivery(n: int = 3, **changes: object) -> Delivery:
@@ -571,3 +578,55 @@ def test_smtplibs_own_not_supported_errors_are_read_for_the_extension_they_name(
             assert str(err) == (
                 f"email:x@lab.example: the server does not offer {extension} {STAYS}"
             )
+
+
+# --------------------------------------------------------------------------- one email per reader
+
+
+def grouped_deliveries() -> list[Delivery]:
+    """Three profiles' digests of one day for one reader, from recorded papers; the second
+    lists a paper the third also matches (merged into it: "also matches")."""
+    rag = Match(PAPERS[5], "rag", 0.97, ("also matches: Agent memory", "keyword BM25"))
+    memory = Match(PAPERS[7], "memory", 0.9, ("keyword agent memory", "terms memory"))
+    return [
+        delivery(n=2),
+        delivery(profile_id="rag", profile_name="Retrieval", matches=(rag,)),
+        delivery(profile_id="memory", profile_name="Agent memory", matches=(memory,)),
+    ]
+
+
+def test_grouped_email_matches_golden_files() -> None:
+    """The email a reader of three profiles gets (`email.group: recipient`): headers and
+    plain text in one golden file, HTML in another (DIGESTBOT_REGEN_GOLDEN=1 rewrites them)."""
+    msg = build_group_message(
+        grouped_deliveries(),
+        "Alice Liu <alice@lab.example>",
+        "Lab papers <bot@lab.example>",
+        "team@lab.example",
+        now=datetime(2026, 8, 1, 7, 0, tzinfo=UTC),
+    )
+    skip = ("MIME-Version", "Content-Type")
+    headers = "".join(f"{k}: {v}\n" for k, v in msg.items() if k not in skip)
+    built = {
+        "email_grouped_3.txt": headers + "\n" + msg.get_body(("plain",)).get_content(),
+        "email_grouped_3.html": msg.get_body(("html",)).get_content(),
+    }
+    for name, text in built.items():
+        golden = GOLDEN / name
+        if REGEN:
+            golden.write_text(text, encoding="utf-8")
+        assert golden.read_text(encoding="utf-8") == text
+
+
+def test_a_group_of_one_is_the_profiles_own_email_and_ids_follow_the_papers() -> None:
+    one = delivery()
+    alone = build_message(one, "alice@lab.example", "bot@lab.example")
+    grouped = build_group_message([one], "alice@lab.example", "bot@lab.example")
+    for header in ("Subject", "Message-ID", "List-Id", "List-Unsubscribe"):
+        assert alone[header] == grouped[header]
+    three = grouped_deliveries()
+    ids = {
+        build_group_message(parts, "a@lab.example", "bot@lab.example")["Message-ID"]
+        for parts in (three, three[::-1], three[:2], [one])
+    }
+    assert len(ids) == 3  # the order of the parts does not change the id; their papers do

@@ -1,10 +1,12 @@
 """An email digest as a MIME message: plain text first, HTML second, the same papers in both.
 
 Pure: `build_message(delivery, recipient, sender, reply_to)` returns an EmailMessage and sends
-nothing. The HTML comes from a Jinja2 template with autoescape on, so a `<script>` in a title is
-text; only http(s) URLs become links (a `javascript:` link from a feed is dropped). The
-Message-ID is derived from the delivery key, so the same digest always has the same id (a
-resend after a crash is recognisable by mail systems and by the reader).
+nothing; `build_group_message(deliveries, ...)` is one email carrying several profiles' digests
+of one day for one recipient (email's `group: recipient`), a section per profile. The HTML
+comes from a Jinja2 template with autoescape on, so a `<script>` in a title is text; only
+http(s) URLs become links (a `javascript:` link from a feed is dropped). The Message-ID is
+derived from the delivery keys, so the same digest (or group of digests) always has the same
+id (a resend after a crash is recognisable by mail systems and by the reader).
 """
 
 from __future__ import annotations
@@ -115,20 +117,12 @@ def list_label(profile_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~-]", "-", profile_id) or "profile"
 
 
-def subject(delivery: Delivery) -> str:
-    return group_subject([delivery])
-
-
 def group_subject(deliveries: Sequence[Delivery]) -> str:
     """ "[digestbot] A, B: 4 new papers — day": the profiles' names, the papers of all."""
     n = sum(len(d.matches) for d in deliveries)
     noun = "paper" if n == 1 else "papers"
     names = ", ".join(d.profile_name for d in deliveries)
     return one_line(f"[digestbot] {names}: {n} new {noun} — {deliveries[0].digest_day}")
-
-
-def message_id(delivery: Delivery, domain: str) -> str:
-    return group_message_id([delivery], domain)
 
 
 def group_message_id(deliveries: Sequence[Delivery], domain: str) -> str:
