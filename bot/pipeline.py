@@ -20,7 +20,9 @@
                the profile that scored it best ("also matches: ..."; bot/outbox.py `share`)
     5 health   incidents opened or closed; the operator told once per incident
     6 deliver  every pending digest (this run's and earlier failures'), marked sent only
-               after the channel accepted it; each delivery's failure is its own (an
+               after the channel accepted it; a channel that groups profiles (email's `group:
+               recipient`) gets a recipient's digests of a day as one message, their rows
+               marked together (bot/outbox.py `messages`); each message's failure is its own (an
                unexpected exception fails that delivery, with its redacted error kept, and
                the next one goes)
     7 report   a RunReport; the CLI turns it into an exit code
