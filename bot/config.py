@@ -315,12 +315,18 @@ def _notify_model() -> type[BaseModel]:
 def _destinations(raw: Mapping[str, Any]) -> tuple[str, ...]:
     """A `notify:` (or `operator:`) mapping as "notifier:target" strings. Raises
     ValidationError with locations relative to the mapping."""
+    return tuple(_addressed(raw))
+
+
+def _addressed(raw: Mapping[str, Any]) -> dict[str, str]:
+    """A `notify:` (or `operator:`) mapping as {"notifier:key": the target as written}: the key
+    is where it goes (`Notifier.key`), the target may also say how to address it."""
     notify = _notify_model().model_validate(dict(raw))
-    return tuple(
-        f"{name}:{target}"
+    return {
+        f"{name}:{cls.key(target)}": target
         for name, cls in NOTIFIERS.items()
         for target in cls.targets(getattr(notify, name))
-    )
+    }
 
 
 class ProfileModel(Strict):
@@ -397,7 +403,7 @@ def load_profile(path: Path) -> Profile:
     except ValidationError as exc:
         raise ConfigErrors(_pydantic_errors(exc, data, path)) from exc
     try:
-        destinations = _destinations(model.notify)
+        addressed = _addressed(model.notify)
     except ValidationError as exc:
         raise ConfigErrors(_pydantic_errors(exc, data, path, ("notify",))) from exc
     if (
@@ -430,8 +436,11 @@ def load_profile(path: Path) -> Profile:
         not_like=tuple(dict.fromkeys(model.not_like)),
         authors=tuple(model.authors),
         upvote_weight=model.upvote_weight,
-        destinations=destinations,
+        destinations=tuple(addressed),
         path=str(path),
+        addressees={
+            dest: target for dest, target in addressed.items() if dest.split(":", 1)[1] != target
+        },
     )
 
 

@@ -116,6 +116,9 @@ class Profile:
     upvote_weight: float = 0.0  # how much HF upvotes add to the score (0..1 at 100 upvotes)
     destinations: tuple[str, ...] = ()  # "notifier:target", e.g. "slack:#papers-norm"
     path: str = ""
+    # destination -> the target as written, when it says more than the destination: how a
+    # message addresses it ("email:alice@lab.example" -> "Alice Liu <alice@lab.example>")
+    addressees: Mapping[str, str] = field(default_factory=dict)
 
 
 # The first reason of a followed author's paper is "followed author NAME". The outbox keeps the

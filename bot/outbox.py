@@ -21,6 +21,12 @@ channel accepted" and "marked sent" leaves rows in `sending`: the next run hands
 *recovering* delivery, and the pipeline asks the channel whether it already has them (Slack:
 the delivery key in message metadata) before sending again.
 
+One message may carry several deliveries: email's `group: recipient` sends a recipient's
+digests of one day (one delivery per profile) as one email. Their rows are marked `sending`,
+`sent` or failed together, in one transaction each time (the `*_parts` methods), so a crash
+leaves all of them `sending` or none, and the next run groups exactly those again into the
+same email.
+
 A delivery's `key` names its exact set of papers, so the recovering attempt looks for exactly
 what the crashed attempt sent. Rows belong to the state file's one connection (store.py); the
 outbox has no transactions of its own beyond the small ones each method runs.
@@ -42,6 +48,8 @@ BACKOFF_START = timedelta(minutes=5)
 BACKOFF_MAX = timedelta(hours=6)
 
 PaperFromRow = Callable[[tuple[object, ...]], Paper]
+# A delivery and the ids of those of its papers a change applies to.
+Part = tuple[Delivery, Iterable[str]]
 
 
 class Queued(NamedTuple):
@@ -82,6 +90,22 @@ def share(queued: Sequence[Queued], place: Callable[[str], str]) -> list[Queued]
             if i != first:
                 out[i] = queued[i]._replace(merged_into=(owner.match.profile_id, owner.destination))
     return out
+
+
+def messages(
+    due: Sequence[Delivery], place: Callable[[Delivery], str | None]
+) -> list[tuple[Delivery, ...]]:
+    """`due` as the messages that carry it: each delivery alone, unless `place` names where it
+    lands (its channel sends a place's digests of a day as one message: email's `group:
+    recipient`); those go one message per place, digest day and recovery state, in `due`'s
+    order (profile order). Recovering deliveries stay apart so that a crashed message is sent
+    again as it was (the same parts, the same Message-ID). Pure."""
+    groups: dict[object, list[Delivery]] = {}
+    for n, delivery in enumerate(due):
+        where = place(delivery)
+        key: object = n if where is None else (where, delivery.digest_day, delivery.recovering)
+        groups.setdefault(key, []).append(delivery)
+    return [tuple(group) for group in groups.values()]
 
 
 def backoff(attempts: int) -> timedelta:
@@ -150,14 +174,19 @@ class Outbox:
             for (profile_id, dest, day, sending), items in groups.items()
         ]
 
-    def mark_sending(self, delivery: Delivery) -> None:
-        """Commit that the channel is about to be asked (the crash trace)."""
-        self._update(delivery, (m.paper.id for m in delivery.matches), "status = 'sending'", ())
+    def mark_sending(self, *deliveries: Delivery) -> None:
+        """Commit that the channel is about to be asked (the crash trace): every row of
+        `deliveries` (the digests one message carries), in one transaction."""
+        parts = [(d, [m.paper.id for m in d.matches]) for d in deliveries]
+        self._update(parts, "status = 'sending'", ())
 
     def mark_sent(self, delivery: Delivery, paper_ids: Iterable[str]) -> None:
+        self.mark_sent_parts([(delivery, paper_ids)])
+
+    def mark_sent_parts(self, parts: Sequence[Part]) -> None:
+        """The rows of `parts` are delivered, in one transaction."""
         self._update(
-            delivery,
-            paper_ids,
+            parts,
             "status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL,"
             " next_attempt_at = NULL",
             (_iso(datetime.now(UTC)),),
@@ -175,37 +204,53 @@ class Outbox:
     ) -> None:
         """`dead` if `permanent`, else `failed` until the backoff has passed (and at least
         `wait_at_least` seconds: what a rate-limiting destination asked for)."""
+        self.mark_failed_parts(
+            [(delivery, paper_ids)],
+            error,
+            permanent=permanent,
+            now=now,
+            wait_at_least=wait_at_least,
+        )
+
+    def mark_failed_parts(
+        self,
+        parts: Sequence[Part],
+        error: str,
+        *,
+        permanent: bool,
+        now: datetime | None = None,
+        wait_at_least: float | None = None,
+    ) -> None:
+        """`mark_failed` for the rows of `parts`, in one transaction."""
         now = now or datetime.now(UTC)
         if permanent:
             self._update(
-                delivery,
-                paper_ids,
+                parts,
                 "status = 'dead', attempts = attempts + 1, last_error = ?, next_attempt_at = NULL",
                 (error,),
             )
             return
-        ids = list(paper_ids)
         asked = timedelta(seconds=wait_at_least or 0)
         with self._transaction():
-            for pid in ids:
-                (attempts,) = self._db.execute(
-                    "SELECT attempts FROM deliveries WHERE paper_id = ? AND profile_id = ?"
-                    " AND destination = ?",
-                    (pid, delivery.profile_id, delivery.destination),
-                ).fetchone()
-                self._db.execute(
-                    "UPDATE deliveries SET status = 'failed', attempts = ?, last_error = ?,"
-                    " next_attempt_at = ? WHERE paper_id = ? AND profile_id = ?"
-                    " AND destination = ?",
-                    (
-                        attempts + 1,
-                        error,
-                        _iso(now + max(backoff(attempts + 1), asked)),
-                        pid,
-                        delivery.profile_id,
-                        delivery.destination,
-                    ),
-                )
+            for delivery, paper_ids in parts:
+                for pid in paper_ids:
+                    key = (pid, delivery.profile_id, delivery.destination)
+                    (attempts,) = self._db.execute(
+                        "SELECT attempts FROM deliveries WHERE paper_id = ? AND profile_id = ?"
+                        " AND destination = ?",
+                        key,
+                    ).fetchone()
+                    self._db.execute(
+                        "UPDATE deliveries SET status = 'failed', attempts = ?, last_error = ?,"
+                        " next_attempt_at = ? WHERE paper_id = ? AND profile_id = ?"
+                        " AND destination = ?",
+                        (
+                            attempts + 1,
+                            error,
+                            _iso(now + max(backoff(attempts + 1), asked)),
+                            *key,
+                        ),
+                    )
 
     def retry(self, destination: str | None = None) -> int:
         """Put failed and dead rows (of one destination, or all) back to pending."""
@@ -240,16 +285,14 @@ class Outbox:
         )
         return {dest: (err, nxt) for dest, err, nxt in rows}
 
-    def _update(
-        self,
-        delivery: Delivery,
-        paper_ids: Iterable[str],
-        assignments: str,
-        values: tuple[object, ...],
-    ) -> None:
+    def _update(self, parts: Sequence[Part], assignments: str, values: tuple[object, ...]) -> None:
         with self._transaction():
             self._db.executemany(
                 f"UPDATE deliveries SET {assignments}"
                 " WHERE paper_id = ? AND profile_id = ? AND destination = ?",
-                [(*values, pid, delivery.profile_id, delivery.destination) for pid in paper_ids],
+                [
+                    (*values, pid, delivery.profile_id, delivery.destination)
+                    for delivery, paper_ids in parts
+                    for pid in paper_ids
+                ],
             )

@@ -20,7 +20,9 @@
                the profile that scored it best ("also matches: ..."; bot/outbox.py `share`)
     5 health   incidents opened or closed; the operator told once per incident
     6 deliver  every pending digest (this run's and earlier failures'), marked sent only
-               after the channel accepted it; each delivery's failure is its own (an
+               after the channel accepted it; a channel that groups profiles (email's `group:
+               recipient`) gets a recipient's digests of a day as one message, their rows
+               marked together (bot/outbox.py `messages`); each message's failure is its own (an
                unexpected exception fails that delivery, with its redacted error kept, and
                the next one goes)
     7 report   a RunReport; the CLI turns it into an exit code
@@ -33,7 +35,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -48,7 +50,7 @@ from bot.fetch_log import SKIPPED, FetchOutcome
 from bot.health import fingerprint, track_incidents
 from bot.models import Delivery, DestinationReport, Match, Paper, Profile, RunReport, SourceReport
 from bot.notifiers.base import Notifier
-from bot.outbox import Queued, share
+from bot.outbox import Queued, messages, share
 from bot.progress import progress
 from bot.reference import KEEP_VECTORS, Reference, StoredVector, encode_rows
 from bot.sanitize import clean_batch
@@ -200,7 +202,11 @@ def run_once(
 
     # 5 health, 6 deliver
     track_incidents(app, report)
-    _deliver(app, report, stop, respect_backoff)
+    addressees: dict[str, str] = {}
+    for profile in profiles:  # how a message addresses its recipient ("Alice <alice@...>")
+        for destination, target in profile.addressees.items():
+            addressees.setdefault(destination, target)
+    _deliver(app, report, stop, respect_backoff, addressees)
     return report
 
 
@@ -359,81 +365,139 @@ def _destinations(app: App, profile: Profile) -> list[str]:
     return list(dict.fromkeys(resolved))
 
 
-def _deliver(app: App, report: RunReport, stop: threading.Event, respect_backoff: bool) -> None:
+def _deliver(
+    app: App,
+    report: RunReport,
+    stop: threading.Event,
+    respect_backoff: bool,
+    addressees: Mapping[str, str],
+) -> None:
     outbox = app.store.outbox
-    for delivery in outbox.due(datetime.now(UTC), respect_backoff=respect_backoff):
+    due = outbox.due(datetime.now(UTC), respect_backoff=respect_backoff)
+    for parts in messages(due, lambda d: _grouped_place(app, d)):
         if stop.is_set():
             report.stopped = True
             return
-        dest_report = report.destinations.setdefault(
-            delivery.destination, DestinationReport(delivery.destination)
-        )
-        found = app.notifier_for(delivery.destination)
-        if found is None:
-            name = delivery.destination.split(":", 1)[0]
-            ids = [m.paper.id for m in delivery.matches]
-            malformed = app.malformed.get(name)
-            if malformed is not None:  # the secret is set but wrong: fixing it takes a person
-                outbox.mark_failed(delivery, ids, str(malformed), permanent=True)
-                dest_report.failed += len(ids)
-                dest_report.error, dest_report.hint = str(malformed), malformed.hint
-                log.error(
-                    "delivery to %s marked dead (not retried): %s (hint: %s)",
-                    delivery.destination,
-                    malformed,
-                    malformed.hint,
-                )
-                continue
-            why = app.unusable.get(name, f"no notifier {name!r} is configured")
-            outbox.mark_failed(delivery, ids, why, permanent=False)
-            dest_report.failed += len(ids)
-            dest_report.error = why
-            log.error("delivery to %s kept queued: %s", delivery.destination, why)
+        found = app.notifier_for(parts[0].destination)
+        if found is None:  # never grouped: grouping is a notifier's
+            _undeliverable(app, report, parts[0])
             continue
         notifier, target = found
-        if delivery.recovering:
-            delivery = _recover(app, notifier, target, delivery, dest_report)
-            if not delivery.matches:
-                continue
-        ids = [m.paper.id for m in delivery.matches]
-        outbox.mark_sending(delivery)  # committed before asking: a crash leaves this trace
-        try:
-            notifier.send(delivery, target)
-        except DeliveryError as exc:
-            done = [pid for pid in ids if pid in set(exc.delivered)]
-            if done:
-                outbox.mark_sent(delivery, done)
-            rest = [pid for pid in ids if pid not in set(done)]
-            error = redact(str(exc))
-            outbox.mark_failed(
-                delivery, rest, error, permanent=exc.permanent, wait_at_least=exc.retry_after
-            )
-            dest_report.sent += len(done)
-            dest_report.failed += len(rest)
-            dest_report.error = error
-            dest_report.hint = exc.hint
-            state = "marked dead (not retried)" if exc.permanent else "kept queued for a retry"
-            hint = f" (hint: {exc.hint})" if exc.hint else ""
-            log.error("delivery failed, %s: %s%s", state, error, hint)
-            continue
-        except Exception as exc:
-            # Not a failure the notifier knows (a bug, a library's surprise, a closed stdout):
-            # this delivery fails, as transient, with the error kept; the queue goes on.
-            error = redact(f"{delivery.destination}: {type(exc).__name__}: {exc}")
-            outbox.mark_failed(delivery, ids, error, permanent=False)
-            dest_report.failed += len(ids)
-            dest_report.error = error
-            dest_report.hint = UNEXPECTED_HINT
-            log.error(
-                "delivery to %s failed, kept queued for a retry: %s", delivery.destination, error
-            )
-            log.debug("the traceback of that failure", exc_info=True)  # -v
-            continue
-        outbox.mark_sent(delivery, ids)
-        dest_report.sent += len(ids)
-        log.info(
-            "delivered %d papers of %s to %s", len(ids), delivery.profile_name, delivery.destination
+        target = addressees.get(parts[0].destination, target)
+        _send(app, report, notifier, target, parts)
+
+
+def _grouped_place(app: App, delivery: Delivery) -> str | None:
+    """Where `delivery` lands, when its channel sends a place's digests of a day as one
+    message (email `group: recipient`); None when it goes alone."""
+    found = app.notifier_for(delivery.destination)
+    if found is None or not found[0].groups_profiles:
+        return None
+    return app.place(delivery.destination)
+
+
+def _undeliverable(app: App, report: RunReport, delivery: Delivery) -> None:
+    """A delivery whose notifier is not usable: failed, kept queued (dead if its secret is
+    malformed: fixing that takes a person)."""
+    outbox = app.store.outbox
+    dest_report = report.destinations.setdefault(
+        delivery.destination, DestinationReport(delivery.destination)
+    )
+    name = delivery.destination.split(":", 1)[0]
+    ids = [m.paper.id for m in delivery.matches]
+    malformed = app.malformed.get(name)
+    if malformed is not None:
+        outbox.mark_failed(delivery, ids, str(malformed), permanent=True)
+        dest_report.failed += len(ids)
+        dest_report.error, dest_report.hint = str(malformed), malformed.hint
+        log.error(
+            "delivery to %s marked dead (not retried): %s (hint: %s)",
+            delivery.destination,
+            malformed,
+            malformed.hint,
         )
+        return
+    why = app.unusable.get(name, f"no notifier {name!r} is configured")
+    outbox.mark_failed(delivery, ids, why, permanent=False)
+    dest_report.failed += len(ids)
+    dest_report.error = why
+    log.error("delivery to %s kept queued: %s", delivery.destination, why)
+
+
+def _send(
+    app: App,
+    report: RunReport,
+    notifier: Notifier,
+    target: str,
+    parts: Sequence[Delivery],
+) -> None:
+    """One message carrying `parts` (one delivery, or a recipient's digests of one day): its
+    rows are marked sending, then sent or failed, together."""
+    outbox = app.store.outbox
+
+    def dest_report(delivery: Delivery) -> DestinationReport:
+        return report.destinations.setdefault(
+            delivery.destination, DestinationReport(delivery.destination)
+        )
+
+    if parts[0].recovering:  # a message a crash left `sending` (its parts are all recovering)
+        parts = [_recover(app, notifier, target, d, dest_report(d)) for d in parts]
+        parts = [d for d in parts if d.matches]
+        if not parts:
+            return
+    destination = parts[0].destination
+    ids = [[m.paper.id for m in d.matches] for d in parts]
+    outbox.mark_sending(*parts)  # committed before asking: a crash leaves this trace
+    try:
+        if len(parts) == 1:
+            notifier.send(parts[0], target)
+        else:
+            notifier.send_group(parts, target)
+    except DeliveryError as exc:
+        delivered = set(exc.delivered)
+        done = [[pid for pid in pids if pid in delivered] for pids in ids]
+        rest = [[pid for pid in pids if pid not in delivered] for pids in ids]
+        if any(done):
+            outbox.mark_sent_parts(list(zip(parts, done, strict=True)))
+        error = redact(str(exc))
+        outbox.mark_failed_parts(
+            list(zip(parts, rest, strict=True)),
+            error,
+            permanent=exc.permanent,
+            wait_at_least=exc.retry_after,
+        )
+        for delivery, sent, failed in zip(parts, done, rest, strict=True):
+            dest = dest_report(delivery)
+            dest.sent += len(sent)
+            dest.failed += len(failed)
+            dest.error = error
+            dest.hint = exc.hint
+        state = "marked dead (not retried)" if exc.permanent else "kept queued for a retry"
+        hint = f" (hint: {exc.hint})" if exc.hint else ""
+        log.error("delivery failed, %s: %s%s", state, error, hint)
+        return
+    except Exception as exc:
+        # Not a failure the notifier knows (a bug, a library's surprise, a closed stdout):
+        # this delivery fails, as transient, with the error kept; the queue goes on.
+        error = redact(f"{destination}: {type(exc).__name__}: {exc}")
+        outbox.mark_failed_parts(list(zip(parts, ids, strict=True)), error, permanent=False)
+        for delivery, pids in zip(parts, ids, strict=True):
+            dest = dest_report(delivery)
+            dest.failed += len(pids)
+            dest.error = error
+            dest.hint = UNEXPECTED_HINT
+        log.error("delivery to %s failed, kept queued for a retry: %s", destination, error)
+        log.debug("the traceback of that failure", exc_info=True)  # -v
+        return
+    outbox.mark_sent_parts(list(zip(parts, ids, strict=True)))
+    for delivery, pids in zip(parts, ids, strict=True):
+        dest_report(delivery).sent += len(pids)
+    log.info(
+        "delivered %d papers of %s to %s",
+        sum(len(pids) for pids in ids),
+        ", ".join(d.profile_name for d in parts),
+        destination,
+    )
 
 
 def _recover(

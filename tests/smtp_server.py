@@ -1,13 +1,17 @@
 """A real SMTP server on 127.0.0.1 (aiosmtpd) that records messages and can be scripted.
 
 `SmtpServer(tls=..., users=...)` is a context manager. `answer_rcpt` / `answer_data` queue
-replies (e.g. "451 4.3.0 try later") used before the normal "250 OK"; `messages` are the
+replies (e.g. "451 4.3.0 try later") used before the normal "250 OK"; `hold_after_accept`
+records the next message but holds its "250 OK" back (the window a crash test kills the
+sender in); `messages` are the
 received messages parsed back with `email`. With `tls` (a cert/key pair) it offers STARTTLS;
-with `users`, AUTH (LOGIN/PLAIN) checks those passwords, over TLS only.
+with `users`, AUTH (LOGIN/PLAIN, less the mechanisms in `auth_exclude`) checks those passwords,
+over TLS only; without TLS it offers no AUTH. SMTPUTF8 is offered only with `smtputf8=True`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email
 import socket
 import ssl
@@ -79,6 +83,9 @@ class _Handler:
                 return reply
             self.server.raw.append(envelope.content)
             self.server.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            hold = self.server.holds.popleft() if self.server.holds else None
+        if hold:
+            await asyncio.sleep(hold)
         return "250 OK"
 
 
@@ -86,15 +93,23 @@ class SmtpServer:
     """aiosmtpd on a free loopback port, in its own thread."""
 
     def __init__(
-        self, *, tls: tuple[Path, Path] | None = None, users: dict[str, str] | None = None
+        self,
+        *,
+        tls: tuple[Path, Path] | None = None,
+        users: dict[str, str] | None = None,
+        auth_exclude: tuple[str, ...] = (),
+        smtputf8: bool = False,
     ) -> None:
         self.port = free_port()
         self.lock = threading.Lock()
         self.rcpt_replies: deque[str] = deque()
         self.data_replies: deque[str] = deque()
+        self.holds: deque[float] = deque()
         self.raw: list[bytes] = []
         self.envelopes: list[tuple[str, list[str]]] = []
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {"enable_SMTPUTF8": smtputf8}
+        if auth_exclude:
+            kwargs["auth_exclude_mechanism"] = list(auth_exclude)
         if tls:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(str(tls[0]), str(tls[1]))
@@ -135,6 +150,11 @@ class SmtpServer:
     def answer_data(self, *replies: str) -> None:
         with self.lock:
             self.data_replies.extend(replies)
+
+    def hold_after_accept(self, seconds: float) -> None:
+        """Record the next message, then wait `seconds` before answering "250 OK"."""
+        with self.lock:
+            self.holds.append(seconds)
 
     @property
     def messages(self) -> list[EmailMessage]:

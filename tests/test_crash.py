@@ -17,6 +17,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from tests.conftest import FIXTURES, ROOT
 from tests.e2e import Bot, posted_ids
@@ -154,3 +155,30 @@ def test_a_shared_paper_killed_after_slack_accepted_is_posted_once(bot: Bot) -> 
     ids = posted_ids(bot.slack, "#papers-spec")
     assert statuses(bot) == {"sent": len(ids), "merged": len(ids)}
     assert f"{2 * len(ids)} sent" in bot.run("status").stdout
+
+
+def test_a_grouped_email_killed_after_the_server_accepted_is_sent_again_once(
+    tmp_path: Path,
+) -> None:
+    """Three profiles, one reader: one email (`email.group: recipient`), its rows all marked
+    `sending` together. Killed between the server's "250 OK" and "marked sent": the next run
+    sends that one email again, with the same Message-ID (email cannot be asked whether it
+    arrived), and no other."""
+    from tests.test_deliver import DAY as DELIVER_DAY
+    from tests.test_deliver import bot_with_email, reader_profiles
+
+    with bot_with_email(tmp_path) as (bot, smtp):
+        reader_profiles(bot)
+        smtp.hold_after_accept(120)
+        run_and_kill_when(bot, lambda: len(smtp.raw) == 1)
+        before = statuses(bot)
+        assert set(before) == {"sending", "merged"}, before
+
+        again = bot.run("once", "--date", DELIVER_DAY)
+        assert again.returncode == 0, again.stderr
+        first, second = smtp.messages
+        assert first["Message-ID"] == second["Message-ID"]
+        assert first.get_body(("plain",)).get_content() == second.get_body(("plain",)).get_content()
+        assert statuses(bot) == {"sent": before["sending"], "merged": before["merged"]}
+        assert bot.run("once", "--date", DELIVER_DAY).returncode == 0
+        assert len(smtp.messages) == 2

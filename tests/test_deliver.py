@@ -1,7 +1,8 @@
 """Delivering the outbox, end to end (the real CLI, the Slack stand-in, aiosmtpd, a real state
 file): each delivery's failure is its own, and the queue goes on after it; a paper that two
 profiles match goes to a shared channel or mailbox once, listed under one of them with "also
-matches: <the others>"."""
+matches: <the others>"; a reader of several profiles gets one email a day with a section per
+profile (`email.group: recipient`), whose rows are sent or kept queued together."""
 
 from __future__ import annotations
 
@@ -268,3 +269,135 @@ def test_one_webhook_is_one_channel_whatever_channels_profiles_name(bot: Bot) ->
     result = bot.run("once", "--date", DAY)
     assert result.returncode == 0, result.stderr
     assert posted_ids(bot.slack, WEBHOOK_CHANNEL) == [SPEC_ID]
+
+
+# --------------------------------------------------------------------------- one email per reader
+
+READER_PROFILES = {
+    "a_spec.yaml": (
+        "name: Speculative decoding\n"
+        "description: Faster LLM inference by drafting tokens and verifying them.\n"
+        "keywords: [speculative decoding, draft model, lossy verification]\nmin_score: 0.95\n"
+    ),
+    "b_rag.yaml": (
+        "name: Retrieval\n"
+        "description: Retrieval-augmented generation, BM25 and sparse retrieval at scale.\n"
+        "keywords: [BM25, retrieval augmented generation]\nmin_score: 0.95\n"
+    ),
+    "c_memory.yaml": (
+        "name: Agent memory\n"
+        "description: Long-term memory for LLM agents, and faster decoding.\n"
+        "keywords: [agent memory, long-term memory, speculative decoding]\nmin_score: 0.9\n"
+    ),
+}
+SECTIONS = ["Speculative decoding", "Retrieval", "Agent memory"]
+
+
+def reader_profiles(bot: Bot) -> None:
+    """Three profiles mailing one reader, written three ways (a display name; the bare
+    address; the domain in capitals: the same mailbox)."""
+    recipients = [
+        '"Alice Liu <alice@example.org>"',
+        "alice@example.org",
+        "alice@EXAMPLE.org",
+    ]
+    for (name, text), recipient in zip(READER_PROFILES.items(), recipients, strict=True):
+        bot.profile(name, text + f"notify:\n  email: {recipient}\n")
+
+
+def sections(text: str) -> dict[str, list[str]]:
+    """A grouped email's plain text as {section title: arXiv ids linked in it, in order}."""
+    found: dict[str, list[str]] = {}
+    current = None
+    for line in text.splitlines():
+        if line.startswith("== ") and line.endswith(" =="):
+            current = line[3:-3]
+            found[current] = []
+        elif current is not None and line.strip().startswith("https://arxiv.org/abs/"):
+            found[current].append(line.strip().removeprefix("https://arxiv.org/abs/"))
+    return found
+
+
+def expected_sections(bot: Bot) -> dict[str, list[str]]:
+    """{profile name: ids of its rows that deliver} from the outbox, in profile order."""
+    names = dict(zip(["a_spec", "b_rag", "c_memory"], SECTIONS, strict=True))
+    out: dict[str, list[str]] = {}
+    for paper_id, profile_id, _, status in rows(bot):
+        if status != "merged":
+            out.setdefault(names[profile_id], []).append(paper_id)
+    return {name: sorted(out[name]) for name in SECTIONS if name in out}
+
+
+def test_three_profiles_to_one_reader_are_one_email_with_a_section_each(tmp_path: Path) -> None:
+    with bot_with_email(tmp_path) as (bot, smtp):
+        reader_profiles(bot)
+        first = bot.run("once", "--date", DAY)
+        assert first.returncode == 0, first.stderr
+        [msg] = smtp.messages
+        assert smtp.envelopes == [("bot@digest.example.org", ["alice@example.org"])]
+        assert msg["To"] == "Alice Liu <alice@example.org>"
+        want = expected_sections(bot)
+        assert list(want) == SECTIONS  # each profile has its own papers here
+        n = sum(len(ids) for ids in want.values())
+        assert msg["Subject"] == (
+            f"[digestbot] Speculative decoding, Retrieval, Agent memory: {n} new papers — {DAY}"
+        )
+        text = msg.get_body(("plain",)).get_content()
+        html = msg.get_body(("html",)).get_content()
+        got = sections(text)
+        assert {name: sorted(ids) for name, ids in got.items()} == want
+        assert list(got) == SECTIONS
+        for ids in want.values():
+            for paper_id in ids:  # each paper once, in text and in HTML
+                assert text.count(f"https://arxiv.org/abs/{paper_id}") == 1
+                assert html.count(f'href="https://arxiv.org/abs/{paper_id}"') == 1
+        for name in SECTIONS:
+            assert html.count(f">{name}</h3>") == 1
+        # A paper two profiles match is listed once, under one, naming the other.
+        merged = [(pid, prof) for pid, prof, _, status in rows(bot) if status == "merged"]
+        assert merged, "the recorded day has a paper both Retrieval and Agent memory match"
+        assert text.count("also matches: ") == len(merged)
+        statuses = sorted({status for *_, status in rows(bot)})
+        assert statuses == ["merged", "sent"]
+
+        second = bot.run("once", "--date", DAY)
+        assert second.returncode == 0, second.stderr
+        assert len(smtp.messages) == 1
+
+
+def test_group_profile_keeps_one_email_per_profile(tmp_path: Path) -> None:
+    with bot_with_email(tmp_path) as (bot, smtp):
+        bot.config.write_text(bot.config.read_text() + "  group: profile\n")
+        reader_profiles(bot)
+        first = bot.run("once", "--date", DAY)
+        assert first.returncode == 0, first.stderr
+        subjects = sorted(m["Subject"].split(":")[0] for m in smtp.messages)
+        assert subjects == sorted(f"[digestbot] {name}" for name in SECTIONS)
+        assert {rcpt for _, [rcpt] in smtp.envelopes} == {"alice@example.org", "alice@EXAMPLE.org"}
+        assert all("== " not in m.get_body(("plain",)).get_content() for m in smtp.messages)
+        assert bot.run("once", "--date", DAY).returncode == 0
+        assert len(smtp.messages) == 3
+
+
+def test_a_failed_grouped_email_keeps_every_profiles_rows_queued(tmp_path: Path) -> None:
+    with bot_with_email(tmp_path) as (bot, smtp):
+        reader_profiles(bot)
+        smtp.answer_data("451 4.3.0 Try again later")
+        first = bot.run("once", "--date", DAY)
+        assert first.returncode == 1
+        assert smtp.messages == []
+        assert sorted({status for *_, status in rows(bot)}) == ["failed", "merged"]
+        errors = last_errors(bot)
+        assert {profile for profile, _ in errors} == {"a_spec", "b_rag", "c_memory"}
+        assert all("SMTP 451" in error for error in errors.values())
+
+        smtp.answer_data("550 5.7.1 Rejected")  # permanent: every row of the email is dead
+        assert bot.run("once", "--date", DAY).returncode == 1
+        assert sorted({status for *_, status in rows(bot)}) == ["dead", "merged"]
+
+        assert bot.run("retry").returncode == 0
+        again = bot.run("once", "--date", DAY)
+        assert again.returncode == 0, again.stderr
+        [msg] = smtp.messages
+        assert list(sections(msg.get_body(("plain",)).get_content())) == SECTIONS
+        assert sorted({status for *_, status in rows(bot)}) == ["merged", "sent"]

@@ -1,25 +1,36 @@
 """Email digests through a real SMTP server on 127.0.0.1 (aiosmtpd), parsed back with `email`:
 structure, headers, escaping and links; what each SMTP answer means for the outbox; STARTTLS
-that is not offered fails rather than downgrading; certificates are verified; secrets stay out."""
+that is not offered fails rather than downgrading; certificates are verified; secrets stay out.
+Addresses as people write them (`Alice Liu <alice@lab.example>`), one error per bad one; an
+extension the server lacks (AUTH, STARTTLS, SMTPUTF8) named, permanent, in delivery and in
+`check --live`; the grouped email of a reader of several profiles (golden files, regenerated
+with DIGESTBOT_REGEN_GOLDEN=1)."""
 
 from __future__ import annotations
 
 import logging
+import os
+import smtplib
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
-from bot.errors import DeliveryError, DigestbotError
+from bot.config import load_profile, load_settings
+from bot.errors import ConfigErrors, DeliveryError, DigestbotError
 from bot.models import Delivery, Match
+from bot.notifiers import email_address, email_errors
 from bot.notifiers.email import EmailNotifier, EmailSettings
+from bot.notifiers.email_render import build_group_message, build_message
 from bot.sources.hf_daily import parse_api
 from tests.conftest import FIXTURES
 from tests.smtp_server import SmtpServer, self_signed
 
 PAPERS = parse_api((FIXTURES / "hf_daily_papers_2026-06-12_30items.json").read_bytes())
 PASSWORD = "smtp-pass-0123-SECRET"
+GOLDEN = Path(__file__).resolve().parent / "golden"
+REGEN = os.environ.get("DIGESTBOT_REGEN_GOLDEN") == "1"
 
 
 def delivery(n: int = 3, **changes: object) -> Delivery:
@@ -274,6 +285,351 @@ def test_email_digest_end_to_end_through_the_cli(tmp_path: Path) -> None:
         assert msg["Subject"] == "[digestbot] Speculative decoding: 1 new paper — 2026-07-31"
         assert "https://arxiv.org/abs/2607.26627" in msg.get_body(("html",)).get_content()
         assert "keyword speculative decoding" in msg.get_body(("plain",)).get_content()
+
+
+# --------------------------------------------------------------------------- addresses as written
+
+PROFILE_HEAD = "name: Decoding\ndescription: d\nnotify:\n  email:\n"
+
+
+def test_name_addr_forms_are_accepted_and_the_outbox_key_is_the_bare_address(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "decoding.yaml"
+    path.write_text(
+        PROFILE_HEAD
+        + "    - bob@lab.example\n"
+        + '    - "Alice Liu <alice@lab.example>"\n'
+        + "    - '\"Liu, Alice\" <alice.liu@Lab.Example>'\n"
+        + '    - "<carol@lab.example>"\n'
+        + "    - Dr. A. Liu <a.liu@lab.example>\n",
+        encoding="utf-8",
+    )
+    profile = load_profile(path)
+    assert profile.destinations == (
+        "email:bob@lab.example",
+        "email:alice@lab.example",
+        "email:alice.liu@Lab.Example",
+        "email:carol@lab.example",
+        "email:a.liu@lab.example",
+    )
+    assert profile.addressees == {
+        "email:alice@lab.example": "Alice Liu <alice@lab.example>",
+        "email:alice.liu@Lab.Example": '"Liu, Alice" <alice.liu@Lab.Example>',
+        "email:a.liu@lab.example": '"Dr. A. Liu" <a.liu@lab.example>',
+    }
+    settings = EmailSettings.model_validate(
+        {"host": "h", "from": "Lab papers <bot@lab.example>", "reply_to": "Team <t@lab.example>"}
+    )
+    assert (settings.sender, settings.reply_to) == (
+        "Lab papers <bot@lab.example>",
+        "Team <t@lab.example>",
+    )
+
+
+# (list item as written in YAML, words of its one error)
+BAD_ADDRESSES = [
+    pytest.param('"Alice Liu <alice>"', "no domain", id="no-domain"),
+    pytest.param('"alice@lab"', "a domain like example.org", id="dotless-domain"),
+    pytest.param('"Alice Liu"', "no @", id="a-name-only"),
+    pytest.param('"a@lab.example, b@lab.example"', "2 addresses", id="two-addresses"),
+    pytest.param('"Liu, Alice <alice@lab.example>"', 'quote the name: "Liu, Alice"', id="comma"),
+    pytest.param('"Alice <alice@lab.example"', "missing trailing '>'", id="unclosed"),
+    pytest.param('"alice\\0@lab.example"', "the control character U+0000", id="nul"),
+    pytest.param('"Alice\\nLiu <alice@lab.example>"', "a line break", id="line-break"),
+    pytest.param('"team: a@lab.example;"', "a group", id="group"),
+    pytest.param('""', "empty", id="empty"),
+]
+
+
+@pytest.mark.parametrize(("item", "words"), BAD_ADDRESSES)
+def test_a_bad_recipient_is_one_error_naming_file_line_and_item(
+    tmp_path: Path, item: str, words: str
+) -> None:
+    path = tmp_path / "decoding.yaml"
+    path.write_text(PROFILE_HEAD + "    - bob@lab.example\n" + f"    - {item}\n", encoding="utf-8")
+    with pytest.raises(ConfigErrors) as caught:
+        load_profile(path)
+    [err] = caught.value.errors
+    assert (err.file, err.line, err.field) == (str(path), 6, "notify.email[1]")
+    assert str(err).startswith(f"{path}:6: notify.email[1]: "), str(err)
+    assert words in str(err), str(err)
+    assert "function" not in str(err) and "Value error" not in str(err)
+
+
+def test_each_bad_address_is_its_own_error_and_a_single_one_names_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "decoding.yaml"
+    path.write_text(
+        PROFILE_HEAD + "    - Alice <alice>\n    - ok@lab.example\n    - bob@\n", encoding="utf-8"
+    )
+    with pytest.raises(ConfigErrors) as caught:
+        load_profile(path)
+    assert [(e.line, e.field) for e in caught.value.errors] == [
+        (5, "notify.email[0]"),
+        (7, "notify.email[2]"),
+    ]
+    single = tmp_path / "single.yaml"
+    single.write_text(
+        "name: X\ndescription: d\nnotify:\n  email: Alice <alice>\n", encoding="utf-8"
+    )
+    with pytest.raises(ConfigErrors) as caught:
+        load_profile(single)
+    [err] = caught.value.errors
+    assert (err.line, err.field) == (4, "notify.email")
+    assert "no domain" in str(err)
+
+
+@pytest.mark.parametrize("key", ["from", "reply_to"])
+def test_a_bad_sender_names_its_key(tmp_path: Path, key: str) -> None:
+    path = tmp_path / "bot.yaml"
+    lines = {"from": "from: bot@lab.example", "reply_to": "reply_to: team@lab.example"}
+    lines[key] = f'{key}: "Lab papers <bot>"'
+    path.write_text(
+        "timezone: UTC\nemail:\n  host: 127.0.0.1\n  " + "\n  ".join(lines.values()) + "\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigErrors) as caught:
+        load_settings(path)
+    [err] = caught.value.errors
+    line = 4 if key == "from" else 5
+    assert (err.line, err.field) == (line, f"email.{key}")
+    assert "no domain" in str(err)
+
+
+def test_the_display_names_show_in_the_message_and_the_envelope_is_bare() -> None:
+    with SmtpServer() as server:
+        sender = notifier(
+            server.port, **{"from": "Lab papers <bot@lab.example>"}, reply_to="Team <t@lab.example>"
+        )
+        sender.send(delivery(), '"Liu, Alice" <alice@lab.example>')
+        [msg] = server.messages
+    assert server.envelopes == [("bot@lab.example", ["alice@lab.example"])]
+    assert msg["From"] == "Lab papers <bot@lab.example>"
+    assert msg["To"] == '"Liu, Alice" <alice@lab.example>'
+    assert msg["Reply-To"] == "Team <t@lab.example>"
+    assert msg["List-Unsubscribe"] == "<mailto:t@lab.example?subject=unsubscribe%20norm>"
+    assert msg["Message-ID"].endswith("@lab.example>")
+    assert "write to t@lab.example" in msg.get_body(("plain",)).get_content()
+
+
+def test_names_as_people_write_them_end_to_end(tmp_path: Path) -> None:
+    from tests.e2e import make_bot
+
+    with SmtpServer() as server:
+        extra = (
+            f"email:\n  host: 127.0.0.1\n  port: {server.port}\n  security: none\n"
+            '  from: "Lab papers <bot@lab.example>"\n'
+        )
+        with make_bot(tmp_path, extra) as bot:
+            bot.hf.serve_hf_day("2026-07-31", FIXTURES / "hf_daily_papers_2026-07-31_30items.json")
+            bot.profile(
+                "spec.yaml",
+                "name: Speculative decoding\n"
+                "keywords: [speculative decoding, draft model, lossy verification]\n"
+                'min_score: 0.95\nnotify:\n  email: ["Alice Liu <alice@lab.example>"]\n',
+            )
+            checked = bot.run("check")
+            assert checked.returncode == 0, checked.stdout + checked.stderr
+            first = bot.run("once", "--date", "2026-07-31")
+            assert first.returncode == 0, first.stderr
+            assert "email:alice@lab.example" in bot.run("status").stdout
+        [msg] = server.messages
+    assert server.envelopes == [("bot@lab.example", ["alice@lab.example"])]
+    assert (msg["From"], msg["To"]) == (
+        "Lab papers <bot@lab.example>",
+        "Alice Liu <alice@lab.example>",
+    )
+
+
+# --------------------------------------------------------------------------- SMTP errors in words
+
+LOGIN = {"username": "bot", "password_env": "SMTP_PASSWORD"}
+STAYS = "(permanent: a server does not start offering it)"
+
+# (server options, notifier settings, recipient, the sentence)
+MISSING_EXTENSIONS = [
+    pytest.param(
+        {},
+        {**LOGIN, "allow_plaintext_auth": True},
+        "alice@lab.example",
+        f"the server does not offer AUTH, needed to log in as bot {STAYS}",
+        id="auth",
+    ),
+    pytest.param(
+        {},
+        {"security": "starttls"},
+        "alice@lab.example",
+        f"the server does not offer STARTTLS; not sending in clear {STAYS}",
+        id="starttls",
+    ),
+    pytest.param(
+        {},
+        {},
+        "J\u00fcrgen <j\u00fcrgen@lab.example>",
+        "the server does not offer SMTPUTF8, needed for the non-ASCII address "
+        f"j\u00fcrgen@lab.example {STAYS}",
+        id="smtputf8",
+    ),
+    pytest.param(
+        {"tls": True, "users": {"bot": PASSWORD}, "auth_exclude": ("LOGIN", "PLAIN")},
+        {**LOGIN, "security": "starttls"},
+        "alice@lab.example",
+        "the server offers AUTH but no method smtplib can log in with (it offers none; "
+        f"smtplib has CRAM-MD5, PLAIN, LOGIN) {STAYS}",
+        id="auth-without-a-usable-method",
+    ),
+]
+
+
+@pytest.mark.parametrize(("server", "settings", "recipient", "sentence"), MISSING_EXTENSIONS)
+def test_a_missing_extension_is_named_and_permanent_in_delivery_and_check(
+    tmp_path: Path,
+    server: dict[str, object],
+    settings: dict[str, object],
+    recipient: str,
+    sentence: str,
+) -> None:
+    options = dict(server)
+    if options.pop("tls", False):
+        cert, key = self_signed(tmp_path)
+        options["tls"] = (cert, key)
+        settings = {**settings, "ca_file": str(cert)}
+    with SmtpServer(**options) as smtp:  # type: ignore[arg-type]
+        sender = notifier(smtp.port, **settings)
+        with pytest.raises(DeliveryError) as caught:
+            sender.send(delivery(), recipient)
+        [check] = sender.probe([recipient])
+        assert smtp.messages == []
+    err = caught.value
+    assert err.permanent
+    assert str(err) == f"email:{email_address.addr_spec(recipient)}: {sentence}"
+    assert err.hint
+    assert (check.status, check.detail, check.hint) == ("failed", sentence, err.hint)
+
+
+def test_a_non_ascii_address_goes_through_a_server_offering_smtputf8_and_a_name_needs_none() -> (
+    None
+):
+    with SmtpServer(smtputf8=True) as server:
+        notifier(server.port).send(delivery(), "J\u00fcrgen <j\u00fcrgen@lab.example>")
+        [msg] = server.messages
+    assert server.envelopes == [("bot@digest.example.org", ["j\u00fcrgen@lab.example"])]
+    assert msg["To"] == "J\u00fcrgen <j\u00fcrgen@lab.example>"
+    with SmtpServer() as server:  # no SMTPUTF8: a non-ASCII name alone is RFC 2047 text
+        notifier(server.port).send(delivery(), "J\u00fcrgen Gro\u00df <j.gross@lab.example>")
+        [msg] = server.messages
+        assert b"=?utf-8?" in server.raw[0]
+    assert msg["To"] == "J\u00fcrgen Gro\u00df <j.gross@lab.example>"
+
+
+def test_a_login_the_server_cannot_take_is_dead_and_check_live_says_why(tmp_path: Path) -> None:
+    """`security: none` with a login, on a server offering no AUTH there: the delivery was
+    marked dead as "the server does not offer STARTTLS"."""
+    from tests.e2e import make_bot
+
+    with SmtpServer() as server:
+        extra = (
+            f"email:\n  host: 127.0.0.1\n  port: {server.port}\n  security: none\n"
+            "  username: bot\n  password_env: SMTP_PASSWORD\n  allow_plaintext_auth: true\n"
+            "  from: bot@lab.example\n"
+        )
+        with make_bot(tmp_path, extra) as bot:
+            bot.env["SMTP_PASSWORD"] = PASSWORD
+            bot.hf.serve_hf_day("2026-07-31", FIXTURES / "hf_daily_papers_2026-07-31_30items.json")
+            bot.profile(
+                "spec.yaml",
+                "name: Speculative decoding\n"
+                "keywords: [speculative decoding, draft model, lossy verification]\n"
+                "min_score: 0.95\nnotify:\n  email: alice@lab.example\n",
+            )
+            sentence = f"the server does not offer AUTH, needed to log in as bot {STAYS}"
+            live = bot.run("check", "--live")
+            assert live.returncode == 1
+            assert f"email 127.0.0.1:{server.port}: failed: {sentence}" in live.stdout
+            first = bot.run("once", "--date", "2026-07-31")
+            assert first.returncode == 1
+            assert f"marked dead (not retried): email:alice@lab.example: {sentence}" in (
+                first.stderr
+            )
+            assert "STARTTLS" not in first.stderr
+            assert sentence in bot.run("status").stdout
+        assert server.messages == []
+
+
+def test_smtplibs_own_not_supported_errors_are_read_for_the_extension_they_name() -> None:
+    """The fallback under the checks made before each step: the exceptions smtplib itself
+    raises (here for real, against aiosmtpd) name the extension that is missing."""
+    message = build_message(delivery(), "j\u00fcrgen@lab.example", "bot@lab.example")
+    calls = {
+        "AUTH": lambda smtp: smtp.login("bot", PASSWORD),
+        "STARTTLS": lambda smtp: smtp.starttls(),
+        "SMTPUTF8": lambda smtp: smtp.send_message(message),
+    }
+    with SmtpServer() as server:
+        for extension, call in calls.items():
+            with smtplib.SMTP("127.0.0.1", server.port, timeout=5) as smtp:
+                smtp.ehlo()
+                with pytest.raises(smtplib.SMTPNotSupportedError) as caught:
+                    call(smtp)
+            err = email_errors.translate(
+                caught.value, destination="email:x@lab.example", host="h", port=1
+            )
+            assert err.permanent
+            assert str(err) == (
+                f"email:x@lab.example: the server does not offer {extension} {STAYS}"
+            )
+
+
+# --------------------------------------------------------------------------- one email per reader
+
+
+def grouped_deliveries() -> list[Delivery]:
+    """Three profiles' digests of one day for one reader, from recorded papers; the second
+    lists a paper the third also matches (merged into it: "also matches")."""
+    rag = Match(PAPERS[5], "rag", 0.97, ("also matches: Agent memory", "keyword BM25"))
+    memory = Match(PAPERS[7], "memory", 0.9, ("keyword agent memory", "terms memory"))
+    return [
+        delivery(n=2),
+        delivery(profile_id="rag", profile_name="Retrieval", matches=(rag,)),
+        delivery(profile_id="memory", profile_name="Agent memory", matches=(memory,)),
+    ]
+
+
+def test_grouped_email_matches_golden_files() -> None:
+    """The email a reader of three profiles gets (`email.group: recipient`): headers and
+    plain text in one golden file, HTML in another (DIGESTBOT_REGEN_GOLDEN=1 rewrites them)."""
+    msg = build_group_message(
+        grouped_deliveries(),
+        "Alice Liu <alice@lab.example>",
+        "Lab papers <bot@lab.example>",
+        "team@lab.example",
+        now=datetime(2026, 8, 1, 7, 0, tzinfo=UTC),
+    )
+    skip = ("MIME-Version", "Content-Type")
+    headers = "".join(f"{k}: {v}\n" for k, v in msg.items() if k not in skip)
+    built = {
+        "email_grouped_3.txt": headers + "\n" + msg.get_body(("plain",)).get_content(),
+        "email_grouped_3.html": msg.get_body(("html",)).get_content(),
+    }
+    for name, text in built.items():
+        golden = GOLDEN / name
+        if REGEN:
+            golden.write_text(text, encoding="utf-8")
+        assert golden.read_text(encoding="utf-8") == text
+
+
+def test_a_group_of_one_is_the_profiles_own_email_and_ids_follow_the_papers() -> None:
+    one = delivery()
+    alone = build_message(one, "alice@lab.example", "bot@lab.example")
+    grouped = build_group_message([one], "alice@lab.example", "bot@lab.example")
+    for header in ("Subject", "Message-ID", "List-Id", "List-Unsubscribe"):
+        assert alone[header] == grouped[header]
+    three = grouped_deliveries()
+    ids = {
+        build_group_message(parts, "a@lab.example", "bot@lab.example")["Message-ID"]
+        for parts in (three, three[::-1], three[:2], [one])
+    }
+    assert len(ids) == 3  # the order of the parts does not change the id; their papers do
 
 
 def test_a_followed_author_in_email_says_so_and_shows_no_score(tmp_path: Path) -> None:

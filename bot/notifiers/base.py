@@ -45,9 +45,27 @@ class Notifier(ABC):
     def send(self, delivery: Delivery, target: str) -> None:
         """Deliver one digest to `target`. Raises DeliveryError (permanent or not)."""
 
+    @property
+    def groups_profiles(self) -> bool:
+        """True when a target's due digests of one day go out as ONE message with a section per
+        profile (`send_group`), as email's `group: recipient` does. Default: one per digest."""
+        return False
+
+    def send_group(self, deliveries: Sequence[Delivery], target: str) -> None:
+        """Deliver several profiles' digests for `target` and one day as one message (only
+        called when `groups_profiles`). Raises DeliveryError: all of it failed."""
+        raise NotImplementedError(f"{self.name} does not group digests")
+
     @abstractmethod
     def send_text(self, text: str, target: str) -> None:
         """Deliver a short plain-text notice (an operator alert). Raises DeliveryError."""
+
+    @classmethod
+    def key(cls, target: str) -> str:
+        """The part of a checked target that says where it goes, as the outbox keys it: a
+        target may also say how to address it (email: "Alice Liu <alice@lab.example>" has the
+        key "alice@lab.example"; the rest goes to `send` as the target). Default: `target`."""
+        return target
 
     def place(self, target: str) -> str:
         """Where messages to `target` land, as a key: targets with the same place are one

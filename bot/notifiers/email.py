@@ -1,6 +1,10 @@
-"""Email: one digest per profile and recipient, over SMTP (smtplib).
+"""Email: digests over SMTP (smtplib), one email per recipient and digest day.
 
-Settings are `email:` in bot.yaml; a profile names recipients with `notify: {email: [...]}`.
+Settings are `email:` in bot.yaml; a profile names recipients with `notify: {email: [...]}`,
+each as people write addresses (`Alice Liu <alice@lab.example>`: bot/notifiers/email_address.py).
+With `group: recipient` (the default) a recipient on several profiles gets one email a day with
+a section per profile (the pipeline hands their digests over together: `send_group`); with
+`group: profile`, one email per profile.
 The password is read from the environment variable `password_env` names, never from a file.
 
 TLS: `security: starttls` (port 587) upgrades the connection with STARTTLS and fails if the
@@ -9,11 +13,10 @@ server does not offer it, rather than sending in clear; `ssl` (port 465) is TLS 
 needs `allow_plaintext_auth: true`. Certificates are verified (`ssl.create_default_context()`,
 plus `ca_file` for a private CA).
 
-SMTP answers, as the outbox needs them:
-
-    permanent (dead)   5xx (550 mailbox unknown, 535 bad login, 554...), no STARTTLS when
-                       asked for, a certificate that does not verify
-    transient (retry)  4xx (451 try later, 421...), refused or dropped connections, timeouts
+What an SMTP failure means for the outbox (dead or retried) and the sentence it is told in
+are one table, in bot/notifiers/email_errors.py: a 5xx answer, an extension the send needs
+(STARTTLS, AUTH, SMTPUTF8) that the server does not offer, and a certificate that does not
+verify are permanent; a 4xx answer and a refused, dropped or timed-out connection are retried.
 """
 
 from __future__ import annotations
@@ -30,48 +33,39 @@ from pydantic import (
     AfterValidator,
     ConfigDict,
     Field,
-    PlainValidator,
     ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     field_validator,
 )
 
 from bot.errors import DeliveryError
 from bot.models import Check, Delivery
+from bot.notifiers import email_address, email_errors
 from bot.notifiers.base import Notifier
-from bot.notifiers.email_render import build_message
+from bot.notifiers.email_render import build_group_message
 from bot.schema import Strict
 from bot.secrets import read_secret, smtp_password
 
 log = logging.getLogger(__name__)
 
-# No white space, control character or list punctuation: an address goes into headers as it is.
-_ADDRESS = re.compile(
-    r"[^@\s\x00-\x1f\x7f<>,;\"]+@[^@\s\x00-\x1f\x7f<>,;\"]+\.[^@\s\x00-\x1f\x7f<>,;\"]+"
-)
 _LOGIN = re.compile(r"[\x21-\x7e]+")  # smtplib's AUTH encodes the user name as ASCII
 
 
-def _address(value: str) -> str:
-    if not _ADDRESS.fullmatch(value.strip()):
-        raise ValueError(f"{value!r} is not an email address like alice@example.org")
-    return value.strip()
+# An address as people write it (bot/notifiers/email_address.py), kept in its canonical text.
+Address = Annotated[str, AfterValidator(email_address.canonical)]
 
 
-Address = Annotated[str, AfterValidator(_address)]
+def _recipients(value: object, handler: ValidatorFunctionWrapHandler) -> list[str]:
+    """A profile's `notify.email`: one address or a list of them. A list is checked item by
+    item, so each bad address is its own error naming its item (`notify.email[1]`)."""
+    if isinstance(value, str):  # one address: its error is the key's own
+        return [email_address.canonical(value)]
+    result: list[str] = handler(value)
+    return result
 
 
-def _recipients(value: object) -> list[str]:
-    """A profile's `notify.email`: one address or a list of them. One validator rather than a
-    union, so that a bad address is one error naming it (a union reports every branch)."""
-    if value is None:
-        raise ValueError("the value is empty: expected an email address or a list of them")
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
-        raise ValueError("expected an email address or a list of them")
-    return [_address(v) for v in items]
-
-
-Recipients = Annotated[list[str], PlainValidator(_recipients)]
+Recipients = Annotated[list[Address], WrapValidator(_recipients)]
 
 
 class EmailSettings(Strict):
@@ -91,6 +85,9 @@ class EmailSettings(Strict):
     reply_to: Address | None = None
     timeout: float = Field(default=30.0, gt=0)
     ca_file: str | None = None  # extra CA certificates (PEM) for a private mail server
+    # recipient: one email per recipient and digest day, a section per profile; profile: one
+    # email per profile (and recipient and day)
+    group: Literal["recipient", "profile"] = "recipient"
 
     @field_validator("username")
     @classmethod
@@ -137,9 +134,15 @@ class EmailNotifier(Notifier):
                 return None, f"{settings.password_env} is not set"
         return cls(settings, password), ""
 
+    @classmethod
+    def key(cls, target: str) -> str:
+        """The bare address: a display name is how a message addresses the recipient, not
+        where it goes (so adding one never sends anything again)."""
+        return email_address.addr_spec(target)
+
     def place(self, target: str) -> str:
         """A mailbox: the domain compared without case (the local part is the server's)."""
-        local, _, domain = target.rpartition("@")
+        local, _, domain = email_address.addr_spec(target).rpartition("@")
         return f"{local}@{domain.lower()}"
 
     def describe(self) -> str:
@@ -152,11 +155,23 @@ class EmailNotifier(Notifier):
             )
         return "; ".join(parts)
 
+    @property
+    def groups_profiles(self) -> bool:
+        return self.settings.group == "recipient"
+
     def send(self, delivery: Delivery, target: str) -> None:
+        self.send_group([delivery], target)
+
+    def send_group(self, deliveries: Sequence[Delivery], target: str) -> None:
         s = self.settings
-        message = build_message(delivery, target, s.sender, s.reply_to)
+        message = build_group_message(deliveries, target, s.sender, s.reply_to)
         self._deliver(message, target)
-        log.info("email: delivered %d papers to %s", len(delivery.matches), target)
+        log.info(
+            "email: delivered %d papers of %d profile(s) to %s",
+            sum(len(d.matches) for d in deliveries),
+            len(deliveries),
+            target,
+        )
 
     def send_text(self, text: str, target: str) -> None:
         from email.message import EmailMessage
@@ -170,13 +185,15 @@ class EmailNotifier(Notifier):
 
     def probe(self, targets: Sequence[str]) -> Iterator[Check]:
         """`check --live`, sending no mail: connect, STARTTLS or TLS as configured (the
-        certificate verified), log in if `username` is set, NOOP, QUIT. Recipients are not
-        checked: only a real mail proves a mailbox."""
+        certificate verified), log in if `username` is set, SMTPUTF8 offered if an address
+        needs it, NOOP, QUIT. Mailboxes are not checked: only a real mail proves one."""
         s = self.settings
         name = f"email {s.host}:{s.effective_port}"
         destination = f"email:{s.host}"
+        addresses = [email_address.addr_spec(a) for a in (s.sender, *targets)]
         try:
             with self._session(destination) as smtp:
+                email_errors.check_utf8(smtp, addresses)
                 smtp.noop()
         except DeliveryError as exc:
             reason = str(exc).removeprefix(f"{destination}: ")
@@ -194,44 +211,29 @@ class EmailNotifier(Notifier):
         yield Check(name, "ok", f"connected, {tls}, {login}; no mail sent")
 
     def _deliver(self, message: Any, target: str) -> None:
-        with self._session(f"email:{target}") as smtp:
-            smtp.send_message(message, to_addrs=[target])
+        """`message` to `target` (an address, maybe with a display name for the To: header):
+        the envelope names the bare addresses."""
+        to = email_address.addr_spec(target)
+        sender = email_address.addr_spec(self.settings.sender)
+        with self._session(f"email:{to}") as smtp:
+            email_errors.check_utf8(smtp, [sender, to])
+            smtp.send_message(message, from_addr=sender, to_addrs=[to])
 
     @contextmanager
     def _session(self, destination: str) -> Iterator[smtplib.SMTP]:
-        """A connected, secured and logged-in SMTP session; every failure inside it (the
-        caller's too) becomes one DeliveryError for `destination`."""
+        """A connected, secured and logged-in SMTP session; every SMTP or network failure
+        inside it (the caller's too) becomes one DeliveryError for `destination`
+        (bot/notifiers/email_errors.py)."""
+        s = self.settings
         try:
             with self._connect() as smtp:
-                if self.settings.username:
-                    smtp.login(self.settings.username, self._password or "")
+                if s.username:
+                    email_errors.check_auth(smtp, s.username)
+                    smtp.login(s.username, self._password or "")
                 yield smtp
-        except smtplib.SMTPNotSupportedError as exc:
-            raise DeliveryError(
-                "the server does not offer STARTTLS; not sending in clear",
-                destination=destination,
-                permanent=True,
-                hint="use `security: ssl` (port 465) if the server speaks TLS from the start",
-            ) from exc
-        except smtplib.SMTPResponseException as exc:  # auth, sender, data: one code
-            raise _answer(destination, exc.smtp_code, exc.smtp_error) from exc
-        except smtplib.SMTPRecipientsRefused as exc:
-            code, reply = next(iter(exc.recipients.values()))
-            raise _answer(destination, code, reply) from exc
-        except ssl.SSLCertVerificationError as exc:
-            raise DeliveryError(
-                f"the server's certificate does not verify ({exc.verify_message})",
-                destination=destination,
-                permanent=True,
-                hint="fix the server's certificate, or set `email.ca_file` to its CA",
-            ) from exc
-        except (OSError, smtplib.SMTPException) as exc:  # refused, dropped, timed out
-            raise DeliveryError(
-                f"cannot reach {self.settings.host}:{self.settings.effective_port} "
-                f"({type(exc).__name__}: {exc})",
-                destination=destination,
-                permanent=False,
-                hint="the digest stays queued and is sent on the next run",
+        except (OSError, smtplib.SMTPException) as exc:
+            raise email_errors.translate(
+                exc, destination=destination, host=s.host, port=s.effective_port
             ) from exc
 
     def _connect(self) -> smtplib.SMTP:
@@ -244,27 +246,10 @@ class EmailNotifier(Notifier):
             if s.security == "starttls":
                 smtp.ehlo()
                 if not smtp.has_extn("starttls"):
-                    raise smtplib.SMTPNotSupportedError("STARTTLS not offered")
+                    raise email_errors.MissingExtension("STARTTLS", "; not sending in clear")
                 smtp.starttls(context=context)
                 smtp.ehlo()
         except BaseException:
             smtp.close()
             raise
         return smtp
-
-
-def _answer(destination: str, code: int, reply: bytes | str) -> DeliveryError:
-    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
-    permanent = 500 <= code < 600
-    hint = (
-        "the server refused for good: check the address and the login (`email.username`, "
-        "the password variable)"
-        if permanent
-        else "the server asked to try later: the digest stays queued"
-    )
-    return DeliveryError(
-        f"SMTP {code} {' '.join(text.split())}",
-        destination=destination,
-        permanent=permanent,
-        hint=hint,
-    )

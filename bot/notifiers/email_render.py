@@ -1,10 +1,12 @@
 """An email digest as a MIME message: plain text first, HTML second, the same papers in both.
 
 Pure: `build_message(delivery, recipient, sender, reply_to)` returns an EmailMessage and sends
-nothing. The HTML comes from a Jinja2 template with autoescape on, so a `<script>` in a title is
-text; only http(s) URLs become links (a `javascript:` link from a feed is dropped). The
-Message-ID is derived from the delivery key, so the same digest always has the same id (a
-resend after a crash is recognisable by mail systems and by the reader).
+nothing; `build_group_message(deliveries, ...)` is one email carrying several profiles' digests
+of one day for one recipient (email's `group: recipient`), a section per profile. The HTML
+comes from a Jinja2 template with autoescape on, so a `<script>` in a title is text; only
+http(s) URLs become links (a `javascript:` link from a feed is dropped). The Message-ID is
+derived from the delivery keys, so the same digest (or group of digests) always has the same
+id (a resend after a crash is recognisable by mail systems and by the reader).
 """
 
 from __future__ import annotations
@@ -12,21 +14,37 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import quote
 
 from jinja2 import Environment
 
 from bot.models import Delivery, Match
+from bot.notifiers.email_address import addr_spec, formatted
+from bot.notifiers.email_address import parse as parse_address
 from bot.render import headline, paper_url, safe_http_url, score_fact, short_authors, why_line
 
+# Why the reader gets this email, naming the profiles (both templates; escaped in HTML).
+_FOOTER = """\
+{%- macro footer() -%}
+You get this because {% if grouped %}digestbot profiles {% for n in profiles -%}
+"{{ n }}"{{ ", " if loop.revindex > 2 else (" and " if loop.revindex == 2 else "") }}
+{%- endfor %} send{% else %}a digestbot profile sends "{{ profiles[0] }}"{% endif %} to you.
+{%- endmacro %}"""
+
 _TEXT = """\
-{{ profile }} — {{ day }}
+{{ title }}
 {{ headline }}
-{% for p in papers %}
+{% for s in sections %}
+{%- if grouped %}
+== {{ s.profile }} ==
+{{ s.headline }}
+{% endif %}
+{%- for p in s.papers %}
 {{ loop.index }}. {{ p.title }}
    {{ p.url or "(no link)" }}
    {{ p.authors }}
@@ -37,8 +55,9 @@ _TEXT = """\
 {%- if p.summary %}
    summary: {{ p.summary }}{% endif %}
 {% endfor %}
+{%- endfor %}
 --
-You get this because a digestbot profile sends "{{ profile }}" to you.
+{{ footer() }}
 To stop: reply "unsubscribe" or write to {{ unsubscribe }}.
 """
 
@@ -49,14 +68,19 @@ _HTML = """\
 <meta charset="utf-8">
 <meta name="color-scheme" content="light dark">
 <meta name="supported-color-schemes" content="light dark">
-<title>{{ profile }} — {{ day }}</title>
+<title>{{ title }}</title>
 </head>
 <body style="font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif;
  line-height: 1.45; max-width: 680px;">
-<h2 style="margin-bottom: 0.2em;">{{ profile }} — {{ day }}</h2>
+<h2 style="margin-bottom: 0.2em;">{{ title }}</h2>
 <p style="margin-top: 0;">{{ headline }}</p>
+{% for s in sections %}
+{%- if grouped %}
+<h3 style="margin-bottom: 0.2em;">{{ s.profile }}</h3>
+<p style="margin-top: 0;">{{ s.headline }}</p>
+{% endif -%}
 <ol style="padding-left: 1.2em;">
-{% for p in papers %}
+{% for p in s.papers %}
 <li style="margin-bottom: 1em;">
 {% if p.url %}<a href="{{ p.url }}" style="font-weight: 600;">{{ p.title }}</a>
 {%- else %}<strong>{{ p.title }}</strong>{% endif %}<br>
@@ -67,7 +91,8 @@ _HTML = """\
 </li>
 {% endfor %}
 </ol>
-<p style="font-size: 0.85em;">You get this because a digestbot profile sends "{{ profile }}" to you.
+{% endfor -%}
+<p style="font-size: 0.85em;">{{ footer() }}
 To stop, <a href="mailto:{{ unsubscribe }}?subject=unsubscribe">write to {{ unsubscribe }}</a>.</p>
 </body>
 </html>
@@ -75,8 +100,8 @@ To stop, <a href="mailto:{{ unsubscribe }}?subject=unsubscribe">write to {{ unsu
 
 _ENV = Environment(autoescape=True, keep_trailing_newline=True)
 _TEXT_ENV = Environment(autoescape=False, keep_trailing_newline=True)  # plain: no escaping
-TEXT_TEMPLATE = _TEXT_ENV.from_string(_TEXT)
-HTML_TEMPLATE = _ENV.from_string(_HTML)
+TEXT_TEMPLATE = _TEXT_ENV.from_string(_FOOTER + _TEXT)
+HTML_TEMPLATE = _ENV.from_string(_FOOTER + _HTML)
 
 
 def one_line(text: str) -> str:
@@ -92,14 +117,20 @@ def list_label(profile_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~-]", "-", profile_id) or "profile"
 
 
-def subject(delivery: Delivery) -> str:
-    n = len(delivery.matches)
+def group_subject(deliveries: Sequence[Delivery]) -> str:
+    """ "[digestbot] A, B: 4 new papers — day": the profiles' names, the papers of all."""
+    n = sum(len(d.matches) for d in deliveries)
     noun = "paper" if n == 1 else "papers"
-    return one_line(f"[digestbot] {delivery.profile_name}: {n} new {noun} — {delivery.digest_day}")
+    names = ", ".join(d.profile_name for d in deliveries)
+    return one_line(f"[digestbot] {names}: {n} new {noun} — {deliveries[0].digest_day}")
 
 
-def message_id(delivery: Delivery, domain: str) -> str:
-    digest = hashlib.sha256(delivery.key.encode("utf-8")).hexdigest()[:40]
+def group_message_id(deliveries: Sequence[Delivery], domain: str) -> str:
+    """Derived from the deliveries' keys (each names its profile, destination, day and exact
+    papers): the same email always has the same id, and one delivery alone keeps the id it
+    has as a digest of its own."""
+    keys = "\n".join(sorted(d.key for d in deliveries))
+    digest = hashlib.sha256(keys.encode("utf-8")).hexdigest()[:40]
     return f"<{digest}@{domain}>"
 
 
@@ -128,26 +159,61 @@ def build_message(
     now: datetime | None = None,
 ) -> EmailMessage:
     """The digest for one recipient, ready for SMTP."""
-    domain = sender.rpartition("@")[2] or "digestbot.invalid"
-    unsubscribe = reply_to or sender
+    return build_group_message([delivery], recipient, sender, reply_to, now)
+
+
+def build_group_message(
+    deliveries: Sequence[Delivery],
+    recipient: str,
+    sender: str,
+    reply_to: str | None = None,
+    now: datetime | None = None,
+) -> EmailMessage:
+    """One email for one recipient carrying `deliveries` (one digest day, one per profile):
+    with one, that profile's digest; with several, a section per profile, in their order.
+    `recipient`, `sender` and `reply_to` are checked addresses, with or without a display
+    name (bot/notifiers/email_address.py); the sender without one is shown as "digestbot"."""
+    name, sender_addr = parse_address(sender)
+    domain = sender_addr.rpartition("@")[2] or "digestbot.invalid"
+    unsubscribe = addr_spec(reply_to or sender)
+    day = deliveries[0].digest_day.isoformat()
+    grouped = len(deliveries) > 1
+    names = [d.profile_name for d in deliveries]
+    if grouped:
+        n = sum(len(d.matches) for d in deliveries)
+        noun = "paper" if n == 1 else "papers"
+        title = f"Your papers — {day}"
+        top = f"{n} new {noun} from {len(deliveries)} profiles: {', '.join(names)}"
+        label, unsubscribe_ids = "digest", " ".join(d.profile_id for d in deliveries)
+        list_name = "digestbot"
+    else:
+        title, top = f"{names[0]} — {day}", headline(deliveries[0])
+        label, unsubscribe_ids = list_label(deliveries[0].profile_id), deliveries[0].profile_id
+        list_name = names[0]
     context = {
-        "profile": delivery.profile_name,
-        "day": delivery.digest_day.isoformat(),
-        "headline": headline(delivery),
-        "papers": [_paper(m) for m in delivery.matches],
+        "title": title,
+        "headline": top,
+        "grouped": grouped,
+        "sections": [
+            {
+                "profile": d.profile_name,
+                "headline": headline(d),
+                "papers": [_paper(m) for m in d.matches],
+            }
+            for d in deliveries
+        ],
+        "profiles": names,
         "unsubscribe": unsubscribe,
     }
     msg = EmailMessage()
-    msg["From"] = formataddr(("digestbot", sender))
+    msg["From"] = formatted(name or "digestbot", sender_addr)
     msg["To"] = recipient
-    msg["Subject"] = subject(delivery)
+    msg["Subject"] = group_subject(deliveries)
     msg["Date"] = format_datetime(now or datetime.now(UTC))
-    msg["Message-ID"] = message_id(delivery, domain)
-    msg["List-Id"] = (
-        f"{one_line(delivery.profile_name)} <{list_label(delivery.profile_id)}.digestbot.{domain}>"
-    )
+    msg["Message-ID"] = group_message_id(deliveries, domain)
+    msg["List-Id"] = f"{one_line(list_name)} <{label}.digestbot.{domain}>"
     msg["List-Unsubscribe"] = (
-        f"<mailto:{unsubscribe}?subject={quote('unsubscribe ' + delivery.profile_id)}>"
+        f"<mailto:{unsubscribe}?subject={quote('unsubscribe ' + unsubscribe_ids)}>"
     )
     if reply_to:
         msg["Reply-To"] = reply_to
