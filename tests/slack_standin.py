@@ -18,6 +18,11 @@ API errors. Limits checked on chat.postMessage (and the error Slack gives for ea
 
 Scripted failures (`fail_next`) are consumed, in order, by the next chat.postMessage calls.
 
+Waiting on events, not on time: `arrived(method)` counts the requests that reached the stand-in,
+as they come in (before any scripted delay, hold or failure), and `wait_until(predicate)` blocks
+until the stand-in's records satisfy a predicate (a crash test kills the bot when its post has
+arrived, not after a guess of how long that takes).
+
 Channels (for `check --live`): `set_channel` archives one, takes the bot out of it or makes it
 private. chat.postMessage then answers `is_archived` / `not_in_channel` (a public channel takes
 posts from a non-member when the token has chat:write.public). Every authenticated answer carries
@@ -55,6 +60,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -128,6 +134,7 @@ class _State:
     lock: threading.Lock = field(default_factory=threading.Lock)
     posts: list[Post] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
+    arrivals: list[str] = field(default_factory=list)  # API methods, as requests come in
     failures: deque[_Failure] = field(default_factory=deque)
     archived: set[str] = field(default_factory=set)  # channel IDs
     outside: set[str] = field(default_factory=set)  # channel IDs the bot is not a member of
@@ -169,6 +176,8 @@ class SlackStandIn:
             self._add_hook(path, channel)
         self._state = _State()
         self._holds: deque[float] = deque()
+        # Notified after every change of the records (own lock: predicates read the state).
+        self._changed = threading.Condition()
         self._closing = threading.Event()
         self._server = _Server(("127.0.0.1", 0), _handler_for(self))
         self._thread = threading.Thread(
@@ -306,6 +315,27 @@ class SlackStandIn:
         with self._state.lock:
             return list(self._state.calls)
 
+    def arrived(self, method: str) -> int:
+        """How many `method` requests reached the stand-in, counted as they come in: a request
+        held by a scripted delay or hold counts at once (`requests` records it when answered)."""
+        with self._state.lock:
+            return self._state.arrivals.count(method)
+
+    def wait_until(self, predicate: Callable[[SlackStandIn], bool], timeout: float) -> bool:
+        """Block until `predicate(self)` holds, re-checked at every change of the records
+        (a request arriving, a post accepted, an answer recorded); False after `timeout`."""
+        with self._changed:
+            return self._changed.wait_for(lambda: predicate(self), timeout)
+
+    def _notify(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
+
+    def _arrive(self, method: str) -> None:
+        with self._state.lock:
+            self._state.arrivals.append(method)
+        self._notify()
+
     def messages_in(self, channel: str) -> list[Post]:
         """Accepted posts in a channel (name or ID), thread replies included, oldest first."""
         channel_id = self._channels.get(channel, channel)
@@ -389,6 +419,7 @@ class SlackStandIn:
         post = Post(channel_id, text, list(blocks or []), thread_ts, ts, dict(params))
         with self._state.lock:
             self._state.posts.append(post)
+        self._notify()
         message = {"type": "message", "text": text, "ts": ts, "blocks": post.blocks}
         if thread_ts:
             message["thread_ts"] = thread_ts
@@ -424,6 +455,7 @@ class SlackStandIn:
         post = Post(channel_id, text, list(blocks or []), None, self._next_ts(), dict(payload))
         with self._state.lock:
             self._state.posts.append(post)
+        self._notify()
         return 200, "ok"
 
     def _channel_object(self, channel_id: str) -> dict[str, Any] | None:
@@ -599,6 +631,7 @@ def _handler_for(standin: SlackStandIn) -> type[BaseHTTPRequestHandler]:
             if not parts.path.startswith("/api/"):
                 self._webhook(parts.path, raw)
                 return
+            standin._arrive(method)
             params = _parse_body(self.headers.get("Content-Type", ""), raw)
             if params is None:
                 self._finish(method, {}, 200, {"ok": False, "error": "invalid_form_data"})
@@ -652,6 +685,7 @@ def _handler_for(standin: SlackStandIn) -> type[BaseHTTPRequestHandler]:
         def _webhook(self, path: str, raw: bytes) -> None:
             payload = _webhook_payload(self.headers.get("Content-Type", ""), raw)
             params = payload if payload is not None else {}
+            standin._arrive("webhook")
             failure = standin._next_failure(webhook=True) if path in standin._webhooks else None
             if failure is not None:
                 if failure.delay and standin._closing.wait(failure.delay):
@@ -721,6 +755,7 @@ def _handler_for(standin: SlackStandIn) -> type[BaseHTTPRequestHandler]:
             call = Call(method, dict(params), status, status == 200 and error is None, error)
             with standin._state.lock:
                 standin._state.calls.append(call)
+            standin._notify()
 
         def _send(
             self, status: int, content_type: str, payload: bytes, headers: dict[str, str]

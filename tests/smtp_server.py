@@ -18,6 +18,7 @@ import ssl
 import subprocess
 import threading
 from collections import deque
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
@@ -84,6 +85,8 @@ class _Handler:
             self.server.raw.append(envelope.content)
             self.server.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
             hold = self.server.holds.popleft() if self.server.holds else None
+        with self.server.changed:
+            self.server.changed.notify_all()
         if hold:
             await asyncio.sleep(hold)
         return "250 OK"
@@ -102,6 +105,7 @@ class SmtpServer:
     ) -> None:
         self.port = free_port()
         self.lock = threading.Lock()
+        self.changed = threading.Condition()  # notified when a message is recorded
         self.rcpt_replies: deque[str] = deque()
         self.data_replies: deque[str] = deque()
         self.holds: deque[float] = deque()
@@ -155,6 +159,12 @@ class SmtpServer:
         """Record the next message, then wait `seconds` before answering "250 OK"."""
         with self.lock:
             self.holds.append(seconds)
+
+    def wait_until(self, predicate: Callable[[SmtpServer], bool], timeout: float) -> bool:
+        """Block until `predicate(self)` holds, re-checked whenever a message is recorded;
+        False after `timeout`."""
+        with self.changed:
+            return self.changed.wait_for(lambda: predicate(self), timeout)
 
     @property
     def messages(self) -> list[EmailMessage]:

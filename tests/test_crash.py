@@ -17,7 +17,9 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import FIXTURES, ROOT
 from tests.e2e import Bot, posted_ids
@@ -42,7 +44,13 @@ def statuses(bot: Bot) -> dict[str, int]:
         conn.close()
 
 
-def run_and_kill_when(bot: Bot, ready: callable) -> None:  # type: ignore[valid-type]
+def run_and_kill_when(bot: Bot, ready: Callable[[Any], bool], *, on: Any = None) -> None:
+    """Run `once` and SIGKILL it as soon as the records of `on` (a server with `wait_until`:
+    the Slack stand-in by default, or the SMTP server) satisfy `ready`.
+
+    The kill waits on the stand-in's event (re-checked whenever a request arrives or a post is
+    recorded), never on elapsed time or on the bot's own state: on a loaded machine the bot can
+    be descheduled for seconds between marking its rows `sending` and writing its request."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "once", "--date", DAY, "--config", str(bot.config)],
         cwd=ROOT,
@@ -52,9 +60,11 @@ def run_and_kill_when(bot: Bot, ready: callable) -> None:  # type: ignore[valid-
     )
     try:
         deadline = time.monotonic() + 60
-        while not ready() and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.05)
-        assert ready(), "the bot never reached the crash point"
+        # Slices only so that a bot dying early fails fast instead of after the deadline.
+        server = bot.slack if on is None else on
+        while not server.wait_until(ready, timeout=0.5):
+            assert proc.poll() is None, f"the bot exited ({proc.returncode}) before the crash point"
+            assert time.monotonic() < deadline, "the bot never reached the crash point"
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(timeout=10) == -signal.SIGKILL
     finally:
@@ -68,7 +78,7 @@ def test_killed_after_slack_accepted_is_not_posted_again(bot: Bot) -> None:
     bot.profile("rag.yaml", PROFILE)
     bot.slack.hold_after_accept(120)
 
-    run_and_kill_when(bot, lambda: len(bot.slack.posts) == 1)
+    run_and_kill_when(bot, lambda slack: len(slack.posts) == 1)
     assert statuses(bot) == {"sending": len(posted_ids(bot.slack, "#papers-spec"))}
 
     again = bot.run("once", "--date", DAY)
@@ -97,7 +107,7 @@ def test_killed_without_channels_read_is_posted_again_after_one_warning(bot: Bot
     bot.slack.scopes = "chat:write,channels:history,groups:history"  # no channels:read
     bot.slack.hold_after_accept(120)
 
-    run_and_kill_when(bot, lambda: len(bot.slack.posts) == 1)
+    run_and_kill_when(bot, lambda slack: len(slack.posts) == 1)
     again = bot.run("once", "--date", DAY)
 
     assert again.returncode == 0, again.stderr
@@ -115,25 +125,16 @@ def test_killed_before_slack_answered_is_posted_once(bot: Bot) -> None:
     bot.profile("rag.yaml", PROFILE)
     bot.slack.fail_next(delay=120)  # the request hangs, unanswered and unrecorded
 
-    # Killed once the post reached Slack (its scripted hang taken): rows `sending` alone do
-    # not say so, and a kill before the request left would leave the hang to the next run.
-    run_and_kill_when(bot, lambda: bot.slack.failures_left == 0 and _sending(bot))
+    # The post reached the stand-in (which now holds it, unanswered): the crash point.
+    run_and_kill_when(bot, lambda slack: slack.arrived("chat.postMessage") == 1)
     assert bot.slack.posts == []
+    assert list(statuses(bot)) == ["sending"]
 
     again = bot.run("once", "--date", DAY)
     assert again.returncode == 0, again.stderr
     ids = posted_ids(bot.slack, "#papers-spec")
     assert len(bot.slack.posts) == 1 and ids and len(ids) == len(set(ids))
     assert statuses(bot) == {"sent": len(ids)}
-
-
-def _sending(bot: Bot) -> bool:
-    if not bot.state.exists():
-        return False
-    try:
-        return statuses(bot).get("sending", 0) > 0
-    except sqlite3.OperationalError:  # the bot is still creating the schema
-        return False
 
 
 def test_a_shared_paper_killed_after_slack_accepted_is_posted_once(bot: Bot) -> None:
@@ -145,7 +146,7 @@ def test_a_shared_paper_killed_after_slack_accepted_is_posted_once(bot: Bot) -> 
     bot.profile("rag_too.yaml", PROFILE.replace("name: Retrieval", "name: Retrieval too"))
     bot.slack.hold_after_accept(120)
 
-    run_and_kill_when(bot, lambda: len(bot.slack.posts) == 1)
+    run_and_kill_when(bot, lambda slack: len(slack.posts) == 1)
     before = statuses(bot)
     assert set(before) == {"sending", "merged"}, before
 
@@ -170,7 +171,7 @@ def test_a_grouped_email_killed_after_the_server_accepted_is_sent_again_once(
     with bot_with_email(tmp_path) as (bot, smtp):
         reader_profiles(bot)
         smtp.hold_after_accept(120)
-        run_and_kill_when(bot, lambda: len(smtp.raw) == 1)
+        run_and_kill_when(bot, lambda server: len(server.raw) == 1, on=smtp)
         before = statuses(bot)
         assert set(before) == {"sending", "merged"}, before
 
