@@ -19,13 +19,22 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, ValidationError, create_model, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.scalarfloat import ScalarFloat
 from ruamel.yaml.scalarstring import ScalarString
 
 from bot.errors import ConfigError, ConfigErrors
@@ -45,6 +54,7 @@ CONFIG_ENV = "DIGESTBOT_CONFIG"
 # is refused with a hint to quote it rather than silently read one way.
 _CATEGORY = re.compile(r"[a-z][a-z-]*(\.[A-Za-z-]+)?")  # cs.LG, hep-th, math.AP, q-bio.NC
 _SEXAGESIMAL = re.compile(r"[-+]?\d+(?::[0-5]?\d)+(?:\.\d*)?")
+_NEW_STYLE_ID = re.compile(r"\d{4}\.\d{4,5}")  # 2401.01234: what an unquoted id looks like
 
 
 def _notifier_fields() -> dict[str, Any]:
@@ -200,7 +210,7 @@ def _pydantic_errors(
         else:
             msg = err["msg"].removeprefix("Value error, ")
             got = err.get("input")
-            hint = None
+            hint = (err.get("ctx") or {}).get("hint")  # a PydanticCustomError's own hint
             if got is None and kind.endswith("_type"):
                 msg += " (the value is empty)"
                 hint = 'a value starting with # is a YAML comment: quote it, e.g. "#papers"'
@@ -323,6 +333,49 @@ def _destinations(raw: Mapping[str, Any]) -> tuple[str, ...]:
     )
 
 
+def _typed_arxiv_id(value: object) -> object:
+    """An entry of `papers:` / `not_like:`: an unquoted new-style id (2002.04745) is a float to
+    YAML, but ruamel's round-trip loader keeps how it was written (a ScalarFloat's width, dot
+    position and leading zeros), so an id typed whole is taken as the text typed; a number
+    whose text is not one (2401.1, perhaps 2401.10 with its zero lost) is refused, saying why."""
+    if not isinstance(value, float):
+        return value  # text is checked as an id next; anything else is a type error
+    typed = _typed_text(value)
+    if typed is not None and _NEW_STYLE_ID.fullmatch(typed):
+        return typed
+    read = (
+        f"the unquoted {typed} as a number"
+        if typed is not None
+        else f"this unquoted value as the number {value!r}"
+    )
+    raise PydanticCustomError(
+        "arxiv_id_number",
+        f"YAML reads {read}, and as written it is not an arXiv id "
+        "(4 digits, a dot, 4 or 5 digits; a number loses its trailing zeros, so 2401.10000 "
+        "may have become 2401.1 on its way here)",
+        {"hint": 'quote arXiv ids: "2401.01234"'},
+    )
+
+
+def _typed_text(value: float) -> str | None:
+    """The text a plain decimal float was written as (`0704.0001`), from what ruamel's
+    ScalarFloat keeps of it: its width, the position of its dot and its leading zeros; None for
+    one written otherwise (a sign, an exponent, an underscore) or a float without that record."""
+    if not isinstance(value, ScalarFloat):
+        return None
+    width, dot, zeros = (getattr(value, a, None) for a in ("_width", "_prec", "_m_lead0"))
+    plain = not any(getattr(value, a, None) for a in ("_m_sign", "_exp", "_underscore"))
+    if not (plain and isinstance(width, int) and isinstance(dot, int) and isinstance(zeros, int)):
+        return None
+    if dot < 0 or width <= dot:
+        return None
+    text = "0" * zeros + f"{value:.{width - dot - 1}f}"
+    return text if len(text) == width else None  # else it was written some other way (2_002.1)
+
+
+ArxivIdEntry = Annotated[str, BeforeValidator(_typed_arxiv_id)]
+
+
 class ProfileModel(Strict):
     """The keys of a profile file. See config/profiles/*.yaml for a commented example."""
 
@@ -334,8 +387,8 @@ class ProfileModel(Strict):
     max_per_digest: int = Field(10, ge=1, le=500)
     categories: list[str] = Field(default_factory=list)  # only papers in one of these
     category_boost: dict[str, float] = Field(default_factory=dict)  # added to the score
-    papers: list[str] = Field(default_factory=list)  # example papers, by arXiv id
-    not_like: list[str] = Field(default_factory=list)  # counter-examples, by arXiv id
+    papers: list[ArxivIdEntry] = Field(default_factory=list)  # example papers, by arXiv id
+    not_like: list[ArxivIdEntry] = Field(default_factory=list)  # counter-examples, by arXiv id
     authors: list[str] = Field(default_factory=list)  # followed authors
     upvote_weight: float = Field(default=0.0, ge=0, le=1)
     notify: dict[str, Any] = Field(default_factory=dict)

@@ -11,6 +11,7 @@ import pytest
 from bot.config import load_profile, load_profiles, load_settings
 from bot.errors import ConfigError, ConfigErrors
 from bot.http import PLACEHOLDER_CONTACT, HttpSettings
+from tests.e2e import Bot
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -360,3 +361,42 @@ def test_login_in_clear_is_allowed_only_when_asked_for(tmp_path: Path) -> None:
     # Without a login there is no password to send: `security: none` alone is fine.
     relay = "email:\n  host: 127.0.0.1\n  security: none\n  from: bot@example.org\n"
     assert "email" in load_settings(write(tmp_path, "relay.yaml", BOT_YAML + relay)).notifiers
+
+
+# --------------------------------------------------------------------------- arXiv ids as typed
+
+
+def test_unquoted_arxiv_ids_pass_check_as_typed(bot: Bot) -> None:
+    """YAML reads an unquoted 2002.04745 as a float; the round-trip loader keeps how it was
+    written, so an id typed whole (trailing zeros, a leading zero of 2007's ids) is accepted."""
+    path = bot.profile(
+        "ids.yaml",
+        "name: Ids\ndescription: d\npapers: [2002.04745, 0704.0001, 2401.10000]\n"
+        "not_like:\n  - 2310.00010\n",
+    )
+    checked = bot.run("check")
+
+    assert checked.returncode == 0, checked.stderr
+    assert "profile ids: ok ('Ids' -> console)" in checked.stdout
+    profile = load_profile(path)
+    assert profile.examples == ("2002.04745", "0704.0001", "2401.10000")
+    assert profile.not_like == ("2310.00010",)
+
+
+def test_an_unquoted_id_that_lost_digits_is_an_error_saying_why(bot: Bot) -> None:
+    path = bot.profile(
+        "ids.yaml", "name: Ids\ndescription: d\npapers:\n  - 2002.04745\n  - 2401.1\n  - 1e3\n"
+    )
+    checked = bot.run("check")
+
+    assert checked.returncode == 2
+    assert checked.stderr.splitlines()[:4] == [
+        f"error: {path}:5: papers[1]: YAML reads the unquoted 2401.1 as a number, and as "
+        "written it is not an arXiv id (4 digits, a dot, 4 or 5 digits; a number loses its "
+        "trailing zeros, so 2401.10000 may have become 2401.1 on its way here)",
+        '  hint: quote arXiv ids: "2401.01234"',
+        f"error: {path}:6: papers[2]: YAML reads this unquoted value as the number 1000.0, and "
+        "as written it is not an arXiv id (4 digits, a dot, 4 or 5 digits; a number loses its "
+        "trailing zeros, so 2401.10000 may have become 2401.1 on its way here)",
+        '  hint: quote arXiv ids: "2401.01234"',
+    ]
