@@ -287,17 +287,17 @@ def load_settings(path: Path) -> Settings:
             )
         names.add(settings.label)
         sources.append(settings)
+    notifiers = {
+        name: getattr(model, name) for name in NOTIFIERS if getattr(model, name) is not None
+    }
     try:
-        operator = _destinations(model.operator)
+        operator = _destinations(model.operator, notifiers)
     except ValidationError as exc:
         errors.extend(_pydantic_errors(exc, data, path, ("operator",)))
     if errors:
         raise ConfigErrors(errors)
 
     base = path.parent
-    notifiers = {
-        name: getattr(model, name) for name in NOTIFIERS if getattr(model, name) is not None
-    }
     return Settings(
         path=path,
         timezone=model.timezone,
@@ -322,10 +322,14 @@ def _notify_model() -> type[BaseModel]:
     return model
 
 
-def _destinations(raw: Mapping[str, Any]) -> tuple[str, ...]:
+def _destinations(
+    raw: Mapping[str, Any], notifiers: Mapping[str, BaseModel] | None = None
+) -> tuple[str, ...]:
     """A `notify:` (or `operator:`) mapping as "notifier:target" strings. Raises
-    ValidationError with locations relative to the mapping."""
-    notify = _notify_model().model_validate(dict(raw))
+    ValidationError with locations relative to the mapping. `notifiers` (bot.yaml's settings
+    by notifier, when known) lets a target type refuse what its settings cannot serve (a
+    person next to a Slack webhook)."""
+    notify = _notify_model().model_validate(dict(raw), context={"settings": notifiers or {}})
     return tuple(
         f"{name}:{target}"
         for name, cls in NOTIFIERS.items()
@@ -442,15 +446,16 @@ class ProfileModel(Strict):
         return [v.strip() for v in values]
 
 
-def load_profile(path: Path) -> Profile:
-    """Read and validate one profile file. Raises ConfigErrors."""
+def load_profile(path: Path, notifiers: Mapping[str, BaseModel] | None = None) -> Profile:
+    """Read and validate one profile file. Raises ConfigErrors. `notifiers`: bot.yaml's
+    notifier settings, when known (`Settings.notifiers`), to check destinations against."""
     data = _load_mapping(path)
     try:
         model = ProfileModel.model_validate(dict(data))
     except ValidationError as exc:
         raise ConfigErrors(_pydantic_errors(exc, data, path)) from exc
     try:
-        destinations = _destinations(model.notify)
+        destinations = _destinations(model.notify, notifiers)
     except ValidationError as exc:
         raise ConfigErrors(_pydantic_errors(exc, data, path, ("notify",))) from exc
     if (
@@ -488,9 +493,11 @@ def load_profile(path: Path) -> Profile:
     )
 
 
-def load_profiles(folder: Path) -> tuple[list[Profile], list[ConfigError]]:
+def load_profiles(
+    folder: Path, notifiers: Mapping[str, BaseModel] | None = None
+) -> tuple[list[Profile], list[ConfigError]]:
     """Every *.yaml / *.yml in `folder`, sorted by name. Broken files are returned as errors
-    so the others keep working."""
+    so the others keep working. `notifiers` as for `load_profile`."""
     profiles: list[Profile] = []
     errors: list[ConfigError] = []
     if not folder.is_dir():
@@ -505,7 +512,7 @@ def load_profiles(folder: Path) -> tuple[list[Profile], list[ConfigError]]:
     files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
     for file in files:
         try:
-            profiles.append(load_profile(file))
+            profiles.append(load_profile(file, notifiers))
         except ConfigErrors as exc:
             errors.extend(exc.errors)
         except ConfigError as exc:

@@ -157,6 +157,46 @@ BROKEN_PROFILES = [
         id="address-with-nul",
     ),
     pytest.param(
+        'name: X\ndescription: d\nnotify:\n  slack:\n    - "#papers"\n    - "@"\n',
+        6,
+        "notify.slack[1]",
+        "'@' alone names nothing",
+        None,
+        id="slack-at-alone",
+    ),
+    pytest.param(
+        'name: X\ndescription: d\nnotify:\n  slack: ["#papers", " "]\n',
+        4,
+        "notify.slack[1]",
+        "an empty entry: name a channel",
+        None,
+        id="slack-blank-entry",
+    ),
+    pytest.param(
+        "name: X\ndescription: d\nnotify:\n  slack: D0123ABCD\n",
+        4,
+        "notify.slack",
+        "D0123ABCD is the ID of a direct-message conversation: name the person instead",
+        None,
+        id="slack-dm-id",
+    ),
+    pytest.param(
+        "name: X\ndescription: d\nnotify:\n  slack: bob@lab\n",
+        4,
+        "notify.slack",
+        "'bob@lab' is neither a channel nor an email address",
+        None,
+        id="slack-not-an-address",
+    ),
+    pytest.param(
+        "name: X\ndescription: d\nnotify:\n  slack: 12345\n",
+        4,
+        "notify.slack",
+        "or a list of them; got 12345",
+        None,
+        id="slack-number",
+    ),
+    pytest.param(
         "- just\n- a list\n",
         1,
         None,
@@ -400,3 +440,22 @@ def test_an_unquoted_id_that_lost_digits_is_an_error_saying_why(bot: Bot) -> Non
         "trailing zeros, so 2401.10000 may have become 2401.1 on its way here)",
         '  hint: quote arXiv ids: "2401.01234"',
     ]
+
+
+def test_notify_slack_takes_a_list_of_channels_and_people(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "p.yaml",
+        'name: X\ndescription: d\nnotify:\n  slack:\n    - "#papers"\n    - C0123ABCD\n'
+        '    - U0ALICE\n    - "@bob"\n    - "@Bob Stone"\n    - alice@lab.example\n',
+    )
+    assert load_profile(path).destinations == (
+        "slack:#papers",
+        "slack:C0123ABCD",
+        "slack:U0ALICE",
+        "slack:@bob",
+        "slack:@Bob Stone",
+        "slack:alice@lab.example",
+    )
+    operator = write(tmp_path, "bot.yaml", BOT_YAML + 'operator:\n  slack: ["#ops", U0ALICE]\n')
+    assert load_settings(operator).operator == ("slack:#ops", "slack:U0ALICE")
