@@ -136,7 +136,7 @@ def _load_yaml(path: Path) -> Any:
             f"invalid YAML: {problem}",
             file=str(path),
             line=line,
-            hint="check indentation, and quote values containing ': ' or starting with # or *",
+            hint="check indentation, and quote values containing ': ' or starting with #, @ or *",
         ) from exc
     except YAMLError as exc:
         raise ConfigError(f"invalid YAML: {exc}", file=str(path)) from exc

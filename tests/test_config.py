@@ -197,6 +197,14 @@ BROKEN_PROFILES = [
         id="slack-number",
     ),
     pytest.param(
+        "name: X\ndescription: d\nnotify:\n  slack: @bob\n",
+        4,
+        None,
+        "found character '@' that cannot start any token",
+        "starting with #, @ or *",
+        id="unquoted-handle",
+    ),
+    pytest.param(
         "- just\n- a list\n",
         1,
         None,
