@@ -1010,6 +1010,27 @@ def test_a_handle_is_looked_up_again_after_a_run(standin: SlackStandIn) -> None:
     assert len(calls(standin, "users.list")) == 3 + 4  # 6 people, then 7: 2 a page
 
 
+def test_a_person_who_cannot_be_looked_up_is_asked_about_once_a_run(standin: SlackStandIn) -> None:
+    """Grouping asks where every queued paper lands: a missing scope costs one call, not one
+    per paper (users.list is rate-limited)."""
+    standin.scopes = "chat:write,im:write"  # no users:read
+    notifier = notifier_for(standin)
+    assert [notifier.place("@bob") for _ in range(20)] == ["@bob"] * 20
+    assert calls(standin, *PEOPLE_LOOKUPS) == [("users.list", None)]
+
+
+def test_a_name_from_slack_is_one_plain_line_in_errors(standin: SlackStandIn) -> None:
+    standin.add_user(
+        "U0EVE1", name="eve", real_name="Eve\nerror: forged\x1b[2J", display_name="eve"
+    )
+    standin.add_user("U0EVE2", name="eve2", real_name="Eve " + "x" * 200, display_name="Eve")
+    err = send_error(notifier_for(standin), make_delivery(real_papers()[:1]), "@eve")
+    assert str(err) == (
+        "slack:@eve: @eve could be any of 2 people: U0EVE1 (Eve error: forged [2J), "
+        f"U0EVE2 (Eve {'x' * 75}…)"
+    )
+
+
 @pytest.mark.parametrize("target", ["U0ALICE", "@alice", "alice@lab.example"])
 def test_a_crashed_direct_message_is_found_by_a_new_process(
     standin: SlackStandIn, target: str

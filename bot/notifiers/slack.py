@@ -115,11 +115,7 @@ class SlackNotifier(Notifier):
             return target
         if kind == "channel":
             return "#" + channel_name(target)
-        try:
-            return self._people.resolve(target).user_id
-        except (NoSuchPerson, SlackApiError, *NETWORK_ERRORS) as exc:
-            log.debug("slack: %s not looked up for grouping: %s", target, self._redact(str(exc)))
-            return target.casefold()
+        return self._people.place(target)
 
     @classmethod
     def create(cls, settings: Any, env: Mapping[str, str]) -> tuple[Notifier | None, str]:

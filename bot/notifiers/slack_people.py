@@ -8,6 +8,9 @@ email address) and the direct-message conversation the bot posts their digests t
                              username; an email address: users.lookupByEmail (users:read.email)
     People.dm(user_id)       conversations.open (im:write): the ID (D...) of the bot's direct
                              message with the person, the same every time, kept for the process
+    People.place(target)     the user ID, for grouping a run's deliveries by where they land;
+                             the entry itself when it cannot be resolved now (asked once a run
+                             too: a missing scope must not cost one users.list per paper)
     probe_person()           `check --live` for a person: resolve, then conversations.open,
                              which is what the first digest does; nothing is posted (an open
                              conversation without a message shows the person nothing)
@@ -23,6 +26,7 @@ time between two runs); a person renamed today is found under the new name at th
 
 from __future__ import annotations
 
+import logging
 import time
 import unicodedata
 from collections.abc import Callable
@@ -36,9 +40,12 @@ from bot.models import Check
 from bot.notifiers.slack_errors import NETWORK_ERRORS, api_error_code, probe_error
 from bot.notifiers.slack_targets import handle_text, kind_of
 
+log = logging.getLogger(__name__)
+
 RESOLVE_TTL = 15 * 60.0  # seconds a handle's user ID (or its absence) is trusted
 _USERS_PAGE = 200  # users.list `limit` (what Slack's docs recommend)
 _USERS_MAX_PAGES = 500
+MAX_NAME = 80  # characters of a person's name shown
 MEMBER_ID_HINT = (
     "name the person by member ID instead (U0123ABCD; in Slack: their profile, ⋮, Copy member ID)"
 )
@@ -77,6 +84,7 @@ class People:
         self._found: dict[str, tuple[float, Person | NoSuchPerson]] = {}
         self._members: tuple[float, list[_Member]] | None = None
         self._dms: dict[str, str] = {}  # user ID -> DM conversation ID
+        self._places: dict[str, tuple[float, str]] = {}  # target -> (when, its place)
 
     def resolve(self, target: str) -> Person:
         """The person `target` names. Raises NoSuchPerson, SlackApiError or a network error
@@ -94,6 +102,21 @@ class People:
         if isinstance(result, NoSuchPerson):
             raise NoSuchPerson(str(result), result.hint)
         return result
+
+    def place(self, target: str) -> str:
+        """The user ID `target` names, or, when that cannot be known now (no such person, an
+        error, no answer), the entry itself without case: its own place. Once per run."""
+        now = self._clock()
+        known = self._places.get(target)
+        if known is not None and now - known[0] < RESOLVE_TTL:
+            return known[1]
+        try:
+            place = self.resolve(target).user_id
+        except (NoSuchPerson, SlackApiError, *NETWORK_ERRORS) as exc:
+            log.debug("slack: %s not resolved for grouping: %s", target, type(exc).__name__)
+            place = target.casefold()
+        self._places[target] = (now, place)
+        return place
 
     def dm(self, user_id: str) -> str:
         """The ID of the bot's direct message with `user_id`, opened if need be."""
@@ -160,10 +183,19 @@ def _member(user: dict[str, Any]) -> _Member:
     names |= {str(n).casefold() for n in (*shown, user.get("name")) if n}
     return _Member(
         user_id=str(user.get("id") or ""),
-        name=str(user.get("real_name") or profile.get("real_name") or ""),
+        name=_clean(str(user.get("real_name") or profile.get("real_name") or "")),
         names=frozenset(names),
         deleted=bool(user.get("deleted")),
     )
+
+
+def _clean(name: str) -> str:
+    """A name from Slack as it may appear in a log line or a check: one line, no control
+    characters, at most MAX_NAME characters (a person's name is theirs to write)."""
+    text = " ".join(
+        "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in name).split()
+    )
+    return text if len(text) <= MAX_NAME else text[: MAX_NAME - 1] + "…"
 
 
 def _plain(text: str) -> str:
