@@ -55,7 +55,7 @@ class App:
     def load_profiles(self) -> tuple[list[Profile], list[ConfigError]]:
         """The profiles folder as it is now (re-read on every run). A file that fails to load
         but loaded before is served in its last good version; its errors are still returned."""
-        profiles, errors = load_profiles(self.settings.profiles_dir)
+        profiles, errors = load_profiles(self.settings.profiles_dir, self.settings.notifiers)
         kept: list[Profile] = []
         for file in sorted({e.file for e in errors}):
             good = self.last_good.get(file)

@@ -19,13 +19,22 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, ValidationError, create_model, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.scalarfloat import ScalarFloat
 from ruamel.yaml.scalarstring import ScalarString
 
 from bot.errors import ConfigError, ConfigErrors
@@ -45,6 +54,7 @@ CONFIG_ENV = "DIGESTBOT_CONFIG"
 # is refused with a hint to quote it rather than silently read one way.
 _CATEGORY = re.compile(r"[a-z][a-z-]*(\.[A-Za-z-]+)?")  # cs.LG, hep-th, math.AP, q-bio.NC
 _SEXAGESIMAL = re.compile(r"[-+]?\d+(?::[0-5]?\d)+(?:\.\d*)?")
+_NEW_STYLE_ID = re.compile(r"\d{4}\.\d{4,5}")  # 2401.01234: what an unquoted id looks like
 
 
 def _notifier_fields() -> dict[str, Any]:
@@ -126,7 +136,7 @@ def _load_yaml(path: Path) -> Any:
             f"invalid YAML: {problem}",
             file=str(path),
             line=line,
-            hint="check indentation, and quote values containing ': ' or starting with # or *",
+            hint="check indentation, and quote values containing ': ' or starting with #, @ or *",
         ) from exc
     except YAMLError as exc:
         raise ConfigError(f"invalid YAML: {exc}", file=str(path)) from exc
@@ -200,7 +210,7 @@ def _pydantic_errors(
         else:
             msg = err["msg"].removeprefix("Value error, ")
             got = err.get("input")
-            hint = None
+            hint = (err.get("ctx") or {}).get("hint")  # a PydanticCustomError's own hint
             if got is None and kind.endswith("_type"):
                 msg += " (the value is empty)"
                 hint = 'a value starting with # is a YAML comment: quote it, e.g. "#papers"'
@@ -277,17 +287,17 @@ def load_settings(path: Path) -> Settings:
             )
         names.add(settings.label)
         sources.append(settings)
+    notifiers = {
+        name: getattr(model, name) for name in NOTIFIERS if getattr(model, name) is not None
+    }
     try:
-        operator = _destinations(model.operator)
+        operator = _destinations(model.operator, notifiers)
     except ValidationError as exc:
         errors.extend(_pydantic_errors(exc, data, path, ("operator",)))
     if errors:
         raise ConfigErrors(errors)
 
     base = path.parent
-    notifiers = {
-        name: getattr(model, name) for name in NOTIFIERS if getattr(model, name) is not None
-    }
     return Settings(
         path=path,
         timezone=model.timezone,
@@ -312,21 +322,70 @@ def _notify_model() -> type[BaseModel]:
     return model
 
 
-def _destinations(raw: Mapping[str, Any]) -> tuple[str, ...]:
+def _destinations(
+    raw: Mapping[str, Any], notifiers: Mapping[str, BaseModel] | None = None
+) -> tuple[str, ...]:
     """A `notify:` (or `operator:`) mapping as "notifier:target" strings. Raises
-    ValidationError with locations relative to the mapping."""
-    return tuple(_addressed(raw))
+    ValidationError with locations relative to the mapping. `notifiers` (bot.yaml's settings
+    by notifier, when known) lets a target type refuse what its settings cannot serve (a
+    person next to a Slack webhook)."""
+    return tuple(_addressed(raw, notifiers))
 
 
-def _addressed(raw: Mapping[str, Any]) -> dict[str, str]:
+def _addressed(
+    raw: Mapping[str, Any], notifiers: Mapping[str, BaseModel] | None = None
+) -> dict[str, str]:
     """A `notify:` (or `operator:`) mapping as {"notifier:key": the target as written}: the key
     is where it goes (`Notifier.key`), the target may also say how to address it."""
-    notify = _notify_model().model_validate(dict(raw))
+    notify = _notify_model().model_validate(dict(raw), context={"settings": notifiers or {}})
     return {
         f"{name}:{cls.key(target)}": target
         for name, cls in NOTIFIERS.items()
         for target in cls.targets(getattr(notify, name))
     }
+
+
+def _typed_arxiv_id(value: object) -> object:
+    """An entry of `papers:` / `not_like:`: an unquoted new-style id (2002.04745) is a float to
+    YAML, but ruamel's round-trip loader keeps how it was written (a ScalarFloat's width, dot
+    position and leading zeros), so an id typed whole is taken as the text typed; a number
+    whose text is not one (2401.1, perhaps 2401.10 with its zero lost) is refused, saying why."""
+    if not isinstance(value, float):
+        return value  # text is checked as an id next; anything else is a type error
+    typed = _typed_text(value)
+    if typed is not None and _NEW_STYLE_ID.fullmatch(typed):
+        return typed
+    read = (
+        f"the unquoted {typed} as a number"
+        if typed is not None
+        else f"this unquoted value as the number {value!r}"
+    )
+    raise PydanticCustomError(
+        "arxiv_id_number",
+        f"YAML reads {read}, and as written it is not an arXiv id "
+        "(4 digits, a dot, 4 or 5 digits; a number loses its trailing zeros, so 2401.10000 "
+        "may have become 2401.1 on its way here)",
+        {"hint": 'quote arXiv ids: "2401.01234"'},
+    )
+
+
+def _typed_text(value: float) -> str | None:
+    """The text a plain decimal float was written as (`0704.0001`), from what ruamel's
+    ScalarFloat keeps of it: its width, the position of its dot and its leading zeros; None for
+    one written otherwise (a sign, an exponent, an underscore) or a float without that record."""
+    if not isinstance(value, ScalarFloat):
+        return None
+    width, dot, zeros = (getattr(value, a, None) for a in ("_width", "_prec", "_m_lead0"))
+    plain = not any(getattr(value, a, None) for a in ("_m_sign", "_exp", "_underscore"))
+    if not (plain and isinstance(width, int) and isinstance(dot, int) and isinstance(zeros, int)):
+        return None
+    if dot < 0 or width <= dot:
+        return None
+    text = "0" * zeros + f"{value:.{width - dot - 1}f}"
+    return text if len(text) == width else None  # else it was written some other way (2_002.1)
+
+
+ArxivIdEntry = Annotated[str, BeforeValidator(_typed_arxiv_id)]
 
 
 class ProfileModel(Strict):
@@ -340,8 +399,8 @@ class ProfileModel(Strict):
     max_per_digest: int = Field(10, ge=1, le=500)
     categories: list[str] = Field(default_factory=list)  # only papers in one of these
     category_boost: dict[str, float] = Field(default_factory=dict)  # added to the score
-    papers: list[str] = Field(default_factory=list)  # example papers, by arXiv id
-    not_like: list[str] = Field(default_factory=list)  # counter-examples, by arXiv id
+    papers: list[ArxivIdEntry] = Field(default_factory=list)  # example papers, by arXiv id
+    not_like: list[ArxivIdEntry] = Field(default_factory=list)  # counter-examples, by arXiv id
     authors: list[str] = Field(default_factory=list)  # followed authors
     upvote_weight: float = Field(default=0.0, ge=0, le=1)
     notify: dict[str, Any] = Field(default_factory=dict)
@@ -395,15 +454,16 @@ class ProfileModel(Strict):
         return [v.strip() for v in values]
 
 
-def load_profile(path: Path) -> Profile:
-    """Read and validate one profile file. Raises ConfigErrors."""
+def load_profile(path: Path, notifiers: Mapping[str, BaseModel] | None = None) -> Profile:
+    """Read and validate one profile file. Raises ConfigErrors. `notifiers`: bot.yaml's
+    notifier settings, when known (`Settings.notifiers`), to check destinations against."""
     data = _load_mapping(path)
     try:
         model = ProfileModel.model_validate(dict(data))
     except ValidationError as exc:
         raise ConfigErrors(_pydantic_errors(exc, data, path)) from exc
     try:
-        addressed = _addressed(model.notify)
+        addressed = _addressed(model.notify, notifiers)
     except ValidationError as exc:
         raise ConfigErrors(_pydantic_errors(exc, data, path, ("notify",))) from exc
     if (
@@ -444,9 +504,11 @@ def load_profile(path: Path) -> Profile:
     )
 
 
-def load_profiles(folder: Path) -> tuple[list[Profile], list[ConfigError]]:
+def load_profiles(
+    folder: Path, notifiers: Mapping[str, BaseModel] | None = None
+) -> tuple[list[Profile], list[ConfigError]]:
     """Every *.yaml / *.yml in `folder`, sorted by name. Broken files are returned as errors
-    so the others keep working."""
+    so the others keep working. `notifiers` as for `load_profile`."""
     profiles: list[Profile] = []
     errors: list[ConfigError] = []
     if not folder.is_dir():
@@ -461,7 +523,7 @@ def load_profiles(folder: Path) -> tuple[list[Profile], list[ConfigError]]:
     files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
     for file in files:
         try:
-            profiles.append(load_profile(file))
+            profiles.append(load_profile(file, notifiers))
         except ConfigErrors as exc:
             errors.extend(exc.errors)
         except ConfigError as exc:

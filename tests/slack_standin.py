@@ -32,7 +32,26 @@ a private channel the bot is not in is invisible to both; both need channels:rea
 
 `conversations.history` and `conversations.replies` take channel IDs only, like Slack: a name
 ("#papers-norm") answers `channel_not_found` (only chat.postMessage resolves names). They need
-channels:history (groups:history for a private channel), else `missing_scope` with `needed`.
+channels:history (groups:history for a private channel, im:history for a direct message), else
+`missing_scope` with `needed` (and `provided`), as every scope check here answers.
+
+People (`users`, more with `add_user`; see DEFAULT_USERS), answering with Slack's shapes (the
+user object of users.list / users.lookupByEmail: id, team_id, name, deleted, real_name, is_bot,
+profile with display_name, real_name, their *_normalized forms and, with users:read.email only,
+email) and errors (slack-ruby/slack-api-ref's copies of Slack's method docs):
+
+    method               needs              errors
+    users.list           users:read         pages at most `users_page_cap` people per answer
+                                            (deactivated ones too, `deleted: true`, as Slack)
+    users.lookupByEmail  users:read.email   users_not_found (the address matched without case)
+    conversations.open   im:write           `users` one user ID (a group DM is not modelled):
+                                            user_not_found, user_disabled (deactivated),
+                                            users_list_not_supplied; answers
+                                            {"channel": {"id": "D..."}}, and when the DM is
+                                            already open `no_op` and `already_open` too
+
+chat.postMessage takes an opened DM's ID ("D..."); a user ID as `channel` is not modelled (the
+notifier opens the DM first) and answers channel_not_found.
 
 Incoming webhooks: `POST /services/T000/B000/XXXX` (`webhook_url`; more with `add_webhook`)
 posts to the hook's one channel and answers like Slack's hooks: HTTP 200 with the body `ok`,
@@ -59,6 +78,7 @@ import json
 import sys
 import threading
 import time
+import unicodedata
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -77,6 +97,49 @@ MAX_MESSAGE_TEXT = 40_000
 MAX_BLOCKS_JSON = 12_000
 MAX_ATTACHMENTS = 100  # incoming webhooks: more -> 400 too_many_attachments
 WEBHOOK_PATH = "/services/T000/B000/XXXX"
+TEAM_ID = "T0TEST"
+# User ID -> name (the legacy username), real_name, display_name, email; `deleted` optional.
+DEFAULT_USERS: dict[str, dict[str, Any]] = {
+    "U0ALICE": {
+        "name": "alice",
+        "real_name": "Alice Liu",
+        "display_name": "Alice",
+        "email": "alice@lab.example",
+    },
+    "U0BOB": {
+        "name": "bob.stone",
+        "real_name": "Bob Stone",
+        "display_name": "bob",
+        "email": "bob@lab.example",
+    },
+    # Two people who show as "sam": a handle that names neither for sure.
+    "U0SAM1": {
+        "name": "sam",
+        "real_name": "Sam Ito",
+        "display_name": "sam",
+        "email": "s1@lab.example",
+    },
+    "W0SAM2": {
+        "name": "samuel",
+        "real_name": "Sam Roe",
+        "display_name": "Sam",
+        "email": "s2@lab.example",
+    },
+    # No display name: Slack shows the full name.
+    "U0NOEL": {
+        "name": "noel",
+        "real_name": "Noël Ba",
+        "display_name": "",
+        "email": "n@lab.example",
+    },
+    "U0GONE": {
+        "name": "carol",
+        "real_name": "Carol Gone",
+        "display_name": "carol",
+        "email": "carol@lab.example",
+        "deleted": True,
+    },
+}
 WEBHOOK_CHANNEL = "C0HOOK"
 BLOCK_TYPES = frozenset(
     {
@@ -139,6 +202,7 @@ class _State:
     archived: set[str] = field(default_factory=set)  # channel IDs
     outside: set[str] = field(default_factory=set)  # channel IDs the bot is not a member of
     private: set[str] = field(default_factory=set)  # channel IDs
+    dms: dict[str, str] = field(default_factory=dict)  # opened DM channel ID -> user ID
     webhook_failures: deque[_Failure] = field(default_factory=deque)
     last_us: int = 0
 
@@ -147,16 +211,24 @@ class SlackStandIn:
     """A real HTTP server on 127.0.0.1 speaking enough of the Slack Web API for the notifier."""
 
     # The token's scopes, sent as X-OAuth-Scopes with every authenticated answer.
-    scopes = "chat:write,channels:read,groups:read,channels:history,groups:history"
+    scopes = (
+        "chat:write,channels:read,groups:read,channels:history,groups:history,im:write,"
+        "im:history,users:read,users:read.email"
+    )
     list_page_cap = 2  # conversations.list answers at most this many channels per page
+    users_page_cap = 2  # users.list answers at most this many people per page
 
     def __init__(
         self,
         token: str = "xoxb-test-token",
         channels: dict[str, str] | None = None,
         webhooks: dict[str, str] | None = None,
+        users: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         self.token = token
+        self._users: dict[str, dict[str, Any]] = {}
+        for user_id, fields in (DEFAULT_USERS if users is None else users).items():
+            self.add_user(user_id, **fields)
         channels = (
             {"#papers-norm": "C0NORM", "#papers-agents": "C0AGENTS"}
             if channels is None
@@ -221,6 +293,32 @@ class SlackStandIn:
         """Create an incoming webhook at `path` posting to `channel`; returns its URL."""
         self._add_hook(path, channel)
         return self.root_url + path
+
+    def add_user(
+        self,
+        user_id: str,
+        *,
+        name: str,
+        real_name: str = "",
+        display_name: str = "",
+        email: str = "",
+        deleted: bool = False,
+        is_bot: bool = False,
+    ) -> None:
+        """A person of the workspace (or `deleted`: deactivated)."""
+        self._users[user_id] = {
+            "name": name,
+            "real_name": real_name,
+            "display_name": display_name,
+            "email": email,
+            "deleted": deleted,
+            "is_bot": is_bot,
+        }
+
+    def dm_with(self, user_id: str) -> str | None:
+        """The ID of the DM the bot opened with `user_id`, if it did."""
+        with self._state.lock:
+            return next((d for d, u in self._state.dms.items() if u == user_id), None)
 
     def _add_hook(self, path: str, channel: str) -> None:
         channel_id = self._channels.setdefault(channel, channel)
@@ -378,7 +476,9 @@ class SlackStandIn:
 
     def _post_message(self, params: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
         """(answer, error) for chat.postMessage with authenticated `params`."""
-        channel_id = self._channels.get(str(params.get("channel") or ""))
+        channel_id = self._channels.get(str(params.get("channel") or "")) or self._dm_id(
+            str(params.get("channel") or "")
+        )
         if channel_id is None:
             return {}, "channel_not_found"
         channel = self._channel_object(channel_id)
@@ -458,8 +558,23 @@ class SlackStandIn:
         self._notify()
         return 200, "ok"
 
+    def _dm_id(self, channel_id: str) -> str | None:
+        with self._state.lock:
+            return channel_id if channel_id in self._state.dms else None
+
     def _channel_object(self, channel_id: str) -> dict[str, Any] | None:
         """The channel as conversations.info shows it; None if the bot cannot see it."""
+        with self._state.lock:
+            user = self._state.dms.get(channel_id)
+        if user is not None:  # a DM the bot opened: Slack's IM object
+            return {
+                "id": channel_id,
+                "is_im": True,
+                "user": user,
+                "is_private": True,
+                "is_archived": False,
+                "is_member": True,
+            }
         with self._state.lock:
             member = channel_id not in self._state.outside
             archived = channel_id in self._state.archived
@@ -505,13 +620,16 @@ class SlackStandIn:
     def _history(self, params: dict[str, Any], replies: bool) -> tuple[dict[str, Any], str | None]:
         """(answer, error) for conversations.history / .replies: channel IDs only, as Slack."""
         channel_id = str(params.get("channel") or "")
-        known = channel_id in self._channels.values()
+        known = channel_id in self._channels.values() or self._dm_id(channel_id) is not None
         channel = self._channel_object(channel_id) if known else None
         if channel is None:
             return {}, "channel_not_found"
-        needed = "groups:history" if channel["is_private"] else "channels:history"
+        if channel.get("is_im"):
+            needed = "im:history"
+        else:
+            needed = "groups:history" if channel["is_private"] else "channels:history"
         if needed not in self.scopes.split(","):
-            return {"needed": needed, "provided": self.scopes}, "missing_scope"
+            return self._missing(needed)
         posts = self.messages_in(channel_id)
         if replies:
             root = str(params.get("ts") or "")
@@ -532,6 +650,84 @@ class SlackStandIn:
             for p in chosen
         ]
         return {"ok": True, "messages": messages, "has_more": False}, None
+
+    def _missing(self, needed: str) -> tuple[dict[str, Any], str | None]:
+        """Slack's answer to a token without the scope a method needs."""
+        return {"needed": needed, "provided": self.scopes}, "missing_scope"
+
+    def _user_object(self, user_id: str) -> dict[str, Any]:
+        """A person as users.list / users.lookupByEmail show them (email with its scope only)."""
+        fields = self._users[user_id]
+        profile: dict[str, Any] = {
+            "real_name": fields["real_name"],
+            "real_name_normalized": _normalized(fields["real_name"]),
+            "display_name": fields["display_name"],
+            "display_name_normalized": _normalized(fields["display_name"]),
+            "team": TEAM_ID,
+        }
+        if "users:read.email" in self.scopes.split(",") and fields["email"]:
+            profile["email"] = fields["email"]
+        return {
+            "id": user_id,
+            "team_id": TEAM_ID,
+            "name": fields["name"],
+            "deleted": fields["deleted"],
+            "real_name": fields["real_name"],
+            "is_bot": fields["is_bot"],
+            "is_app_user": False,
+            "profile": profile,
+        }
+
+    def _users_list(self, params: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+        if "users:read" not in self.scopes.split(","):
+            return self._missing("users:read")
+        ids = sorted(self._users)
+        start = int(params.get("cursor") or 0)
+        limit = min(int(params.get("limit") or 100), self.users_page_cap)
+        more = start + limit < len(ids)
+        return {
+            "ok": True,
+            "members": [self._user_object(u) for u in ids[start : start + limit]],
+            "cache_ts": int(time.time()),
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }, None
+
+    def _lookup_by_email(self, params: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+        if "users:read.email" not in self.scopes.split(","):
+            return self._missing("users:read.email")
+        wanted = str(params.get("email") or "").strip().lower()
+        for user_id, fields in self._users.items():
+            if wanted and fields["email"].lower() == wanted:
+                return {"ok": True, "user": self._user_object(user_id)}, None
+        return {}, "users_not_found"
+
+    def _open(self, params: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+        """conversations.open for one user: the DM's ID (the same one every time)."""
+        if "im:write" not in self.scopes.split(","):
+            return self._missing("im:write")
+        users = [u for u in str(params.get("users") or "").split(",") if u]
+        if not users:
+            return {}, "users_list_not_supplied"
+        if len(users) > 1:
+            return {}, "not_modelled_group_dm"
+        [user_id] = users
+        if user_id not in self._users:
+            return {}, "user_not_found"
+        if self._users[user_id]["deleted"]:
+            return {}, "user_disabled"
+        dm_id = "D" + user_id[1:]
+        with self._state.lock:
+            already = dm_id in self._state.dms
+            self._state.dms[dm_id] = user_id
+        if already:
+            return {"ok": True, "no_op": True, "already_open": True, "channel": {"id": dm_id}}, None
+        return {"ok": True, "channel": {"id": dm_id}}, None
+
+
+def _normalized(text: str) -> str:
+    """A name as Slack's *_normalized fields give it: accents dropped."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def _metadata(params: dict[str, Any]) -> Any:
@@ -644,9 +840,12 @@ def _handler_for(standin: SlackStandIn) -> type[BaseHTTPRequestHandler]:
                 if failure is not None and self._fail(method, params, failure):
                     return
             auth_error = standin._auth_error(self.headers.get("Authorization"), params)
-            if method not in ("auth.test", "chat.postMessage") and not method.startswith(
-                "conversations."
-            ):
+            if method not in (
+                "auth.test",
+                "chat.postMessage",
+                "users.list",
+                "users.lookupByEmail",
+            ) and not method.startswith("conversations."):
                 self._finish(method, params, 404, {"ok": False, "error": "unknown_method"})
                 return
             if auth_error:
@@ -658,7 +857,7 @@ def _handler_for(standin: SlackStandIn) -> type[BaseHTTPRequestHandler]:
                     "url": "https://digestbot-test.slack.com/",
                     "team": "Digestbot Test",
                     "user": "digestbot",
-                    "team_id": "T0TEST",
+                    "team_id": TEAM_ID,
                     "user_id": "U0BOT",
                     "bot_id": "B0BOT",
                 }
@@ -676,6 +875,12 @@ def _handler_for(standin: SlackStandIn) -> type[BaseHTTPRequestHandler]:
             elif method in ("conversations.info", "conversations.list"):
                 info = method == "conversations.info"
                 answer, error = standin._conversations(params, info=info)
+            elif method == "conversations.open":
+                answer, error = standin._open(params)
+            elif method == "users.list":
+                answer, error = standin._users_list(params)
+            elif method == "users.lookupByEmail":
+                answer, error = standin._lookup_by_email(params)
             else:
                 answer, error = {}, "unknown_method"
             # An error answer may carry more, as Slack's do (missing_scope: `needed`).

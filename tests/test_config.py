@@ -11,6 +11,7 @@ import pytest
 from bot.config import load_profile, load_profiles, load_settings
 from bot.errors import ConfigError, ConfigErrors
 from bot.http import PLACEHOLDER_CONTACT, HttpSettings
+from tests.e2e import Bot
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -154,6 +155,54 @@ BROKEN_PROFILES = [
         "is not an email address",
         None,
         id="address-with-nul",
+    ),
+    pytest.param(
+        'name: X\ndescription: d\nnotify:\n  slack:\n    - "#papers"\n    - "@"\n',
+        6,
+        "notify.slack[1]",
+        "'@' alone names nothing",
+        None,
+        id="slack-at-alone",
+    ),
+    pytest.param(
+        'name: X\ndescription: d\nnotify:\n  slack: ["#papers", " "]\n',
+        4,
+        "notify.slack[1]",
+        "an empty entry: name a channel",
+        None,
+        id="slack-blank-entry",
+    ),
+    pytest.param(
+        "name: X\ndescription: d\nnotify:\n  slack: D0123ABCD\n",
+        4,
+        "notify.slack",
+        "D0123ABCD is the ID of a direct-message conversation: name the person instead",
+        None,
+        id="slack-dm-id",
+    ),
+    pytest.param(
+        "name: X\ndescription: d\nnotify:\n  slack: bob@lab\n",
+        4,
+        "notify.slack",
+        "'bob@lab' is neither a channel nor an email address",
+        None,
+        id="slack-not-an-address",
+    ),
+    pytest.param(
+        "name: X\ndescription: d\nnotify:\n  slack: 12345\n",
+        4,
+        "notify.slack",
+        "or a list of them; got 12345",
+        None,
+        id="slack-number",
+    ),
+    pytest.param(
+        "name: X\ndescription: d\nnotify:\n  slack: @bob\n",
+        4,
+        None,
+        "found character '@' that cannot start any token",
+        "starting with #, @ or *",
+        id="unquoted-handle",
     ),
     pytest.param(
         "- just\n- a list\n",
@@ -360,3 +409,61 @@ def test_login_in_clear_is_allowed_only_when_asked_for(tmp_path: Path) -> None:
     # Without a login there is no password to send: `security: none` alone is fine.
     relay = "email:\n  host: 127.0.0.1\n  security: none\n  from: bot@example.org\n"
     assert "email" in load_settings(write(tmp_path, "relay.yaml", BOT_YAML + relay)).notifiers
+
+
+# --------------------------------------------------------------------------- arXiv ids as typed
+
+
+def test_unquoted_arxiv_ids_pass_check_as_typed(bot: Bot) -> None:
+    """YAML reads an unquoted 2002.04745 as a float; the round-trip loader keeps how it was
+    written, so an id typed whole (trailing zeros, a leading zero of 2007's ids) is accepted."""
+    path = bot.profile(
+        "ids.yaml",
+        "name: Ids\ndescription: d\npapers: [2002.04745, 0704.0001, 2401.10000]\n"
+        "not_like:\n  - 2310.00010\n",
+    )
+    checked = bot.run("check")
+
+    assert checked.returncode == 0, checked.stderr
+    assert "profile ids: ok ('Ids' -> console)" in checked.stdout
+    profile = load_profile(path)
+    assert profile.examples == ("2002.04745", "0704.0001", "2401.10000")
+    assert profile.not_like == ("2310.00010",)
+
+
+def test_an_unquoted_id_that_lost_digits_is_an_error_saying_why(bot: Bot) -> None:
+    path = bot.profile(
+        "ids.yaml", "name: Ids\ndescription: d\npapers:\n  - 2002.04745\n  - 2401.1\n  - 1e3\n"
+    )
+    checked = bot.run("check")
+
+    assert checked.returncode == 2
+    assert checked.stderr.splitlines()[:4] == [
+        f"error: {path}:5: papers[1]: YAML reads the unquoted 2401.1 as a number, and as "
+        "written it is not an arXiv id (4 digits, a dot, 4 or 5 digits; a number loses its "
+        "trailing zeros, so 2401.10000 may have become 2401.1 on its way here)",
+        '  hint: quote arXiv ids: "2401.01234"',
+        f"error: {path}:6: papers[2]: YAML reads this unquoted value as the number 1000.0, and "
+        "as written it is not an arXiv id (4 digits, a dot, 4 or 5 digits; a number loses its "
+        "trailing zeros, so 2401.10000 may have become 2401.1 on its way here)",
+        '  hint: quote arXiv ids: "2401.01234"',
+    ]
+
+
+def test_notify_slack_takes_a_list_of_channels_and_people(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "p.yaml",
+        'name: X\ndescription: d\nnotify:\n  slack:\n    - "#papers"\n    - C0123ABCD\n'
+        '    - U0ALICE\n    - "@bob"\n    - "@Bob Stone"\n    - alice@lab.example\n',
+    )
+    assert load_profile(path).destinations == (
+        "slack:#papers",
+        "slack:C0123ABCD",
+        "slack:U0ALICE",
+        "slack:@bob",
+        "slack:@Bob Stone",
+        "slack:alice@lab.example",
+    )
+    operator = write(tmp_path, "bot.yaml", BOT_YAML + 'operator:\n  slack: ["#ops", U0ALICE]\n')
+    assert load_settings(operator).operator == ("slack:#ops", "slack:U0ALICE")

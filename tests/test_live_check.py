@@ -264,3 +264,72 @@ def test_config_errors_exit_2_even_when_the_world_is_fine(tmp_path: Path) -> Non
     assert "colour: unknown key" in bad_yaml.stderr
     assert live_lines(bad_yaml.stdout) == []
     assert len(requests) == 3  # auth.test, then one listing of two pages, for the first run
+
+
+PEOPLE_PROFILES = {
+    "alice.yaml": ["U0ALICE", "alice@lab.example"],
+    "bob.yaml": ["@bob", "@nobody"],
+    "gone.yaml": ["@sam", "@carol", "U0GONE"],
+}
+
+
+def test_each_kind_of_person_is_checked_without_posting(tmp_path: Path) -> None:
+    with live_bot(tmp_path, operator=False) as bot:
+        (bot.root / "config" / "profiles" / "spec.yaml").unlink()
+        for file, people in PEOPLE_PROFILES.items():
+            entries = "".join(f'    - "{p}"\n' for p in people)
+            bot.profile(file, f"name: {file}\nkeywords: [x]\nnotify:\n  slack:\n{entries}")
+        result = bot.run("check", "--live")
+        methods = [c.method for c in bot.slack.requests]
+
+    assert result.returncode == 1
+    assert live_lines(result.stdout)[:-1] == [  # the last: the source
+        "slack auth.test: ok (token valid: workspace Digestbot Test, bot user digestbot; "
+        "chat:write granted)",
+        "slack @bob: ok (@bob is U0BOB (Bob Stone); the bot can open a direct message with them)",
+        "slack @carol: failed: @carol is U0GONE (Carol Gone), a deactivated account",
+        "  hint: remove them from the profile's notify.slack, or name someone else",
+        "slack @nobody: failed: no one in the workspace goes by @nobody",
+        "  hint: check the spelling: a handle is the name Slack shows for the person (their "
+        "display name, or full name when they set none) or their username; or name the person "
+        "by member ID instead (U0123ABCD; in Slack: their profile, ⋮, Copy member ID)",
+        "slack @sam: failed: @sam could be any of 2 people: U0SAM1 (Sam Ito), W0SAM2 (Sam Roe)",
+        "  hint: name the person by member ID instead (U0123ABCD; in Slack: their profile, ⋮, "
+        "Copy member ID)",
+        "slack U0ALICE: ok (the bot can open a direct message with U0ALICE)",
+        "slack U0GONE: failed: Slack answered user_disabled to conversations.open",
+        "  hint: the person's account is deactivated: remove them from the profile's notify.slack",
+        "slack alice@lab.example: ok (alice@lab.example is U0ALICE (Alice Liu); the bot can open "
+        "a direct message with them)",
+    ]
+    assert methods.count("users.list") == 3  # the workspace listed once (2 people a page)
+    assert "chat.postMessage" not in methods
+
+
+def test_a_missing_scope_for_people_is_named_by_check(tmp_path: Path) -> None:
+    with live_bot(tmp_path, operator=False) as bot:
+        (bot.root / "config" / "profiles" / "spec.yaml").unlink()
+        bot.profile(
+            "people.yaml",
+            'name: P\nkeywords: [x]\nnotify:\n  slack: ["@bob", U0ALICE, alice@lab.example]\n',
+        )
+        bot.slack.scopes = "chat:write,channels:read"
+        result = bot.run("check", "--live")
+        url = bot.hf.base_url
+
+    assert result.returncode == 1
+    assert live_lines(result.stdout)[1:] == [
+        "slack @bob: failed: Slack answered missing_scope (needs users:read) to users.list",
+        "  hint: add the users:read scope to the app's Bot Token Scopes and reinstall it: people "
+        'named by "@handle" are looked up with it (users.list)',
+        "slack U0ALICE: failed: Slack answered missing_scope (needs im:write) to "
+        "conversations.open",
+        "  hint: add the im:write scope to the app's Bot Token Scopes and reinstall it: direct "
+        "messages to people need it (conversations.open)",
+        "slack alice@lab.example: failed: Slack answered missing_scope (needs users:read.email) "
+        "to users.lookupByEmail",
+        "  hint: add the users:read.email scope to the app's Bot Token Scopes and reinstall it: "
+        "people named by email address are looked up with it (users.lookupByEmail)",
+        f"source hf_daily: ok ({url}/api/daily_papers?limit=1: HTTP 200, the daily papers API "
+        "answered)",
+    ]

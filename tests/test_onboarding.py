@@ -6,6 +6,7 @@ profile passes `check` as written and shows up in `preview`."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -171,3 +172,17 @@ def test_new_profile_loads_with_its_title(tmp_path: Path, title: str) -> None:
     folded = " ".join(title.split())
     assert (profile.name, profile.description, profile.keywords) == (folded, folded, ())
     assert profile.destinations == ()
+
+
+def test_each_optional_line_of_the_shipped_profile_passes_check_uncommented(bot: Bot) -> None:
+    """The template's commented examples (`# papers: [...]`, `# authors: [...]`...) are meant to
+    be uncommented as they are: each one, uncommented, still passes `check`."""
+    template = (ROOT / "config/profiles/normalization.yaml").read_text(encoding="utf-8")
+    lines = template.splitlines(keepends=True)
+    optional = [i for i, line in enumerate(lines) if re.match(r"# [a-z_]+: ", line)]
+    assert len(optional) == 6  # papers, not_like, authors, categories, category_boost, upvotes
+    for i in optional:
+        uncommented = [*lines[:i], lines[i].removeprefix("# "), *lines[i + 1 :]]
+        bot.profile("normalization.yaml", "".join(uncommented))
+        checked = bot.run("check")
+        assert checked.returncode == 0, (lines[i], checked.stderr)

@@ -46,7 +46,8 @@ from bot.notifiers.slack_client import (
     SlackSettings,
 )
 from bot.notifiers.slack_errors import PERMANENT_ERRORS, TRANSIENT_ERRORS
-from tests.e2e import SPEC_PROFILE, Bot
+from bot.notifiers.slack_people import RESOLVE_TTL, People
+from tests.e2e import SPEC_ID, SPEC_PROFILE, Bot, posted_ids
 from tests.slack_standin import SlackStandIn
 
 HERE = Path(__file__).resolve().parent
@@ -507,6 +508,10 @@ ERROR_CODES = [
     ("msg_too_long", True, "bug"),
     ("msg_blocks_too_long", True, "bug"),
     ("no_text", True, "bug"),
+    ("user_not_found", True, "member ID"),
+    ("user_not_visible", True, "may not see this person"),
+    ("user_disabled", True, "deactivated"),
+    ("users_not_found", True, "email address"),
     ("ratelimited", False, "rate-limiting"),
     ("internal_error", False, "queued"),
     ("fatal_error", False, "queued"),
@@ -844,6 +849,231 @@ def test_recovery_lookup_unreachable_is_a_delivery_error() -> None:
     )
 
 
+# --------------------------------------------------------------------------- direct messages
+
+PEOPLE_LOOKUPS = ("users.list", "users.lookupByEmail", "conversations.open", "chat.postMessage")
+
+
+def test_a_member_id_gets_a_direct_message(standin: SlackStandIn) -> None:
+    papers = real_papers()[:3]
+    notifier_for(standin).send(make_delivery(papers), "U0ALICE")
+
+    assert calls(standin, *PEOPLE_LOOKUPS) == [
+        ("conversations.open", None),
+        ("chat.postMessage", "D0ALICE"),
+    ]
+    assert standin.requests[0].params["users"] == "U0ALICE"
+    [post] = standin.messages_in("D0ALICE")
+    assert linked_ids(post.blocks) == [p.id for p in papers]
+    assert standin.dm_with("U0ALICE") == "D0ALICE"
+
+
+@pytest.mark.parametrize(
+    ("targets", "user"),
+    [
+        (("@bob", "@Bob", "@bob.stone"), "U0BOB"),  # display name, any case; username
+        (("@Noël Ba", "@noel ba"), "U0NOEL"),  # no display name: the full name Slack shows
+        (("bob@lab.example", "@BOB@lab.example"), "U0BOB"),  # the address of their account
+    ],
+    ids=["handle", "full-name", "email"],
+)
+def test_a_person_named_by_handle_or_email_is_looked_up_once_and_messaged_directly(
+    standin: SlackStandIn, targets: tuple[str, ...], user: str
+) -> None:
+    notifier = notifier_for(standin)
+    for target in targets:
+        notifier.send(make_delivery(real_papers()[:1]), target)
+
+    dm = "D" + user[1:]
+    by_email = "@" in targets[0][1:]
+    # Once: one users.list (6 people, 2 a page) for every handle, one lookup per address.
+    lookup = [("users.lookupByEmail", None)] if by_email else [("users.list", None)] * 3
+    assert calls(standin, *PEOPLE_LOOKUPS) == [
+        *lookup,
+        ("conversations.open", None),
+        *[("chat.postMessage", dm)] * len(targets),
+    ]
+    assert len(standin.messages_in(dm)) == len(targets)
+
+
+PERSON_FAILURES = [
+    pytest.param(
+        "@nobody",
+        "no one in the workspace goes by @nobody",
+        "check the spelling: a handle is the name Slack shows for the person",
+        id="unknown-handle",
+    ),
+    pytest.param(
+        "@sam",
+        "@sam could be any of 2 people: U0SAM1 (Sam Ito), W0SAM2 (Sam Roe)",
+        "name the person by member ID instead (U0123ABCD",
+        id="ambiguous-handle",
+    ),
+    pytest.param(
+        "@carol",
+        "@carol is U0GONE (Carol Gone), a deactivated account",
+        "remove them from the profile's notify.slack",
+        id="deactivated-handle",
+    ),
+    pytest.param(
+        "nobody@lab.example",
+        "no one in the workspace has the email address nobody@lab.example",
+        "check the address",
+        id="unknown-email",
+    ),
+    pytest.param(
+        "U0GONE",
+        "Slack answered user_disabled (conversations.open)",
+        "the person's account is deactivated",
+        id="deactivated-member-id",
+    ),
+    pytest.param(
+        "U0NOBODY",
+        "Slack answered user_not_found (conversations.open)",
+        "no such person in the workspace: check the member ID",
+        id="unknown-member-id",
+    ),
+]
+
+
+@pytest.mark.parametrize(("target", "message", "hint"), PERSON_FAILURES)
+def test_a_person_who_cannot_be_reached_is_a_permanent_error_naming_them(
+    standin: SlackStandIn, target: str, message: str, hint: str
+) -> None:
+    err = send_error(notifier_for(standin), make_delivery(real_papers()[:1]), target)
+    assert (err.permanent, err.destination, err.delivered) == (True, f"slack:{target}", ())
+    assert str(err) == f"slack:{target}: {message}"
+    assert err.hint is not None and err.hint.startswith(hint), err.hint
+    assert standin.posts == []
+
+
+@pytest.mark.parametrize(
+    ("scopes", "target", "message", "hint"),
+    [
+        (
+            "chat:write,users:read",
+            "@bob",
+            "Slack answered missing_scope (conversations.open)",
+            "add the im:write scope to the app's Bot Token Scopes and reinstall it: direct "
+            "messages to people need it (conversations.open)",
+        ),
+        (
+            "chat:write,im:write",
+            "@bob",
+            "Slack answered missing_scope (users.list)",
+            "add the users:read scope to the app's Bot Token Scopes and reinstall it: people "
+            'named by "@handle" are looked up with it (users.list)',
+        ),
+        (
+            "chat:write,im:write,users:read",
+            "bob@lab.example",
+            "Slack answered missing_scope (users.lookupByEmail)",
+            "add the users:read.email scope to the app's Bot Token Scopes and reinstall it: "
+            "people named by email address are looked up with it (users.lookupByEmail)",
+        ),
+    ],
+    ids=["im:write", "users:read", "users:read.email"],
+)
+def test_a_missing_scope_for_a_person_names_the_scope(
+    standin: SlackStandIn, scopes: str, target: str, message: str, hint: str
+) -> None:
+    standin.scopes = scopes
+    err = send_error(notifier_for(standin), make_delivery(real_papers()[:1]), target)
+    assert (err.permanent, str(err), err.hint) == (True, f"slack:{target}: {message}", hint)
+
+
+def test_a_person_is_one_place_however_named(standin: SlackStandIn) -> None:
+    notifier = notifier_for(standin)
+    named = ("U0BOB", "@bob", "@Bob", "@bob.stone", "bob@lab.example")
+    assert {notifier.place(t) for t in named} == {"U0BOB"}
+    assert notifier.place("alice@lab.example") == notifier.place("@alice") == "U0ALICE"
+    assert notifier.place("@Nobody") == "@nobody"  # not found: its own place; send says why
+    assert (notifier.place("#Papers-Norm"), notifier.place("C0NORM")) == ("#papers-norm", "C0NORM")
+    assert calls(standin, *PEOPLE_LOOKUPS) == [
+        *[("users.list", None)] * 3,  # the workspace listed once, for every handle
+        ("users.lookupByEmail", None),
+        ("users.lookupByEmail", None),
+    ]
+
+
+def test_a_handle_is_looked_up_again_after_a_run(standin: SlackStandIn) -> None:
+    """`digestbot run` keeps its notifier for days: a handle is resolved once per run."""
+    now = [0.0]
+    notifier = notifier_for(standin)
+    notifier._people = People(notifier.client, clock=lambda: now[0])  # the daemon's clock
+    assert notifier.place("@dana") == "@dana"  # not yet in the workspace
+    standin.add_user("U0DANA", name="dana", real_name="Dana Wu", display_name="dana")
+    now[0] += RESOLVE_TTL - 1
+    assert notifier.place("@dana") == "@dana"  # the same run
+    now[0] += 2
+    assert notifier.place("@dana") == "U0DANA"  # the next one
+    assert len(calls(standin, "users.list")) == 3 + 4  # 6 people, then 7: 2 a page
+
+
+def test_a_person_who_cannot_be_looked_up_is_asked_about_once_a_run(standin: SlackStandIn) -> None:
+    """Grouping asks where every queued paper lands: a missing scope costs one call, not one
+    per paper (users.list is rate-limited)."""
+    standin.scopes = "chat:write,im:write"  # no users:read
+    notifier = notifier_for(standin)
+    assert [notifier.place("@bob") for _ in range(20)] == ["@bob"] * 20
+    assert calls(standin, *PEOPLE_LOOKUPS) == [("users.list", None)]
+
+
+def test_a_name_from_slack_is_one_plain_line_in_errors(standin: SlackStandIn) -> None:
+    standin.add_user(
+        "U0EVE1", name="eve", real_name="Eve\nerror: forged\x1b[2J", display_name="eve"
+    )
+    standin.add_user("U0EVE2", name="eve2", real_name="Eve " + "x" * 200, display_name="Eve")
+    err = send_error(notifier_for(standin), make_delivery(real_papers()[:1]), "@eve")
+    assert str(err) == (
+        "slack:@eve: @eve could be any of 2 people: U0EVE1 (Eve error: forged [2J), "
+        f"U0EVE2 (Eve {'x' * 75}…)"
+    )
+
+
+@pytest.mark.parametrize("target", ["U0ALICE", "@alice", "alice@lab.example"])
+def test_a_crashed_direct_message_is_found_by_a_new_process(
+    standin: SlackStandIn, target: str
+) -> None:
+    delivery = make_delivery(many_papers(100))  # a thread: the replies are looked up too
+    notifier_for(standin).send(delivery, target)
+    before = len(standin.requests)
+
+    fresh = notifier_for(standin)
+    assert fresh.already_delivered(delivery, target) == {m.paper.id for m in delivery.matches}
+    lookups = calls(standin, "conversations.open", *LOOKUPS, since=before)
+    assert lookups == [
+        ("conversations.open", None),
+        ("conversations.history", "D0ALICE"),
+        ("conversations.replies", "D0ALICE"),
+    ]
+    assert all(c.ok for c in standin.requests)
+
+
+def test_a_direct_message_without_im_history_warns_once_then_resends(
+    standin: SlackStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    standin.scopes = "chat:write,im:write,users:read,channels:history"
+    delivery = make_delivery(real_papers()[:2])
+    notifier = notifier_for(standin)
+    notifier.send(delivery, "@bob")
+    for target in ("@bob", "U0ALICE"):
+        assert notifier.already_delivered(delivery, target) == set()  # at-least-once
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "slack: cannot read the history of slack:@bob to find what a crashed run posted "
+        "(Slack answered missing_scope (needs im:history) to conversations.history): its "
+        "digests are posted again (at-least-once). Add the im:history scope to the app's Bot "
+        "Token Scopes and reinstall it"
+    ]
+
+
+def test_operator_alerts_reach_a_person_too(standin: SlackStandIn) -> None:
+    notifier_for(standin).send_text("hf_daily failed <!channel>", "@alice")
+    [post] = standin.messages_in("D0ALICE")
+    assert post.text == "hf_daily failed &lt;!channel&gt;"
+
+
 # --------------------------------------------------------------------------- the real CLI
 
 
@@ -873,3 +1103,54 @@ def test_long_retry_after_keeps_the_digest_queued_through_the_cli(bot: Bot) -> N
     assert next_attempt - datetime.now(UTC) > timedelta(minutes=59)
     assert bot.slack.posts == []
     assert [c.status for c in bot.slack.requests] == [429]  # not retried within the run
+
+
+def test_several_targets_and_a_person_named_two_ways_get_each_paper_once(bot: Bot) -> None:
+    bot.hf.serve_hf_day(DAY.isoformat(), FIXTURE)
+    bot.profile(
+        "spec.yaml",
+        SPEC_PROFILE.replace(
+            'slack: "#papers-spec"',
+            'slack:\n    - "#papers-spec"\n    - U0ALICE\n    - "@bob"',
+        ),
+    )
+    # The same interest, for Bob by his email address: his DM is one place.
+    bot.profile(
+        "drafting.yaml",
+        SPEC_PROFILE.replace("name: Speculative decoding", "name: Drafting").replace(
+            'slack: "#papers-spec"', "slack: bob@lab.example"
+        ),
+    )
+    first = bot.run("once", "--date", DAY.isoformat())
+    assert first.returncode == 0, first.stderr
+    second = bot.run("once", "--date", DAY.isoformat())
+    assert second.returncode == 0, second.stderr
+
+    for channel in ("#papers-spec", "D0ALICE", "D0BOB"):
+        assert posted_ids(bot.slack, channel) == [SPEC_ID], channel
+    [to_bob] = bot.slack.messages_in("D0BOB")
+    assert "also matches: Speculative decoding" in json.dumps(to_bob.blocks)  # profile order
+    assert [ln for ln in bot.run("status").stdout.splitlines() if "destination" in ln] == [
+        "destination slack:#papers-spec: 1 sent, 0 pending, 0 failed (will retry), 0 dead",
+        "destination slack:@bob: 1 sent, 0 pending, 0 failed (will retry), 0 dead (1 listed "
+        "under another profile whose digest went there)",
+        "destination slack:U0ALICE: 1 sent, 0 pending, 0 failed (will retry), 0 dead",
+        "destination slack:bob@lab.example: 1 sent, 0 pending, 0 failed (will retry), 0 dead",
+    ]
+
+
+def test_a_handle_that_names_no_one_is_dead_and_named(bot: Bot) -> None:
+    bot.hf.serve_hf_day(DAY.isoformat(), FIXTURE)
+    bot.profile(
+        "spec.yaml",
+        SPEC_PROFILE.replace('slack: "#papers-spec"', 'slack: ["#papers-spec", "@bobby"]'),
+    )
+    result = bot.run("once", "--date", DAY.isoformat())
+
+    assert result.returncode == 1
+    assert "slack:@bobby: no one in the workspace goes by @bobby" in result.stderr
+    assert posted_ids(bot.slack, "#papers-spec") == [SPEC_ID]  # the other target is served
+    [line] = [ln for ln in bot.run("status").stdout.splitlines() if "@bobby" in ln]
+    assert line.startswith(
+        "destination slack:@bobby: 0 sent, 0 pending, 0 failed (will retry), 1 dead"
+    )

@@ -661,3 +661,43 @@ def test_a_malformed_webhook_url_is_a_config_error_and_its_digest_dead(bot: Bot)
         status
     )
     assert "w3bh00k" not in once.stdout + once.stderr + status
+
+
+def test_a_person_next_to_a_webhook_fails_check_naming_the_entry(bot: Bot) -> None:
+    """A webhook posts only to its own channel: a digest for a person would land there."""
+    use_webhook(bot, 'operator:\n  slack: ["#ops", "@alice"]\n')
+    profile = bot.profile(
+        "spec.yaml",
+        SPEC_PROFILE.replace(
+            'slack: "#papers-spec"', 'slack:\n    - "#papers-spec"\n    - U0ALICE'
+        ),
+    )
+    result = bot.run("check")
+
+    assert result.returncode == 2
+    line = len(bot.config.read_text(encoding="utf-8").splitlines())  # operator's, the last
+    because = (
+        "is a person, but `slack:` in bot.yaml is an incoming webhook (webhook_env), which "
+        "posts only to its own channel and cannot send direct messages: name a channel, or use "
+        "a bot token (token_env) to reach people"
+    )
+    assert f"error: {bot.config}:{line}: operator.slack[1]: @alice {because}" in result.stderr
+    bot.config.write_text(bot.config.read_text().replace(', "@alice"', ""), encoding="utf-8")
+    result = bot.run("check")
+    assert result.returncode == 2
+    assert f"error: {profile}:8: notify.slack[1]: U0ALICE {because}" in result.stderr
+    assert bot.slack.requests == []
+
+
+def test_a_delivery_for_a_person_is_refused_by_a_webhook(standin: SlackStandIn) -> None:
+    """Rows queued for a person by a bot token, then `slack:` switched to a webhook."""
+    notifier = webhook_notifier(standin.webhook_url)
+    for send in (
+        lambda: notifier.send(make_delivery(real_papers()[:1]), "@alice"),
+        lambda: notifier.send_text("an alert", "U0ALICE"),
+    ):
+        with pytest.raises(DeliveryError) as info:
+            send()
+        assert info.value.permanent is True
+        assert "is a person, and an incoming webhook cannot send direct messages" in str(info.value)
+    assert standin.posts == [] and standin.requests == []

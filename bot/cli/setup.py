@@ -70,7 +70,7 @@ def check(config: Path | None, verbose: bool, live: bool) -> int:
         how = notifier.describe()  # e.g. which variable holds the secret, never the secret
         notifier.close()
         click.echo(f"{name}: configured" + (f" ({how})" if how else ""))
-    profiles, errors = load_profiles(settings.profiles_dir)
+    profiles, errors = load_profiles(settings.profiles_dir, settings.notifiers)
     for profile in profiles:
         where = ", ".join(profile.destinations) or "console"
         click.echo(f"profile {profile.id}: ok ({profile.name!r} -> {where})")

@@ -1,4 +1,5 @@
-"""Slack with a bot token: digests posted with `chat.postMessage`, and found again after a crash.
+"""Slack with a bot token: digests posted with `chat.postMessage` to channels and people, and
+found again after a crash.
 
 The notifier is assembled from modules it shares with the incoming webhook (`slack_webhook.py`)
 or keeps apart for size:
@@ -7,9 +8,18 @@ or keeps apart for size:
     slack_client.py     the `slack:` settings, slack-sdk's retry handlers, the pace (shared)
     slack_errors.py     what Slack's answers mean, and the DeliveryError told (shared)
     slack_channels.py   channel IDs and names, the paged listing, `check --live` (token only)
+    slack_targets.py    what a `notify.slack` entry names: a channel or a person (shared)
+    slack_people.py     a person: handle or address -> user ID, the direct message (token only)
 
 This module owns the rest: posting a digest, a long one threaded under its first message, and
 looking a crashed run's posts up in the channel's history.
+
+A person (a member ID `U0123ABCD`, an `@handle`, an email address) gets the digest as a direct
+message from the bot: the entry is resolved to a user ID (once per run), the conversation is
+opened with conversations.open (scope im:write) and the digest posted to its ID (`D...`). The
+outbox keeps the entry as written (`slack:@bob`); `place()` is the user ID, so a paper two
+profiles send to `U0BOB` and `@bob` reaches Bob once. An entry that names no one is a permanent
+error naming it.
 
 Recovery after a crash between "Slack accepted" and "marked sent": every post carries the
 delivery key in its message metadata, and `already_delivered` searches the channel's recent
@@ -17,9 +27,10 @@ history (conversations.history, then .replies for a thread) for it. Those two me
 channel IDs only (a name answers `channel_not_found`), so a channel a profile names by name is
 resolved to its ID first: from chat.postMessage's answer when this process posted there, else
 from one paged conversations.list per process (the bot is restarted after a crash, so in
-practice once per run). Scopes: channels:history / groups:history to read the history, and for
-channels named by name channels:read / groups:read to list them. Without them the digest is
-posted again (at-least-once), after ONE warning naming the missing scope.
+practice once per run). A direct message's history is read by the ID conversations.open gives.
+Scopes: channels:history / groups:history / im:history to read the history, and for channels
+named by name channels:read / groups:read to list them. Without them the digest is posted again
+(at-least-once), after ONE warning naming the missing scope.
 
 The bot token is read from the environment variable the settings name (bot/secrets.py: a value
 that is not a header-safe `xoxb-...` token raises SecretError naming the variable); it is never
@@ -40,12 +51,7 @@ from bot.errors import DeliveryError
 from bot.models import Check, Delivery
 from bot.notifiers.base import Notifier
 from bot.notifiers.slack_blocks import build_messages
-from bot.notifiers.slack_channels import (
-    Listing,
-    channel_name,
-    is_channel_id,
-    list_channels,
-)
+from bot.notifiers.slack_channels import Listing, channel_name, list_channels
 from bot.notifiers.slack_channels import probe as probe_channels
 from bot.notifiers.slack_client import Pace, SlackSettings, retry_handlers
 from bot.notifiers.slack_errors import (
@@ -56,6 +62,8 @@ from bot.notifiers.slack_errors import (
     redactor,
     unreachable,
 )
+from bot.notifiers.slack_people import NoSuchPerson, People
+from bot.notifiers.slack_targets import SlackTargets, is_channel_id, is_person, kind_of
 from bot.notifiers.slack_webhook import SlackWebhookNotifier
 from bot.render import escape_mrkdwn
 from bot.secrets import read_secret, slack_token
@@ -71,7 +79,7 @@ class SlackNotifier(Notifier):
 
     name: ClassVar[str] = "slack"
     Settings = SlackSettings
-    Target = str  # "#channel-name" or a channel ID like "C0123ABCD"
+    Target: ClassVar[Any] = SlackTargets  # channels and people, one or a list (slack_targets)
 
     def __init__(self, client: WebClient, *, token_env: str = "SLACK_BOT_TOKEN") -> None:
         self._client = client
@@ -83,6 +91,7 @@ class SlackNotifier(Notifier):
         self._channel_ids: dict[str, str] = {}
         self._listed: Listing | None = None
         self._warned: set[str] = set()  # what recovery already warned about (once each)
+        self._people = People(client)  # who handles name, the direct messages opened
 
     @property
     def client(self) -> WebClient:
@@ -98,8 +107,15 @@ class SlackNotifier(Notifier):
     def place(self, target: str) -> str:
         """A channel: its ID, or its name as Slack compares names ("#Papers" is "papers").
         (A channel named by name in one profile and by ID in another is not recognised as one:
-        that would take a lookup.)"""
-        return target if is_channel_id(target) else "#" + channel_name(target)
+        that would take a lookup.) A person: their user ID ("@bob" and U0BOB are one place),
+        looked up once per run; one that cannot be looked up now is its own place (sending
+        to it will say why)."""
+        kind = kind_of(target)
+        if kind == "channel_id":
+            return target
+        if kind == "channel":
+            return "#" + channel_name(target)
+        return self._people.place(target)
 
     @classmethod
     def create(cls, settings: Any, env: Mapping[str, str]) -> tuple[Notifier | None, str]:
@@ -125,7 +141,7 @@ class SlackNotifier(Notifier):
         destination = f"slack:{target}"
         messages = build_messages(delivery)
         delivered: list[str] = []
-        channel, thread_ts = target, None
+        channel, thread_ts = self._conversation(target, destination), None
         for k, message in enumerate(messages, start=1):
             where = f" (message {k} of {len(messages)})" if len(messages) > 1 else ""
             extra: dict[str, Any] = {} if thread_ts is None else {"thread_ts": thread_ts}
@@ -159,8 +175,32 @@ class SlackNotifier(Notifier):
 
     def send_text(self, text: str, target: str) -> None:
         """A plain notice (operator alerts): escaped, no blocks."""
-        response = self._post(f"slack:{target}", "", (), channel=target, text=escape_mrkdwn(text))
+        destination = f"slack:{target}"
+        channel = self._conversation(target, destination)
+        response = self._post(destination, "", (), channel=channel, text=escape_mrkdwn(text))
         self._learn_channel(target, response)
+
+    def _conversation(self, target: str, destination: str) -> str:
+        """Where chat.postMessage sends `target`'s messages: a channel as named, a person's
+        direct message by its ID. Raises DeliveryError (permanent when no one is named)."""
+        if not is_person(target):
+            return target
+        where = f" ({People.method(target) or 'conversations.open'})"
+        try:
+            person = self._people.resolve(target)
+            where = " (conversations.open)"
+            return self._people.dm(person.user_id)
+        except NoSuchPerson as exc:
+            raise DeliveryError(
+                self._redact(str(exc)),
+                destination=destination,
+                permanent=True,
+                hint=exc.hint,
+            ) from exc
+        except SlackApiError as exc:
+            raise self._api_error(exc, destination, where, ()) from exc
+        except NETWORK_ERRORS as exc:
+            raise self._unreachable(exc, destination, where, ()) from exc
 
     def _post(self, destination: str, where: str, delivered: tuple[str, ...], **kwargs: Any) -> Any:
         """chat.postMessage with Slack's and the network's errors turned into DeliveryError,
@@ -180,7 +220,7 @@ class SlackNotifier(Notifier):
         channel = str(response.get("channel") or "")
         if not channel:
             return target
-        if not is_channel_id(target):
+        if kind_of(target) == "channel":
             self._channel_ids[channel_name(target)] = channel
         return channel
 
@@ -189,7 +229,8 @@ class SlackNotifier(Notifier):
     def already_delivered(self, delivery: Delivery, target: str) -> set[str]:
         """The papers of `delivery` already in the channel: its messages are found in recent
         history by the delivery key in their metadata. Needs channels:history (groups:history
-        for a private channel) and, for a channel named by name, its ID (`_channel_id`)."""
+        for a private channel, im:history for a person's direct message) and, for a channel
+        named by name, its ID (`_channel_id`)."""
         destination = f"slack:{target}"
         channel = self._channel_id(target, destination)
         if channel is None:
@@ -218,14 +259,17 @@ class SlackNotifier(Notifier):
                 }
         except SlackApiError as exc:
             if api_error_code(exc)[0] == "missing_scope":
+                person = is_person(target)
                 self._warn_once(
-                    "history",
+                    "im-history" if person else "history",
                     "slack: cannot read the history of %s to find what a crashed run posted "
-                    "(%s): its digests are posted again (at-least-once). Add the "
-                    "channels:history scope (groups:history for private channels) to the app's "
-                    "Bot Token Scopes and reinstall it",
+                    "(%s): its digests are posted again (at-least-once). Add the %s to the "
+                    "app's Bot Token Scopes and reinstall it",
                     destination,
                     self._scope_problem(exc, "conversations.history"),
+                    "im:history scope"
+                    if person
+                    else "channels:history scope (groups:history for private channels)",
                 )
                 return set()
             raise self._api_error(exc, destination, where, ()) from exc
@@ -236,11 +280,14 @@ class SlackNotifier(Notifier):
         }
 
     def _channel_id(self, target: str, destination: str) -> str | None:
-        """The channel ID of `target` (an ID already, or a name to resolve), or None when it
-        cannot be known: the listing is refused (missing scope) or does not show the name.
-        Each of those is warned about once; a network failure raises DeliveryError."""
+        """The channel ID of `target` (an ID already, or a name to resolve; a person's direct
+        message), or None when it cannot be known: the listing is refused (missing scope) or
+        does not show the name. Each of those is warned about once; a network failure, or a
+        person that cannot be reached, raises DeliveryError."""
         if is_channel_id(target):
             return target
+        if is_person(target):
+            return self._conversation(target, destination)
         name = channel_name(target)
         if name in self._channel_ids:
             return self._channel_ids[name]
@@ -304,13 +351,15 @@ class SlackNotifier(Notifier):
     # ------------------------------------------------------------ check --live
 
     def probe(self, targets: Sequence[str]) -> Iterator[Check]:
-        """`check --live`, posting nothing: the token (auth.test) and each channel
-        (conversations.info / .list); see slack_channels.py."""
+        """`check --live`, posting nothing: the token (auth.test), each channel
+        (conversations.info / .list) and each person (conversations.open); see
+        slack_channels.py."""
         yield from probe_channels(
             self._client,
             targets,
             token_env=self._token_env,
             listing=self._listing,
+            people=self._people,
             redact=self._redact,
         )
 

@@ -1,5 +1,5 @@
 """What a bot token can learn about channels without posting: IDs and names, the paged listing,
-and `check --live`'s verdict on the token and on each channel a profile names.
+and `check --live`'s verdict on the token and on each channel (or person) a profile names.
 
 Profiles name a channel by name ("#papers-norm") or by ID ("C0123ABCD"). chat.postMessage
 takes either, but conversations.info / .history / .replies take IDs only, so a name is looked
@@ -10,13 +10,15 @@ up in conversations.list (needs channels:read, and groups:read for private chann
     a channel exists, is visible to the bot, is   conversations.info for an ID, one paged
     not archived, and the bot is a member (or     conversations.list for every name
     it is public and the app has chat:write.public)
+    a person exists, is active, and the bot may   users.list / users.lookupByEmail for a
+    open a direct message with them               handle / an address, then conversations.open
+                                                  (slack_people.py)
 
 Not provable without posting: a channel's own posting restrictions (#general limited to admins).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -24,7 +26,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.models import Check
-from bot.notifiers.slack_errors import API_HINTS, NETWORK_ERRORS, api_error_code
+from bot.notifiers.slack_errors import API_HINTS, NETWORK_ERRORS, probe_error
+from bot.notifiers.slack_people import People, probe_person
+from bot.notifiers.slack_targets import is_channel_id, is_person
 
 # `check --live` reads channels with conversations.info / conversations.list: they need these.
 READ_SCOPES_HINT = (
@@ -32,15 +36,10 @@ READ_SCOPES_HINT = (
     "Token Scopes and reinstall it: `check --live` reads channel membership with them "
     "(posting itself only needs chat:write)"
 )
-_CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{4,}")  # channel IDs are upper case; names never are
 _LIST_PAGE = 1000  # conversations.list `limit` (Slack's maximum; it may answer fewer)
 _LIST_MAX_PAGES = 200
 
 Listing = dict[str, dict[str, Any]]  # channel name -> its conversations.list entry
-
-
-def is_channel_id(target: str) -> bool:
-    return bool(_CHANNEL_ID.fullmatch(target))
 
 
 def channel_name(target: str) -> str:
@@ -74,10 +73,12 @@ def probe(
     *,
     token_env: str,
     listing: Callable[[], Listing],
+    people: People,
     redact: Callable[[str], str],
 ) -> Iterator[Check]:
     """`check --live` for a bot token, posting nothing: auth.test, then each of `targets`
-    (`listing` is asked at most once, for every channel named by name)."""
+    (`listing` is asked at most once, for every channel named by name; `people` for each
+    person, listing the workspace at most once for every handle)."""
     channels = sorted(dict.fromkeys(targets))
     try:
         auth = client.auth_test()
@@ -103,6 +104,9 @@ def probe(
     listed: Listing | tuple[str, str] | None = None
     for target in channels:
         name = f"slack {target}"
+        if is_person(target):
+            yield probe_person(people, target, token_env=token_env, redact=redact)
+            continue
         if is_channel_id(target):
             try:
                 info = client.conversations_info(channel=target)
@@ -128,22 +132,8 @@ def probe(
 def _probe_error(
     exc: Exception, method: str, token_env: str, redact: Callable[[str], str]
 ) -> tuple[str, str]:
-    """(reason, hint) for a failed probe call. Never the token."""
-    if isinstance(exc, SlackApiError):
-        code, status = api_error_code(exc)
-        what = code or f"HTTP {status} without a Slack error code"
-        data = getattr(exc.response, "data", None)
-        needed = data.get("needed") if isinstance(data, dict) else None
-        if code == "missing_scope":
-            if needed:
-                what += f" (needs {needed})"
-            hint = READ_SCOPES_HINT
-        else:
-            hint = API_HINTS.get(code, "Slack may be having trouble: try again later")
-        reason = f"Slack answered {what} to {method}"
-        return redact(reason), hint.replace("{env}", token_env)
-    reason = f"could not reach Slack ({method}): {type(exc).__name__}: {exc}"
-    return redact(reason), "check the network and `slack.base_url` in bot.yaml"
+    """(reason, hint) for a failed probe of the token or a channel. Never the token."""
+    return probe_error(exc, method, token_env, redact, missing_scope=READ_SCOPES_HINT)
 
 
 def _scopes(headers: Mapping[str, Any]) -> set[str] | None:

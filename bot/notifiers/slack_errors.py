@@ -5,6 +5,8 @@ slack-sdk's and urllib's errors become `DeliveryError` (with a hint) for both Sl
     TRANSIENT_ERRORS,   heal (the papers are marked dead), which ones it will, and what to do
     API_HINTS           next; an unknown code is transient (the digest stays queued)
     api_error()         a failed Web API call -> DeliveryError
+    probe_error()       a failed Web API call in `check --live` -> (reason, hint)
+    scope_hint()        missing_scope: which scope to add, and what it is for (SCOPE_USES)
     error_code(),       Slack's answer in words: the `error` code only when it looks like one (a
     describe_answer()   proxy's HTML page may quote a URL), the status, the Retry-After of a 429
     unreachable()       no answer at all (refused, dropped, timed out) -> transient DeliveryError
@@ -54,6 +56,11 @@ PERMANENT_ERRORS: frozenset[str] = frozenset(
         "msg_too_long",
         "msg_blocks_too_long",
         "no_text",
+        # Direct messages (conversations.open, users.lookupByEmail): the person is not there.
+        "user_not_found",
+        "user_not_visible",
+        "user_disabled",
+        "users_not_found",
     }
 )
 TRANSIENT_ERRORS: frozenset[str] = frozenset(
@@ -88,9 +95,35 @@ API_HINTS: Mapping[str, str] = {
     "msg_blocks_too_long": BUG_HINT,
     "no_text": BUG_HINT,
     "ratelimited": "Slack is rate-limiting the bot; the digest stays queued for the next run",
+    "user_not_found": (
+        "no such person in the workspace: check the member ID in the profile's notify.slack"
+    ),
+    "user_not_visible": "the bot may not see this person (a guest or another organisation)",
+    "user_disabled": (
+        "the person's account is deactivated: remove them from the profile's notify.slack"
+    ),
+    "users_not_found": (
+        "no one in the workspace has this email address: check the profile's notify.slack"
+    ),
+}
+
+# What the bot needs each scope for, said when Slack answers missing_scope with `needed`.
+SCOPE_USES: Mapping[str, str] = {
+    "chat:write": "posting needs it",
+    "im:write": "direct messages to people need it (conversations.open)",
+    "im:history": "after a crash, direct messages are looked up with it",
+    "users:read": 'people named by "@handle" are looked up with it (users.list)',
+    "users:read.email": (
+        "people named by email address are looked up with it (users.lookupByEmail)"
+    ),
+    "channels:history": "after a crash, channels are looked up with it",
+    "groups:history": "after a crash, private channels are looked up with it",
+    "channels:read": "channels named by name are looked up with it",
+    "groups:read": "private channels named by name are looked up with it",
 }
 
 _ERROR_CODE = re.compile(r"[a-z0-9_]{1,100}")
+_SCOPES = re.compile(r"[a-z][a-z0-9_.:]{0,60}(?:,[a-z][a-z0-9_.:]{0,60}){0,9}")  # im:write,...
 
 
 def error_code(text: object) -> str:
@@ -107,6 +140,21 @@ def api_error_code(exc: SlackApiError) -> tuple[str, int | None]:
     status = getattr(response, "status_code", None)
     data = getattr(response, "data", None)
     return error_code(data.get("error") if isinstance(data, dict) else ""), status
+
+
+def scope_hint(needed: object) -> str | None:
+    """What to do about missing_scope when Slack said which scope is `needed`; else None."""
+    if not isinstance(needed, str) or not _SCOPES.fullmatch(needed):
+        return None  # absent, or not scope names (what arrived is not quoted then)
+    use = SCOPE_USES.get(needed)
+    return f"add the {needed} scope to the app's Bot Token Scopes and reinstall it" + (
+        f": {use}" if use else ""
+    )
+
+
+def _needed(exc: SlackApiError) -> object:
+    data = getattr(exc.response, "data", None)
+    return data.get("needed") if isinstance(data, dict) else None
 
 
 def describe_answer(code: str, status: int | None, headers: Mapping[str, Any] | None) -> str:
@@ -137,14 +185,43 @@ def api_error(
     shown = None if code and status == 200 else status  # Slack's usual 200 goes unsaid
     headers = getattr(exc.response, "headers", None)
     what = describe_answer(code, shown, headers)
+    hint = (scope_hint(_needed(exc)) if code == "missing_scope" else None) or API_HINTS.get(
+        code, TRANSIENT_HINT
+    )
     return DeliveryError(
         redact(f"Slack answered {what}{where}"),
         destination=destination,
         permanent=code in PERMANENT_ERRORS,
         delivered=delivered,
-        hint=API_HINTS.get(code, TRANSIENT_HINT).replace("{env}", token_env),
+        hint=hint.replace("{env}", token_env),
         retry_after=retry_after(headers) if status == 429 else None,
     )
+
+
+def probe_error(
+    exc: Exception,
+    method: str,
+    token_env: str,
+    redact: Callable[[str], str],
+    *,
+    missing_scope: str | None,
+) -> tuple[str, str]:
+    """(reason, hint) for a failed `check --live` call. Never the token. `missing_scope` is the
+    hint for a missing_scope answer (None: the one for the scope Slack says is needed)."""
+    if isinstance(exc, SlackApiError):
+        code, status = api_error_code(exc)
+        what = code or f"HTTP {status} without a Slack error code"
+        needed = _needed(exc)
+        if code == "missing_scope":
+            if isinstance(needed, str) and needed:
+                what += f" (needs {needed})"
+            hint = missing_scope or scope_hint(needed) or API_HINTS[code]
+        else:
+            hint = API_HINTS.get(code, "Slack may be having trouble: try again later")
+        reason = f"Slack answered {what} to {method}"
+        return redact(reason), hint.replace("{env}", token_env)
+    reason = f"could not reach Slack ({method}): {type(exc).__name__}: {exc}"
+    return redact(reason), "check the network and `slack.base_url` in bot.yaml"
 
 
 def unreachable(

@@ -4,7 +4,9 @@ Used when the `slack:` settings name `webhook_env` instead of `token_env` (`Slac
 hands over to this module), so profiles keep writing `notify: {slack: "#channel"}` and the
 outbox keys stay `slack:#channel`. A webhook posts to the one channel it was created for,
 whatever channel a profile names; the first time two different channels are named in a run,
-that is logged once (info).
+that is logged once (info). A person (`U0123ABCD`, `@bob`, an email address: slack_targets.py)
+cannot be reached by a webhook: profiles naming one next to `webhook_env` fail `check` (config
+error), and a delivery queued for one before the switch to a webhook is refused, for good.
 
 The layout is the bot token's (`build_messages` in slack_blocks.py: the same blocks, limits and
 escaping). A webhook cannot thread, so a long digest is several messages in a row, each sent
@@ -67,6 +69,7 @@ from bot.notifiers.slack_errors import (
     redactor,
     unreachable,
 )
+from bot.notifiers.slack_targets import SlackTargets, is_person
 from bot.render import escape_mrkdwn
 from bot.secrets import read_secret, webhook_url
 
@@ -143,7 +146,7 @@ class SlackWebhookNotifier(Notifier):
 
     name: ClassVar[str] = "slack"
     Settings = SlackSettings
-    Target = str  # what profiles name; the webhook's own channel is where posts go
+    Target: ClassVar[Any] = SlackTargets  # what profiles name; posts go to the hook's channel
 
     def __init__(self, client: WebhookClient, *, webhook_env: str = "SLACK_WEBHOOK_URL") -> None:
         self._client = client
@@ -192,6 +195,7 @@ class SlackWebhookNotifier(Notifier):
 
     def send(self, delivery: Delivery, target: str) -> None:
         destination = f"slack:{target}"
+        self._refuse_person(target, destination)
         self._note_target(target)
         messages = build_messages(delivery)
         delivered: list[str] = []
@@ -209,6 +213,7 @@ class SlackWebhookNotifier(Notifier):
 
     def send_text(self, text: str, target: str) -> None:
         """A plain notice (operator alerts): escaped, no blocks."""
+        self._refuse_person(target, f"slack:{target}")
         self._note_target(target)
         self._post(f"slack:{target}", "", (), escape_mrkdwn(text), None)
 
@@ -220,6 +225,17 @@ class SlackWebhookNotifier(Notifier):
             "ok",
             f"URL in ${self._webhook_env} well-formed; not provable without posting",
         )
+
+    def _refuse_person(self, target: str, destination: str) -> None:
+        """A person's digest would land in the webhook's channel, for everyone to read."""
+        if is_person(target):
+            raise DeliveryError(
+                f"{target} is a person, and an incoming webhook cannot send direct messages",
+                destination=destination,
+                permanent=True,
+                hint="use a bot token (slack.token_env) to reach people, or name a channel in "
+                "the profile's notify.slack",
+            )
 
     def _note_target(self, target: str) -> None:
         if target in self._targets:
