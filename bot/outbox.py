@@ -217,6 +217,11 @@ class Outbox:
             )
         return cursor.rowcount
 
+    def destinations(self) -> list[str]:
+        """Every destination the outbox has rows for, sorted."""
+        rows = self._db.execute("SELECT DISTINCT destination FROM deliveries ORDER BY 1")
+        return [dest for (dest,) in rows]
+
     def counts(self) -> dict[tuple[str, str], int]:
         """(destination, status) -> number of papers; a merged row counts with the status of
         the row that delivers its paper, and again under "merged"."""
