@@ -65,6 +65,7 @@ class FetchError(DigestbotError):
         status: int | None = None,
         retryable: bool = True,
         unreachable: bool = False,
+        unresolved: bool = False,
         hint: str | None = None,
         body: bytes | None = None,
     ) -> None:
@@ -73,6 +74,7 @@ class FetchError(DigestbotError):
         self.status = status
         self.retryable = retryable
         self.unreachable = unreachable  # the host could not be reached at all
+        self.unresolved = unresolved  # ... because its name did not resolve (offline?)
         # The start of an error answer's body, for sources whose API explains a 4xx in it.
         self.body = body
 

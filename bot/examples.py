@@ -5,15 +5,20 @@ abstract are fetched once from the arXiv API (`arxiv_api.base_url`, one `id_list
 all missing ids, paced like every arXiv request) and cached in the state file. If arXiv cannot
 be reached the profile is scored without those examples and the ids are asked for again on the
 next run: a missing example never stops a run.
+
+`preview` and `replay` find examples the same way (`for_tuning`), through the same Http client
+and address gate, but never write the state: what they fetch serves that one command (one
+request for all its missing ids) and is cached by the next live run.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
-from bot.errors import FetchError
-from bot.http import Http, Pace
+from bot.errors import FetchError, StateError
+from bot.http import Http, HttpSettings, Pace
 from bot.models import Paper, Profile
 from bot.sources.arxiv_feed import parse_atom
 from bot.store import Store
@@ -23,15 +28,33 @@ log = logging.getLogger(__name__)
 BATCH = 100  # ids per id_list request
 
 
+def wanted_ids(profiles: Sequence[Profile]) -> list[str]:
+    """Every example and counter-example id the profiles name, once, in order."""
+    return list(dict.fromkeys(i for p in profiles for i in (*p.examples, *p.not_like)))
+
+
 def resolve_examples(
     store: Store, http: Http | None, api_url: str, profiles: Sequence[Profile]
 ) -> dict[str, Paper]:
-    """id -> paper for every example and counter-example id the profiles name."""
-    wanted = list(dict.fromkeys(i for p in profiles for i in (*p.examples, *p.not_like)))
+    """id -> paper for every example and counter-example id the profiles name; each one
+    found nowhere is named in a warning."""
+    wanted = wanted_ids(profiles)
+    found = find_examples(store, http, api_url, wanted)
+    for pid in wanted:
+        if pid not in found:
+            log.warning("example paper %s is unknown for now: scored without it", pid)
+    return found
+
+
+def find_examples(
+    store: Store | None, http: Http | None, api_url: str, wanted: Sequence[str]
+) -> dict[str, Paper]:
+    """id -> paper for those of `wanted` found: stored papers and the cache first, then (with
+    `http`) one arXiv API lookup of the rest, cached unless the store is read-only."""
     found: dict[str, Paper] = {}
     missing: list[str] = []
     for pid in wanted:
-        paper = store.get_paper(pid) or store.corpus.example(pid)
+        paper = None if store is None else store.get_paper(pid) or store.corpus.example(pid)
         if paper is None:
             missing.append(pid)
         else:
@@ -39,12 +62,32 @@ def resolve_examples(
     if missing and http is not None:
         fetched = _fetch(http, api_url, missing)
         found.update({p.id: p for p in fetched})
-        if fetched and not store.readonly:
+        if fetched and store is not None and not store.readonly:
             store.cache_examples(fetched)
-    for pid in wanted:
-        if pid not in found:
-            log.warning("example paper %s is unknown for now: scored without it", pid)
     return found
+
+
+def for_tuning(
+    state: Path | None, http_settings: HttpSettings, api_url: str, profiles: Sequence[Profile]
+) -> dict[str, Paper]:
+    """The profiles' examples for `replay`, found as a live run finds them: the state file's
+    papers and cache (read-only; `state` None or missing: none), then the arXiv API once.
+    Those found nowhere are left out, without a warning (the caller may find them elsewhere)."""
+    wanted = wanted_ids(profiles)
+    if not wanted:
+        return {}
+    store = None
+    if state is not None and state.is_file():
+        try:
+            store = Store.open_readonly(state)
+        except StateError as exc:  # an old or unreadable state: its cache is only a shortcut
+            log.warning("example papers: the state's cache is not read (%s): asking arXiv", exc)
+    try:
+        with Http(http_settings) as http:
+            return find_examples(store, http, api_url, wanted)
+    finally:
+        if store is not None:
+            store.close()
 
 
 def _fetch(http: Http, api_url: str, ids: list[str]) -> list[Paper]:

@@ -2,7 +2,10 @@
 gate, redirects, retries with backoff.
 
 Retry policy (the same for every source, so every source behaves the same on a bad day):
-- 429 and 5xx answers, timeouts and transport errors are retried `retries` times, waiting
+- a host name that does not resolve (offline, a typo) is retried once, after at most
+  `UNRESOLVED_RETRY_WAIT` seconds (a resolver's hiccup), then fails: the full backoff would
+  only delay the error;
+- 429 and 5xx answers, timeouts and other transport errors are retried `retries` times, waiting
   `backoff`, 2*`backoff`, 4*`backoff`... seconds, or what the server asks if that is longer:
   `Retry-After`, or the reset of the IETF draft's `RateLimit` field (`"api";r=0;t=5`, which
   Hugging Face sends instead; also its older `reset=` and `RateLimit-Reset` forms), the larger;
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -57,6 +61,7 @@ log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 520, 521, 522, 523, 524})
 ARXIV_MIN_INTERVAL = 3.0  # seconds between requests to arXiv hosts (RSS and API together)
 MAX_REDIRECTS = 5
+UNRESOLVED_RETRY_WAIT = 1.0  # seconds before the one retry of a name that did not resolve
 # The shipped config's `http.contact`: it names nobody, so it is not sent (`check` asks for one).
 PLACEHOLDER_CONTACT = "you@example.org"
 
@@ -318,6 +323,7 @@ class Http:
     ) -> Response:
         last_end = last_end if last_end is not None else [float("-inf")]
         attempts = self.settings.retries + 1
+        unresolved = 0  # failures to resolve the host's name
         for attempt in range(1, attempts + 1):
             delay = self.settings.backoff * 2 ** (attempt - 1)
             self._wait_turn(pace, last_end, url)
@@ -325,8 +331,11 @@ class Http:
                 response = self._get_once(url, params)
             except FetchError as exc:
                 last_end[0] = time.monotonic()
-                if not exc.retryable or attempt == attempts:
+                unresolved += exc.unresolved
+                if not exc.retryable or attempt == attempts or unresolved > 1:
                     raise
+                if exc.unresolved:  # one quick retry (see the module docstring)
+                    delay = min(delay, UNRESOLVED_RETRY_WAIT)
                 log.info(
                     "GET %s failed (%s); retry %d/%d in %.1fs",
                     url,
@@ -386,6 +395,7 @@ class Http:
                     f"cannot connect ({_reason(exc)})",
                     url=url,
                     unreachable=True,
+                    unresolved=_caused_by(exc, socket.gaierror),
                     hint="check the network, or the source's base_url in bot.yaml",
                 ) from exc
             except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
@@ -459,6 +469,19 @@ class Http:
             hint=None if retryable else "check the source's base_url and settings in bot.yaml",
             body=response.content[:65536],
         )
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    """Whether `exc` or an exception in its chain of causes is a `kind` (httpx wraps
+    httpcore's error, which wraps the socket's)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _reason(exc: Exception) -> str:

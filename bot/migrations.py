@@ -168,5 +168,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE deliveries_v6 RENAME TO deliveries",
         "CREATE INDEX deliveries_status ON deliveries (status, destination)",
     ),
+    (
+        # Every profile id a run has served (scored papers for, or would have): one not listed
+        # is new (a new file, or a renamed one) and gets a first digest from the papers already
+        # stored (bot/first_digest.py). An upgraded state counts the profiles it has queued
+        # deliveries for as served.
+        """CREATE TABLE served_profiles (
+            profile_id TEXT PRIMARY KEY,
+            first_day TEXT NOT NULL,        -- digest day of the run that first served it
+            first_at TEXT NOT NULL          -- UTC timestamp
+        )""",
+        """INSERT INTO served_profiles (profile_id, first_day, first_at)
+           SELECT profile_id, MIN(digest_day), MIN(created_at) FROM deliveries
+           GROUP BY profile_id""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -124,8 +124,8 @@ class AddressGate:
 
     def addresses(self, host: str, port: int) -> list[str]:
         """The addresses to connect to for `host`: resolved once, every one judged. Raises
-        FetchError if any is refused (a name that also points inward is not trusted), OSError
-        if the name does not resolve."""
+        FetchError if any is refused (a name that also points inward is not trusted),
+        socket.gaierror (an OSError) if the name does not resolve."""
         found = self._resolve(host, port)
         for text in found:
             ip = ipaddress.ip_address(text)
@@ -134,7 +134,7 @@ class AddressGate:
                 where = f"{host} is {why}" if text == host else f"{host} resolves to {text}, {why}"
                 raise self._refused(where, why, None)
         if not found:
-            raise OSError(f"{host} resolves to no address")
+            raise socket.gaierror(socket.EAI_NONAME, f"{host} resolves to no address")
         return found
 
     @staticmethod

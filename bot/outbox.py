@@ -262,6 +262,28 @@ class Outbox:
             )
         return cursor.rowcount
 
+    def delivering(self, paper_ids: Sequence[str]) -> list[tuple[str, str, str]]:
+        """(paper, profile id, destination) of the rows that deliver (or delivered) these
+        papers: every row but the merged ones."""
+        found: list[tuple[str, str, str]] = []
+        for i in range(0, len(paper_ids), 500):  # stay under SQLite's bound-parameter limit
+            chunk = list(paper_ids[i : i + 500])
+            marks = ",".join("?" * len(chunk))
+            found.extend(
+                self._db.execute(
+                    "SELECT paper_id, profile_id, destination FROM deliveries"
+                    f" WHERE paper_id IN ({marks}) AND status != 'merged'"
+                    " ORDER BY paper_id, profile_id, destination",
+                    chunk,
+                )
+            )
+        return found
+
+    def destinations(self) -> list[str]:
+        """Every destination the outbox has rows for, sorted."""
+        rows = self._db.execute("SELECT DISTINCT destination FROM deliveries ORDER BY 1")
+        return [dest for (dest,) in rows]
+
     def counts(self) -> dict[tuple[str, str], int]:
         """(destination, status) -> number of papers; a merged row counts with the status of
         the row that delivers its paper, and again under "merged"."""

@@ -14,10 +14,13 @@
                the same paper from two sources in one run is one paper
     3 score    per digest day: scoring.rank(profiles, that day's new papers, the corpus IDF,
                the last 5000 papers before the day as the reference set);
-               a fresh install scores only its latest day (older papers become corpus only)
-    4 record   new papers + fetch outcomes + queued deliveries, in ONE transaction; a paper
-               several profiles match for one channel or mailbox is queued there once, under
-               the profile that scored it best ("also matches: ..."; bot/outbox.py `share`)
+               a fresh install scores only its latest day (older papers become corpus only);
+               a profile no run has served yet (new, or renamed) is also scored against the
+               stored papers of each source's latest day: its first digest (bot/first_digest.py)
+    4 record   new papers + fetch outcomes + queued deliveries + the profiles served, in ONE
+               transaction; a paper several profiles match for one channel or mailbox is
+               queued there once, under the profile that scored it best ("also matches: ...";
+               bot/outbox.py `share`)
     5 health   incidents opened or closed; the operator told once per incident
     6 deliver  every pending digest (this run's and earlier failures'), marked sent only
                after the channel accepted it; a channel that groups profiles (email's `group:
@@ -42,7 +45,7 @@ from zoneinfo import ZoneInfo
 
 from scipy.sparse import csr_matrix
 
-from bot import scoring
+from bot import first_digest, scoring
 from bot.app import App
 from bot.errors import DeliveryError, FetchError, ParseError, StaleError
 from bot.examples import resolve_examples
@@ -137,11 +140,17 @@ def run_once(
     if fresh_install and scored_days:
         # A first run must not flood: only the latest day is a digest, the rest is corpus.
         scored_days = scored_days[-1:]
+    newcomers = first_digest.newcomers(app.store, profiles, fresh_install)
     examples = (
         resolve_examples(app.store, app.http, app.settings.arxiv_api_url, profiles)
-        if scored_days
+        if scored_days or newcomers
         else {}
     )
+    # Before this run's papers are stored: the newcomers' first digests read the stored ones.
+    firsts = first_digest.first_digests(
+        app.store, [s.name for s in app.sources], newcomers, examples
+    )
+    report.matches += sum(len(m) for _, _, matches in firsts for m in matches.values())
     digests: list[tuple[date, int, dict[str, list[Match]]]] = []
     # The IDF of a day comes from the papers stored before it (and this run's earlier days);
     # a young corpus also counts the day itself, or the first digests would have no IDF at all.
@@ -177,19 +186,15 @@ def run_once(
 
     if app.dry_run:
         _print_dry_run(app, profiles, digests, day)
+        _print_first_digests(app, newcomers, firsts, day)
         return report
 
     # 4 record (a paper that several profiles match for one place is queued once there)
-    queued = share(
-        [
-            Queued(match, destination, profile.name, d, candidates)
-            for d, candidates, matches in digests
-            for profile in profiles
-            for destination in _destinations(app, profile)
-            for match in matches.get(profile.id, [])
-        ],
-        app.place,
-    )
+    normal, first = _rows(app, profiles, digests), _rows(app, profiles, firsts)
+    queued = share([*normal, *first], app.place)
+    if first:
+        stored = app.store.outbox.delivering(sorted({q.match.paper.id for q in first}))
+        queued[len(normal) :] = first_digest.settle(queued[len(normal) :], stored, app.place, day)
     app.store.record(
         fresh,
         outcomes,
@@ -198,6 +203,7 @@ def run_once(
         updated=updated,
         vectors=vectors,
         keep_vectors=KEEP_VECTORS,
+        served=[p.id for p in profiles],
     )
 
     # 5 health, 6 deliver
@@ -358,6 +364,21 @@ def _trouble(
     outcomes.append(FetchOutcome(source.name, d, 0, f"{exc}{where}", health))
     hint = f" (hint: {exc.hint})" if exc.hint else ""
     log.error("source %s %s for %s: %s%s%s", source.name, health, d, exc, where, hint)
+
+
+def _rows(
+    app: App,
+    profiles: Sequence[Profile],
+    digests: Sequence[tuple[date, int, dict[str, list[Match]]]],
+) -> list[Queued]:
+    """Each match of each digest, once per destination of its profile."""
+    return [
+        Queued(match, destination, profile.name, d, candidates)
+        for d, candidates, matches in digests
+        for profile in profiles
+        for destination in _destinations(app, profile)
+        for match in matches.get(profile.id, [])
+    ]
 
 
 def _destinations(app: App, profile: Profile) -> list[str]:
@@ -536,6 +557,21 @@ def _print_dry_run(
     for d, candidates, matches in digests or [(day, 0, {})]:
         for profile in profiles:
             found = tuple(matches.get(profile.id, []))
+            app.console.send(
+                Delivery(profile.id, profile.name, "console", d, found, candidates), "dry run"
+            )
+
+
+def _print_first_digests(
+    app: App,
+    newcomers: Sequence[Profile],
+    firsts: list[tuple[date, int, dict[str, list[Match]]]],
+    day: date,
+) -> None:
+    for d, candidates, matches in firsts:
+        why = first_digest.note(d, day)
+        for profile in newcomers:
+            found = tuple(replace(m, why=(why, *m.why)) for m in matches.get(profile.id, []))
             app.console.send(
                 Delivery(profile.id, profile.name, "console", d, found, candidates), "dry run"
             )

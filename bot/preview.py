@@ -10,13 +10,17 @@ excluded, category).
 Scores are percentiles among the stored papers of the days before (bot/scoring.py). The IDF is
 that of the whole stored corpus as it is now, so a day's scores can differ a little
 from what the live run of that day computed (it knew only the papers stored before it).
-Example papers are looked up in the state only (stored papers and the arXiv cache): a preview
-never asks arXiv, so an example the state does not know yet is left out, with a warning.
+Example papers are found as the live run finds them (bot/examples.py): the state (stored papers
+and the arXiv cache), then one arXiv API request for the rest, through the same HTTP client and
+address gate; what is fetched is not cached (the state stays untouched). `offline` asks nothing:
+an example the state does not know is left out. Either way one found nowhere is named in a
+warning.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -26,6 +30,7 @@ from zoneinfo import ZoneInfo
 from bot.config import Settings, load_profile
 from bot.errors import ConfigError, StateError
 from bot.examples import resolve_examples
+from bot.http import Http
 from bot.models import Match, Paper, Profile
 from bot.reference import Reference
 from bot.scoring import Candidate, evaluate
@@ -121,7 +126,9 @@ def _paper_json(match: Match) -> dict[str, Any]:
     }
 
 
-def preview_days(settings: Settings, profile: Profile, first: date, last: date) -> Preview:
+def preview_days(
+    settings: Settings, profile: Profile, first: date, last: date, *, offline: bool = False
+) -> Preview:
     """Score the papers stored for days `first`..`last` against `profile`, day by day."""
     path = settings.state_path
     if not path.is_file():
@@ -131,18 +138,25 @@ def preview_days(settings: Settings, profile: Profile, first: date, last: date) 
         )
     store = Store.open_readonly(path)  # a file that is not SQLite is a StateError (state_db)
     try:
-        return _preview(store, settings, profile, first, last)
+        if offline:
+            examples = resolve_examples(store, None, settings.arxiv_api_url, [profile])
+        else:
+            with Http(settings.http) as http:  # the store is read-only: nothing is cached
+                examples = resolve_examples(store, http, settings.arxiv_api_url, [profile])
+        return _preview(store, settings, profile, first, last, examples)
     finally:
         store.close()
 
 
 def _preview(
-    store: Store, settings: Settings, profile: Profile, first: date, last: date
+    store: Store,
+    settings: Settings,
+    profile: Profile,
+    first: date,
+    last: date,
+    examples: Mapping[str, Paper],
 ) -> Preview:
     result = Preview(profile, first, last, settings.state_path)
-    # No HTTP client: examples come from the state only (a warning names the others), and
-    # nothing is cached.
-    examples = resolve_examples(store, None, settings.arxiv_api_url, [profile])
     by_day: dict[date, list[Paper]] = {}
     for paper in store.papers_of_days(first, last):
         if paper.day is not None:

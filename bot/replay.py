@@ -16,9 +16,10 @@ delivery. The archive's days (bot/archive.py) are handled oldest first, as live 
 
 Days before `first` (from `history_from`, by default the archive's first day) are HISTORY:
 read into the IDF and the seen set, not scored, so that the first scored day has a realistic
-IDF and "already seen" set. Profiles' example papers (`papers:`, `not_like:`) are looked up
-among the archive papers read so far, history included, never over the network; those never
-found are returned in `missing_examples`.
+IDF and "already seen" set. Profiles' example papers (`papers:`, `not_like:`) are those given
+(`examples`: the CLI finds them as a live run does, bot/examples.py `for_tuning`, unless
+--offline), then the archive papers read so far, history included; those never found are
+returned in `missing_examples`.
 
 Work: each day's papers are analysed once here (for the IDF) and once more inside `evaluate`,
 which takes texts, not terms; reasons are built only for what passes and, when a report is
@@ -37,7 +38,7 @@ import logging
 import statistics
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -149,11 +150,14 @@ def run_replay(
     top: int = 20,
     report: IO[str] | None = None,
     jobs: int = 1,
+    examples: Mapping[str, Paper] | None = None,
 ) -> ReplayResult:
     """Replay the archive's days `first`..`last` (default: all) after reading the days from
     `history_from` (default: the archive's first day) to the day before `first` as history.
     Writes one JSON line per (day, profile, candidate) of each day's top `top` to `report`.
-    Raises ArchiveError for an unreadable archive or a range without days."""
+    `examples` are example papers found beforehand (id -> paper); the archive fills in the
+    others as it is read. Raises ArchiveError for an unreadable archive or a range without
+    days."""
     start = time.perf_counter()
     files = archive.day_files(folder)  # warns about stray files once, here
     wanted = {
@@ -168,7 +172,7 @@ def run_replay(
         )
     ordered = sorted(profiles, key=lambda p: (p.name, p.id))
     jobs = max(1, min(jobs, len(scored)))
-    task = _Task(wanted, scored[0], ordered, top, report is not None, jobs)
+    task = _Task(wanted, scored[0], ordered, top, report is not None, jobs, dict(examples or {}))
     parts = [_replay_part(task, 0, report)] if jobs == 1 else _in_workers(task, report)
     result = _merge(folder, ordered, parts)
     result.jobs = jobs
@@ -187,6 +191,7 @@ class _Task:
     top: int
     explain: bool  # build reasons for the top `top` (for the report)
     jobs: int
+    examples: dict[str, Paper]  # example papers found before the replay (state, arXiv)
 
 
 @dataclass
@@ -204,7 +209,7 @@ def _replay_part(task: _Task, worker: int, report: IO[str] | None) -> _Part:
     """Read every day of `task`; score the days this worker owns (every `jobs`-th)."""
     part = _Part()
     wanted = {i for p in task.profiles for i in (*p.examples, *p.not_like)}
-    examples: dict[str, Paper] = {}
+    examples: dict[str, Paper] = dict(task.examples)
     explain = task.top if task.explain else 0
     freqs = MemoryDocFreqs()
     # R rolls: each day's new papers are vectorised once, with that day's IDF, scored, then

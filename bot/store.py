@@ -14,6 +14,8 @@ Tables (schema version in `PRAGMA user_version`; the migrations are in bot/migra
 - `doc_freq`, `corpus_meta`, `example_papers`   the IDF's counts and cached example papers
                 (bot/corpus.py).
 - `paper_vectors`  the newest papers' vectors as they were on arrival (bot/reference.py).
+- `served_profiles`  every profile id a run has served; one not listed is new and gets a first
+                digest from the papers already stored (bot/first_digest.py).
 
 `record()` writes the new papers, their vectors, their fetch outcomes and their queued
 deliveries in ONE transaction: a crash either loses the whole run (it is fetched again) or none
@@ -212,6 +214,42 @@ class Store:
             ::-1
         ]
 
+    def latest_day_papers(self, sources: Sequence[str]) -> dict[date, list[Paper]]:
+        """The stored papers of each source's latest digest day (a paper counts for the source
+        that stored it first), by day."""
+        if not sources:
+            return {}
+        marks = ",".join("?" * len(sources))
+        rows = self._db.execute(
+            f"""SELECT latest.last, {_prefixed("p")} FROM papers p JOIN (
+                    SELECT source, MAX(COALESCE(day, first_seen_day)) AS last FROM papers
+                    WHERE source IN ({marks}) GROUP BY source
+                ) latest ON p.source = latest.source
+                    AND COALESCE(p.day, p.first_seen_day) = latest.last
+                ORDER BY latest.last, p.id""",
+            list(sources),
+        )
+        by_day: dict[date, list[Paper]] = {}
+        for last, *paper in rows:
+            by_day.setdefault(date.fromisoformat(last), []).append(_paper_from_row(tuple(paper)))
+        return by_day
+
+    def vectors_of(self, ids: Sequence[str]) -> dict[str, tuple[str, bytes]]:
+        """The stored vectors (terms, weights) of those of `ids` that have one."""
+        found: dict[str, tuple[str, bytes]] = {}
+        for i in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
+            chunk = list(ids[i : i + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT id, terms, weights FROM paper_vectors WHERE id IN ({marks})", chunk
+            )
+            found.update((pid, (terms, weights)) for pid, terms, weights in rows)
+        return found
+
+    def served_profiles(self) -> set[str]:
+        """The ids of every profile a run has served (bot/first_digest.py)."""
+        return {pid for (pid,) in self._db.execute("SELECT profile_id FROM served_profiles")}
+
     def papers_by_id(self, ids: Sequence[str]) -> dict[str, Paper]:
         found: dict[str, Paper] = {}
         for i in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
@@ -246,13 +284,15 @@ class Store:
         updated: Sequence[Paper] = (),
         vectors: Mapping[str, tuple[str, bytes]] | None = None,
         keep_vectors: int = 0,
+        served: Sequence[str] = (),
     ) -> None:
         """Store the run's new papers, its fetch outcomes and its queued deliveries
         (match, destination, profile name, digest day, candidates[, merged into]: `Queued`;
         a merged one is written `merged`) in one transaction;
         `updated` are stored papers seen again, whose metadata is merged in. `vectors` are
         papers' vectors (bot/reference.py), a stored one is never replaced; then only the
-        newest `keep_vectors` papers keep theirs."""
+        newest `keep_vectors` papers keep theirs. `served` are the ids of the profiles the run
+        served: from now on none of them is new (bot/first_digest.py)."""
         self._writable()
         now = _now()
         with self._transaction():
@@ -288,6 +328,11 @@ class Store:
                     )
                     for q in rows
                 ],
+            )
+            self._db.executemany(
+                "INSERT OR IGNORE INTO served_profiles (profile_id, first_day, first_at)"
+                " VALUES (?,?,?)",
+                [(pid, digest_day.isoformat(), now) for pid in served],
             )
             if vectors:
                 self._db.executemany(

@@ -331,3 +331,64 @@ def test_retry_requeues_dead_deliveries(bot: Bot) -> None:
     assert "1 paper(s) queued again for slack:#papers-spec" in again.stdout
     assert bot.run("once", "--date", DAY).returncode == 0
     assert posted_ids(bot.slack, "#papers-spec") == [SPEC_ID]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_version() -> None:
+    from importlib.metadata import version
+
+    result = _cli("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"digestbot, version {version('digestbot')}\n"
+
+
+def test_help_names_every_channel() -> None:
+    result = _cli("--help")
+    assert result.returncode == 0, result.stderr
+    intro = " ".join(result.stdout.split("Options:")[0].split())  # unwrapped
+    assert "in Slack, by email or on the console" in intro, intro
+
+
+def test_retry_of_an_unknown_destination_names_the_known_ones(bot: Bot) -> None:
+    bot.hf.serve_hf_day(DAY, HF_0731)
+    bot.profile("spec.yaml", SPEC_PROFILE)
+    assert bot.run("once", "--date", DAY).returncode == 0
+
+    result = bot.run("retry", "slack:nope")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "error: no delivery for slack:nope in the state: nothing to retry",
+        "  hint: known destinations: slack:#papers-spec (or no argument: all of them)",
+    ]
+    known = bot.run("retry", "slack:#papers-spec")  # known, nothing failed: 0, and exit 0
+    assert known.returncode == 0, known.stderr
+    assert "0 paper(s) queued again for slack:#papers-spec" in known.stdout
+
+
+def test_once_prints_its_summary_line_also_when_a_source_failed(bot: Bot) -> None:
+    bot.profile("spec.yaml", SPEC_PROFILE)
+    bot.hf.add("/api/daily_papers", "Service Unavailable", status=503)
+    bot.hf.add("/papers", "Service Unavailable", status=503)
+
+    failed = bot.run("once", "--date", DAY)
+    assert failed.returncode == 1
+    summary = "run: hf_daily: failed fetched=0 new=0; new=0 matches=0"
+    assert failed.stderr.splitlines()[-1] == summary
+
+    broken = bot.profile("broken.yaml", "name: Broken\ndescription: x\nmin_score: high\n")
+    bot.hf.serve_hf_day(DAY, HF_0731)
+    partly = bot.run("once", "--date", DAY)
+    assert partly.returncode == 2  # a broken profile, after serving the others
+    assert f"{broken}:3: min_score:" in partly.stderr
+    assert partly.stderr.splitlines()[-1].startswith("run: hf_daily: ok fetched=30 new=30; ")

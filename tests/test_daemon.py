@@ -131,6 +131,10 @@ def test_daemon_picks_up_an_edited_profile_between_runs(bot: Bot, tmp_path: Path
         assert d.stop() < 5
     entries = d.entries()
     assert {"time", "level", "logger", "message"} <= set(entries[0])
+    # One line per job run (its summary), not APScheduler's own INFO chatter around it
+    # ("Running job ...", "Job ... executed successfully", "Added job ...").
+    chatter = [e["message"] for e in entries if e["logger"].startswith("apscheduler")]
+    assert chatter == []
     assert entries[-1]["message"] == "digestbot daemon stopped"
     summary = d.runs()[0]
     assert "hf_daily: ok fetched=" in summary and "slack:#papers-spec: sent=1 failed=0" in summary

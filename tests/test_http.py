@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from bot.errors import FetchError
 from bot.http import Http, HttpSettings, Pace, ratelimit_seconds, retry_after_seconds
+from bot.netgate import AddressGate
 from tests.fixture_server import FixtureServer, Reply
 
 PATH = "/feed"
@@ -173,6 +174,42 @@ def test_connection_refused_is_unreachable() -> None:
     assert (err.url, err.status, err.unreachable) == (url, None, True)
     assert err.hint == "check the network, or the source's base_url in bot.yaml"
     assert sleeps == [0.01]  # transport errors are retried like 5xx
+
+
+def test_a_name_that_does_not_resolve_gets_one_quick_retry() -> None:
+    # Offline, every name fails to resolve: the full backoff (2 + 4 + 8 s by default) would
+    # only delay the error. The resolver is the gate's one seam (the system resolver would be
+    # refused by the network guard); it fails the way getaddrinfo does offline.
+    asked: list[str] = []
+
+    def offline(host: str, port: int) -> list[str]:
+        asked.append(host)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    sleeps: list[float] = []
+    settings = HttpSettings(retries=3, backoff=2.0)  # the defaults
+    with (
+        Http(settings, sleep=sleeps.append, gate=AddressGate(resolve=offline)) as http,
+        pytest.raises(FetchError) as caught,
+    ):
+        http.get("https://huggingface.co/api/daily_papers")
+
+    err = caught.value
+    assert str(err) == (
+        "cannot connect (cannot resolve huggingface.co: "
+        "[Errno -3] Temporary failure in name resolution)"
+    )
+    assert (err.unreachable, err.url) == (True, "https://huggingface.co/api/daily_papers")
+    assert asked == ["huggingface.co", "huggingface.co"]  # the first try and one retry
+    assert sleeps == [1.0]
+
+
+def test_a_refused_connection_still_gets_the_full_backoff() -> None:
+    url = f"http://127.0.0.1:{closed_port()}/feed"
+    sleeps: list[float] = []
+    with make_http(sleeps, retries=3, backoff=2.0) as http, pytest.raises(FetchError):
+        http.get(url)
+    assert sleeps == [2.0, 4.0, 8.0]  # a server restarting may be back in a few seconds
 
 
 NOW = datetime(2015, 10, 21, 7, 28, 0, tzinfo=UTC)

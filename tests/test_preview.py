@@ -10,6 +10,8 @@ missing state exits 1 with one clear line; a broken profile exits 2 naming file 
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -19,7 +21,7 @@ import pytest
 from bot.errors import ConfigError
 from bot.preview import parse_since
 from tests.e2e import BM25_ID, SPEC_ID, SPEC_PROFILE, Bot, make_bot
-from tests.fixture_server import FIXTURES
+from tests.fixture_server import FIXTURES, FixtureServer
 
 DAY = "2026-07-31"
 
@@ -82,7 +84,7 @@ def test_installed_profile_by_id(stored: Bot) -> None:
 
 
 def test_a_profile_file_not_installed(stored: Bot, draft: Path) -> None:
-    done = stored.run("preview", str(draft), "--since", "2026-07-25")
+    done = stored.run("preview", str(draft), "--since", "2026-07-25", "--offline")
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "preview of draft (Retrieval draft): min_score 0.85, max_per_digest 2;" in out
@@ -92,11 +94,11 @@ def test_a_profile_file_not_installed(stored: Bot, draft: Path) -> None:
     assert f"like your example paper {BM25_ID}" in out  # a stored example paper is used
     assert done.stderr == (
         "warning: example paper 2401.00001 is unknown for now: scored without it\n"
-    )  # and the unknown one is not fetched
+    )  # and, --offline, the unknown one is not fetched
 
 
 def test_json(stored: Bot, draft: Path) -> None:
-    done = stored.run("preview", str(draft), "--since", DAY, "--format", "json")
+    done = stored.run("preview", str(draft), "--since", DAY, "--format", "json", "--offline")
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
     assert list(doc) == ["profile", "min_score", "days"]
@@ -158,3 +160,78 @@ def test_since() -> None:
     for bad in ("soon", "0d", "2026-08-01", "14"):
         with pytest.raises(ConfigError):
             parse_since(bad, "UTC", today)
+
+
+# --------------------------------------------------------------------------- example papers
+
+# Its examples are not among the stored papers: 1707.08567 is on arXiv, 0808.05394 does not
+# exist. The recorded arXiv answer to exactly this `id_list` (tests/fixtures/SOURCES.md) has
+# the one that exists.
+LIKE = """\
+name: Like the workshop
+description: Information theory and communication.
+papers: ["0808.05394", "1707.08567"]
+min_score: 0.9
+"""
+TWO_IDS = (
+    FIXTURES / "arxiv_api_recorded-2026-04_id_0808.05394_1707.08567_s0_m100_42e5aa0ec3af.http.json"
+)
+
+
+def arxiv_api() -> FixtureServer:
+    """A loopback arXiv API answering the recorded `id_list=0808.05394,1707.08567` query."""
+    recording = json.loads(TWO_IDS.read_text(encoding="utf-8"))
+    api = FixtureServer()
+    api.add(
+        "/api/query",
+        recording["body"].encode("latin-1"),  # the exact bytes (stored as latin-1 text)
+        status=recording["status_code"],
+        query={"id_list": "0808.05394,1707.08567"},
+    )
+    return api
+
+
+def test_example_papers_outside_the_state_are_asked_of_the_arxiv_api(tmp_path: Path) -> None:
+    with arxiv_api() as api, make_bot(tmp_path, f"arxiv_api:\n  base_url: {api.base_url}\n") as bot:
+        bot.hf.serve_hf_day(DAY, FIXTURES / "hf_daily_papers_2026-07-31_30items.json")
+        assert bot.run("once", "--date", DAY).returncode == 0  # no profile: papers stored only
+        assert api.requests == []
+        like = tmp_path / "like.yaml"
+        like.write_text(LIKE, encoding="utf-8")
+        mtime = bot.state.stat().st_mtime_ns
+
+        online = bot.run("preview", str(like), "--since", DAY, "--format", "json")
+        offline = bot.run("preview", str(like), "--since", DAY, "--format", "json", "--offline")
+
+    assert online.returncode == 0, online.stderr
+    assert [r.query["id_list"] for r in api.requests] == ["0808.05394,1707.08567"]  # once
+    assert (
+        online.stderr == "warning: example paper 0808.05394 is unknown for now: scored without it\n"
+    )
+    assert offline.stderr.splitlines() == [
+        f"warning: example paper {pid} is unknown for now: scored without it"
+        for pid in ("0808.05394", "1707.08567")
+    ]
+    assert bot.state.stat().st_mtime_ns == mtime  # nothing cached: the state stays untouched
+
+    # The example's abstract shapes the profile: other papers rank first, and words only it
+    # has (not the description) show among the reasons.
+    def listed(result: subprocess.CompletedProcess[str]) -> tuple[list[str], set[str]]:
+        [day] = json.loads(result.stdout)["days"]
+        papers = day["sent"] + day["under"]
+        words = {w for p in papers for r in p["reasons"] for w in re.findall(r"[a-z]+", r)}
+        return [p["id"] for p in papers], words
+
+    example_only = set(re.findall(r"[a-z]+", recorded_abstract().lower())) - set(
+        re.findall(r"[a-z]+", "information theory and communication terms")
+    )
+    (online_ids, online_words), (offline_ids, offline_words) = listed(online), listed(offline)
+    assert online_ids != offline_ids
+    assert online_words & example_only
+    assert not offline_words & example_only
+
+
+def recorded_abstract() -> str:
+    """The abstract of 1707.08567 in the recorded answer, read without bot code."""
+    body = json.loads(TWO_IDS.read_text(encoding="utf-8"))["body"]
+    return body.split("<summary>", 1)[1].split("</summary>", 1)[0]

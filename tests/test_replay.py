@@ -30,9 +30,14 @@ import pytest
 from bot import archive
 from bot.archive import ArchiveError
 from bot.config import load_profiles
+from bot.examples import find_examples
+from bot.http import Http, HttpSettings
 from bot.models import fold_whitespace
 from bot.replay import run_replay, thresholds_for
+from bot.store import Store
 from tests.conftest import FIXTURES, ROOT
+from tests.fixture_server import FixtureServer
+from tests.test_preview import LIKE, arxiv_api
 
 ARCHIVE = FIXTURES / "archive"
 MAR = [date(2025, 3, d) for d in (19, 20, 21, 22)]
@@ -101,10 +106,12 @@ def write_profiles(folder: Path, profiles: dict[str, str] = PROFILES) -> Path:
     return folder
 
 
-def replay(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+def replay(*args: str, cwd: Path = ROOT, offline: bool = True) -> subprocess.CompletedProcess[str]:
+    """`digestbot replay ARGS`; `--offline` (example papers from the archive only) unless the
+    test serves the arXiv API on loopback and says so."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK", "DIGESTBOT"))}
     return subprocess.run(
-        [sys.executable, "-m", "bot", "replay", *args],
+        [sys.executable, "-m", "bot", "replay", *args, *(["--offline"] if offline else [])],
         cwd=cwd,
         env={**env, "PYTHONPATH": os.pathsep.join([env["PYTHONPATH"], str(ROOT)])},
         capture_output=True,
@@ -501,3 +508,59 @@ def test_warnings_are_told_once_also_with_two_workers(tmp_path: Path, profiles_d
             "hf_daily",
         ], done.stderr
         assert "papers read: 33 (0 in history days)" in done.stdout
+
+
+# --------------------------------------------------------------------------- example papers
+
+
+def like_config(folder: Path, api: FixtureServer, profile: str = LIKE) -> Path:
+    """A config whose state file does not exist yet and whose arXiv API is `api`."""
+    write_profiles(folder / "profiles", {"like.yaml": profile})
+    config = folder / "bot.yaml"
+    config.write_text(
+        f"profiles: profiles/\nstate: state.sqlite3\narxiv_api:\n  base_url: {api.base_url}\n"
+        "http:\n  allow_private: true  # the loopback arXiv API\n",
+        encoding="utf-8",
+    )
+    return config
+
+
+def test_example_papers_outside_the_archive_are_asked_of_the_arxiv_api(tmp_path: Path) -> None:
+    reports = {}
+    with arxiv_api() as api:
+        config = like_config(tmp_path, api)
+        for how, offline in (("online", False), ("offline", True)):
+            reports[how] = tmp_path / f"{how}.jsonl"
+            done = replay(
+                str(ARCHIVE), "--config", str(config), "--report", str(reports[how]),
+                "--jobs", "2", offline=offline,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr
+            warnings = [ln for ln in done.stderr.splitlines() if ln.startswith("warning:")]
+            assert warnings == [
+                "warning: example papers not found in the state, on arXiv or in the archive "
+                "(scored without them): 0808.05394"
+                if how == "online"
+                else "warning: example papers not found in the archive (scored without them): "
+                "0808.05394, 1707.08567"
+            ], done.stderr
+        # One request for both ids, by the replay, not by each of its two workers.
+        assert [r.query["id_list"] for r in api.requests] == ["0808.05394,1707.08567"]
+    online, offline = (read_report(reports[k]) for k in ("online", "offline"))
+    assert [r["id"] for r in online] != [r["id"] for r in offline]  # the example shapes it
+
+
+def test_example_papers_cached_in_the_state_are_not_asked_again(tmp_path: Path) -> None:
+    with arxiv_api() as api:
+        config = like_config(tmp_path, api, LIKE.replace('"0808.05394", ', ""))
+        # A live run's lookup, which caches what arXiv answered in the state file.
+        store = Store.open(tmp_path / "state.sqlite3")
+        with Http(HttpSettings(allow_private=True)) as http:
+            found = find_examples(store, http, api.base_url, ["0808.05394", "1707.08567"])
+        store.close()
+        assert list(found) == ["1707.08567"] and len(api.requests) == 1
+
+        done = replay(str(ARCHIVE), "--config", str(config), "--jobs", "1", offline=False)
+        assert done.returncode == 0, done.stderr
+        assert "warning" not in done.stderr  # the example was found: in the state's cache
+        assert len(api.requests) == 1  # not asked again

@@ -291,3 +291,32 @@ def test_a_version_5_outbox_is_kept_by_the_migration(tmp_path: Path) -> None:
         assert store.outbox.last_errors() == {"slack:#x": ("HTTP 500", "2026-07-31T09:10:00+00:00")}
     finally:
         store.close()
+
+
+def test_an_upgraded_state_counts_the_profiles_it_delivered_for_as_served(tmp_path: Path) -> None:
+    # A state from before served profiles were kept: the profiles it queued deliveries for are
+    # served (no first digest after the upgrade); the others are not known.
+    path = tmp_path / "v6.sqlite3"
+    db = sqlite3.connect(path)
+    for statements in MIGRATIONS[:6]:
+        for statement in statements:
+            db.execute(statement)
+    db.execute("PRAGMA user_version = 6")
+    db.execute(
+        "INSERT INTO papers VALUES ('2607.00001', 't', 'a', '[]', '', '[]', '', '2026-07-31',"
+        " NULL, 'hf_daily', '{}', '2026-07-31', '2026-07-31T09:00:00+00:00')"
+    )
+    db.execute(
+        "INSERT INTO deliveries (paper_id, profile_id, destination, profile_name, digest_day,"
+        " candidates, score, why, status, created_at) VALUES ('2607.00001', 'norm', 'slack:#x',"
+        " 'Norm', '2026-07-31', 30, 0.99, '[]', 'sent', '2026-07-31T09:00:00+00:00')"
+    )
+    db.commit()
+    db.close()
+    store = Store.open(path)
+    try:
+        assert store.served_profiles() == {"norm"}
+        store.record([], [], [], digest_day=DAY, served=["norm", "new"])
+        assert store.served_profiles() == {"norm", "new"}
+    finally:
+        store.close()

@@ -76,10 +76,12 @@ def _setup_logging(verbose: bool, daemon: bool) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
     # Our own loggers: INFO for the daemon (a log is all an operator has), warnings and errors
-    # for one-shot commands, everything with -v. Libraries stay at WARNING even with -v.
+    # for one-shot commands, everything with -v. Libraries stay at WARNING even with -v:
+    # APScheduler's INFO lines ("Running job", "Job ... executed successfully", "Added job")
+    # would bracket every run's one summary line with noise.
     level = logging.DEBUG if verbose else (logging.INFO if daemon else logging.WARNING)
     logging.getLogger("bot").setLevel(level)
-    logging.getLogger("apscheduler").setLevel(logging.INFO if daemon else logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     # slack_sdk logs each failed call itself; our notifier reports it once, with a hint.
     logging.getLogger("slack_sdk").setLevel(logging.WARNING if verbose else logging.CRITICAL)
 
@@ -153,6 +155,7 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="digestbot", prog_name="digestbot")
 @click.option(
     "--log-format",
     type=click.Choice(["text", "json"]),
@@ -162,7 +165,8 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
     help="logs as readable lines or as JSON lines (also $DIGESTBOT_LOG_FORMAT)",
 )
 def cli(log_format: str) -> None:
-    """digestbot: new research papers that match your interests, in Slack or the console."""
+    """digestbot: new research papers that match your interests, in Slack, by email or on the
+    console."""
     global _log_format
     _log_format = log_format
 

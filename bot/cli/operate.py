@@ -45,11 +45,11 @@ def once(config: Path | None, verbose: bool, day: datetime | None, dry_run: bool
         report = run_once(app, day=day.date() if day else None)
     finally:
         app.close()
+    click.echo(report.summary(), err=True)  # also after a failure: what did get done
     if report.profile_errors:
         return EXIT_CONFIG
     if report.failed:
         return EXIT_FAILED
-    click.echo(report.summary(), err=True)
     return EXIT_OK
 
 
@@ -86,6 +86,17 @@ def retry(config: Path | None, verbose: bool, destination: str | None) -> int:
         return EXIT_OK
     store = Store.open(settings.state_path)
     try:
+        known = store.outbox.destinations()
+        if destination is not None and destination not in known:
+            # A typo would otherwise say "0 queued", as if that destination were healthy.
+            listed = ", ".join(known) if known else "none yet"
+            click.echo(
+                f"error: no delivery for {destination} in the state: nothing to retry", err=True
+            )
+            click.echo(
+                f"  hint: known destinations: {listed} (or no argument: all of them)", err=True
+            )
+            return EXIT_CONFIG
         count = store.outbox.retry(destination)
     finally:
         store.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -20,6 +21,10 @@ from bot.cli.base import (
     cli,
 )
 from bot.errors import ConfigErrors, DigestbotError
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.models import Paper, Profile
 
 log = logging.getLogger("bot")
 
@@ -41,13 +46,21 @@ log = logging.getLogger("bot")
     show_default=True,
     help="text for reading, json for scripts",
 )
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="example papers from the state only, never asked of the arXiv API",
+)
 @_guard
-def preview(config: Path | None, verbose: bool, profile: str, since: str, fmt: str) -> int:
+def preview(
+    config: Path | None, verbose: bool, profile: str, since: str, fmt: str, offline: bool
+) -> int:
     """What one profile would have got from the stored papers.
 
     PROFILE is a YAML file (installed or not) or an installed profile's id. Per day: the papers
-    it would send, with scores and reasons, and the best ones held back, with why. Writes
-    nothing."""
+    it would send, with scores and reasons, and the best ones held back, with why. Example
+    papers the state does not know are looked up on the arXiv API (not with --offline).
+    Writes nothing."""
     import json
 
     from bot.preview import find_profile, parse_since, preview_days, text_lines
@@ -56,7 +69,7 @@ def preview(config: Path | None, verbose: bool, profile: str, since: str, fmt: s
     settings = _settings(config)
     chosen = find_profile(profile, settings.profiles_dir)
     first, last = parse_since(since, settings.timezone)
-    result = preview_days(settings, chosen, first, last)
+    result = preview_days(settings, chosen, first, last, offline=offline)
     if fmt == "json":
         click.echo(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
     else:
@@ -111,6 +124,11 @@ def preview(config: Path | None, verbose: bool, profile: str, since: str, fmt: s
     default=None,
     help="write the top candidates of every day and profile here, as JSON lines",
 )
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="example papers from the archive only: neither the state nor the arXiv API is asked",
+)
 @_guard
 def replay(
     config: Path | None,
@@ -123,21 +141,31 @@ def replay(
     top: int,
     jobs: int | None,
     report: Path | None,
+    offline: bool,
 ) -> int:
     """Replay past days of an archive: alerts per profile, nothing sent.
 
     ARCHIVE is a folder of day files (YYYY-MM-DD.jsonl[.gz], .json, .xml). The state is
     throwaway and in memory. Prints alerts per day per profile and what other min_score values
-    would give."""
+    would give. Example papers are found as a live run finds them (the state's cache, read
+    only, then the arXiv API once), else in the archive; --offline: in the archive only."""
     import contextlib
     import os
 
-    from bot.config import load_profiles
+    from bot.config import config_path, load_profiles
     from bot.replay import run_replay, summary_lines
 
     _setup_logging(verbose, daemon=False)
+    # The config gives the profiles (unless --profiles), and the state and the arXiv API where
+    # example papers are found; with --profiles and no config file, the defaults.
+    settings = (
+        _settings(config)
+        if profiles_dir is None or config is not None or config_path(None).is_file()
+        else None
+    )
     if profiles_dir is None:
-        profiles_dir = _settings(config).profiles_dir
+        assert settings is not None
+        profiles_dir = settings.profiles_dir
     d_first, d_last, d_history = (d.date() if d else None for d in (first, last, history_from))
     for earlier, later, what in (
         (d_first, d_last, "--from"),
@@ -153,6 +181,7 @@ def replay(
         if not errors:
             click.echo(f"error: no profiles in {profiles_dir}", err=True)
         return EXIT_CONFIG
+    examples = {} if offline else _examples_for_replay(settings, profiles)
     with contextlib.ExitStack() as stack:
         out = None
         if report is not None:
@@ -169,10 +198,13 @@ def replay(
             top=top,
             report=out,
             jobs=jobs or min(2, os.cpu_count() or 1),
+            examples=examples,
         )
     if result.missing_examples:
+        where = "in the archive" if offline else "in the state, on arXiv or in the archive"
         log.warning(
-            "example papers not found in the archive (scored without them): %s",
+            "example papers not found %s (scored without them): %s",
+            where,
             ", ".join(result.missing_examples),
         )
     for line in summary_lines(result, top):
@@ -181,3 +213,15 @@ def replay(
         click.echo(f"{len(errors)} profile error(s): those profiles were not replayed", err=True)
         return EXIT_CONFIG
     return EXIT_OK
+
+
+def _examples_for_replay(settings: Settings | None, profiles: list[Profile]) -> dict[str, Paper]:
+    """The profiles' example papers from the config's state (read-only) and its arXiv API
+    (bot/examples.py `for_tuning`); without a config, the default arXiv API."""
+    from bot.config import ArxivApiSettings
+    from bot.examples import for_tuning
+    from bot.http import HttpSettings
+
+    if settings is None:
+        return for_tuning(None, HttpSettings(), ArxivApiSettings().base_url, profiles)
+    return for_tuning(settings.state_path, settings.http, settings.arxiv_api_url, profiles)
