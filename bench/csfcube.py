@@ -131,8 +131,14 @@ def digestbot_scores(corpus, queries) -> dict[tuple[str, str], np.ndarray]:
     reference = Reference.of_texts([paper(pid).text for pid in sorted(corpus)], freqs)
     out = {}
     for q in queries:
-        profile = Profile(id="q", name="q", description="", examples=(q.pid,), min_score=0.0,
-                          max_per_digest=len(q.pool))
+        profile = Profile(
+            id="q",
+            name="q",
+            description="",
+            examples=(q.pid,),
+            min_score=0.0,
+            max_per_digest=len(q.pool),
+        )
         pool = [paper(c) for c in q.pool]
         cands = score_all([profile], pool, freqs, {q.pid: paper(q.pid)}, reference=reference)["q"]
         by_id = {c.match.paper.id: float(len(cands) - i) for i, c in enumerate(cands)}
