@@ -9,7 +9,7 @@ pairs of fold-1 dev. IDF is fitted on corpus_dev.jsonl (1946 papers) for every m
     .venv/bin/python bench/csfcube.py             # project vs baselines, PASS/FAIL
     .venv/bin/python bench/csfcube.py --explore   # the table of variants behind the recipe
 
-`project_scores` is the one function to switch to the product's scorer (bot.scoring) once its
+`project_scores` is the one function to switch to the product's scorer (relevance.scoring) once its
 new API exists; everything else here (data, metrics, baselines) stays independent of bot/.
 """
 
@@ -109,7 +109,7 @@ def baseline_tfidf_default(corpus, queries) -> dict[tuple[str, str], np.ndarray]
 
 
 def digestbot_scores(corpus, queries) -> dict[tuple[str, str], np.ndarray]:
-    """The product's scorer as shipped (bot.scoring.evaluate): the query paper as a profile's
+    """The product's scorer as shipped (relevance.scoring.evaluate): the query paper as a profile's
     only example paper, the pool as the day's new papers, the IDF of corpus_dev and the whole
     corpus (1,946 papers, under REFERENCE_SIZE) as the reference set R. Scores = n - position
     in the product's ranking (its percentile, ties by raw score, then id)."""
@@ -118,9 +118,9 @@ def digestbot_scores(corpus, queries) -> dict[tuple[str, str], np.ndarray]:
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from bot.models import Paper, Profile
-    from bot.scoring import Reference
-    from bot.scoring import evaluate as score_all
-    from bot.tfidf import MemoryDocFreqs, terms_of
+    from bot.relevance.scoring import Reference
+    from bot.relevance.scoring import evaluate as score_all
+    from bot.relevance.tfidf import MemoryDocFreqs, terms_of
 
     freqs = MemoryDocFreqs()
     freqs.add(terms_of(text_of(corpus, pid)) for pid in sorted(corpus))
@@ -236,7 +236,7 @@ PROJECT = Recipe(
 
 def project_scores(corpus, queries) -> dict[tuple[str, str], np.ndarray]:
     """The project's scorer: {(query_pid, facet): scores of the pool, aligned with query.pool}.
-    Switch this body to bot.scoring once its new API exists."""
+    Switch this body to bot.relevance.scoring once its new API exists."""
     return recipe_scores(PROJECT, corpus, queries)
 
 

@@ -14,7 +14,7 @@ negatives) sees only papers first listed on days BEFORE the scored day.
     .venv/bin/python bench/daily_arxiv.py --explore  # the table of variants behind the recipe
     .venv/bin/python bench/daily_arxiv.py --every 2  # score every 2nd day of the window (faster)
 
-`project_scores` is the one function to switch to the product's scorer (bot.scoring) once its
+`project_scores` is the one function to switch to the product's scorer (relevance.scoring) once its
 new API exists; data loading, metrics and baselines stay independent of bot/.
 """
 
@@ -430,15 +430,15 @@ PROJECT = {
 
 
 class ProductScorer:
-    """The product's scorer (bot.scoring.evaluate) fed day by day as `digestbot replay` feeds it
+    """The product's scorer (relevance.scoring.evaluate) fed day by day as `digestbot replay` does
     (bot/replay.py): corpus document frequencies and a rolling reference set R of the last 5000
     papers, each paper vectorised once with the IDF of the day it arrived. History days are
     added to the IDF, then pushed into R; a scored day is vectorised with the IDF of the days
     before it, scored, then added."""
 
     def __init__(self, data: Data) -> None:
-        from bot.reference import Reference
-        from bot.tfidf import MemoryDocFreqs
+        from bot.relevance.reference import Reference
+        from bot.relevance.tfidf import MemoryDocFreqs
 
         self.data = data
         self.freqs = MemoryDocFreqs()
@@ -457,7 +457,7 @@ class ProductScorer:
         return Paper(id=self.data.ids[row], title=self.data.texts[row], abstract="")
 
     def _push(self, start: int, end: int, *, before: bool) -> sp.csr_matrix:
-        from bot.tfidf import Space, terms_of
+        from bot.relevance.tfidf import Space, terms_of
 
         terms = [terms_of(self._paper(r).text) for r in range(start, end)]
         if not before:
@@ -479,8 +479,8 @@ class ProductScorer:
         """Per kind, (day's new papers x profiles, in load_profiles order): n - position in the
         product's full ranking of the day (its percentile score, ties by raw score, then id)."""
         from bot.config import load_profiles as load_bot_profiles
-        from bot.scoring import evaluate
-        from bot.tfidf import Space, terms_of
+        from bot.relevance.scoring import evaluate
+        from bot.relevance.tfidf import Space, terms_of
 
         for kind in TARGETS:
             if kind not in self.profiles:
@@ -526,7 +526,7 @@ _PRODUCT: dict[int, ProductScorer] = {}
 
 
 def project_scores(day: Day, profiles: Sequence[Profile], kind: str) -> np.ndarray:
-    """The product's scorer, bot.scoring as `digestbot replay` runs it (ProductScorer): the
+    """The product's scorer, relevance.scoring as `digestbot replay` runs it (ProductScorer): the
     day's full ranking per profile (the profiles' YAML files, read by bot.config)."""
     if id(day.data) not in _PRODUCT:
         _PRODUCT[id(day.data)] = ProductScorer(day.data)

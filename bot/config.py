@@ -395,7 +395,7 @@ class ProfileModel(Strict):
     description: str = ""
     keywords: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
-    min_score: float = Field(0.98, ge=0, le=1)  # a percentile (bot/scoring.py)
+    min_score: float = Field(0.98, ge=0, le=1)  # a percentile (bot/relevance/scoring.py)
     max_per_digest: int = Field(10, ge=1, le=500)
     categories: list[str] = Field(default_factory=list)  # only papers in one of these
     category_boost: dict[str, float] = Field(default_factory=dict)  # added to the score

@@ -6,7 +6,7 @@ nothing until tomorrow's papers, although `preview` lists today's matches. So a 
 no run has served yet (`served_profiles` in the state) is, at its first run, also scored
 against the stored papers of the latest digest day of each configured source, as `preview`
 scores them: each paper's vector as stored on arrival, the reference set of the papers stored
-before that day (bot/reference.py), the IDF of the stored corpus. What passes is queued like
+before that day (relevance/reference.py), the IDF of the stored corpus. What passes is queued like
 any digest, under that day, with `note()` ("first digest: from today's papers already seen")
 first among its reasons.
 
@@ -29,12 +29,12 @@ from datetime import date
 
 from scipy.sparse import csr_matrix
 
-from bot import scoring
 from bot.models import Match, Paper, Profile
 from bot.outbox import Queued
-from bot.reference import Reference, StoredVector, encode_rows
+from bot.relevance import scoring
+from bot.relevance.reference import Reference, StoredVector, encode_rows
+from bot.relevance.tfidf import Space, Vocabulary, terms_of
 from bot.store import Store
-from bot.tfidf import Space, Vocabulary, terms_of
 
 TODAY_NOTE = "first digest: from today's papers already seen"
 

@@ -72,7 +72,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX incidents_open ON incidents (source, closed_at)",
     ),
     (
-        # Document frequencies of every term of every stored paper (bot/tfidf.py), kept as
+        # Document frequencies of every term of every stored paper (bot/relevance/tfidf.py), kept as
         # papers arrive; `corpus_meta.n_docs` counts the papers they were taken from. A file
         # upgraded from version 2 is filled from its stored papers on first open.
         "CREATE TABLE doc_freq (term TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID",
@@ -123,7 +123,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX deliveries_status ON deliveries (status, destination)",
     ),
     (
-        # Each recent paper's unit TF-IDF vector as it was on arrival (bot/reference.py): its
+        # Each recent paper's unit TF-IDF vector as it was on arrival (relevance/reference.py): its
         # terms, newline-joined, and their float64 weights. The reference set is read from here
         # instead of re-vectorising 5,000 abstracts every run; only the newest are kept.
         """CREATE TABLE paper_vectors (

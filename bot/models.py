@@ -106,7 +106,7 @@ class Profile:
     description: str
     keywords: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
-    min_score: float = 0.98  # a percentile among recent papers (bot/scoring.py)
+    min_score: float = 0.98  # a percentile among recent papers (bot/relevance/scoring.py)
     max_per_digest: int = 10
     categories: tuple[str, ...] = ()  # only papers in one of these (unknown categories pass)
     category_boost: Mapping[str, float] = field(default_factory=dict)

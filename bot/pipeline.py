@@ -45,21 +45,22 @@ from zoneinfo import ZoneInfo
 
 from scipy.sparse import csr_matrix
 
-from bot import first_digest, scoring
+from bot import first_digest
 from bot.app import App
 from bot.errors import DeliveryError, FetchError, ParseError, StaleError
-from bot.examples import resolve_examples
 from bot.fetch_log import SKIPPED, FetchOutcome
 from bot.health import fingerprint, track_incidents
 from bot.models import Delivery, DestinationReport, Match, Paper, Profile, RunReport, SourceReport
 from bot.notifiers.base import Notifier
 from bot.outbox import Queued, messages, share
 from bot.progress import progress
-from bot.reference import KEEP_VECTORS, Reference, StoredVector, encode_rows
+from bot.relevance import scoring
+from bot.relevance.examples import resolve_examples
+from bot.relevance.reference import KEEP_VECTORS, Reference, StoredVector, encode_rows
+from bot.relevance.tfidf import MemoryDocFreqs, Space, Vocabulary, terms_of
 from bot.sanitize import clean_batch
 from bot.secrets import redact
 from bot.sources.base import MAX_CATCHUP_DAYS, Source
-from bot.tfidf import MemoryDocFreqs, Space, Vocabulary, terms_of
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,7 @@ def run_once(
     # R is the last REFERENCE_SIZE papers before the new ones: stored ones (the day's own included:
     # a source lists more papers later in the day, and a later run must not calibrate them
     # against nothing), then this run's earlier days. The new papers are not stored yet; their
-    # vectors are, with them, so tomorrow's R is read rather than recomputed (bot/reference.py).
+    # vectors are, with them, so tomorrow's R is read, not recomputed (relevance/reference.py).
     freqs = MemoryDocFreqs(base=app.store.corpus)
     vocabulary = Vocabulary()  # one column space for the whole run
     earlier: list[csr_matrix] = []

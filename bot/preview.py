@@ -7,10 +7,10 @@ against the profile: the papers that would be sent, with score and reasons, and 
 that would not, with why they were held back (below min_score, over max_per_digest,
 excluded, category).
 
-Scores are percentiles among the stored papers of the days before (bot/scoring.py). The IDF is
+Scores are percentiles among the stored papers of the days before (relevance/scoring.py). The IDF is
 that of the whole stored corpus as it is now, so a day's scores can differ a little
 from what the live run of that day computed (it knew only the papers stored before it).
-Example papers are found as the live run finds them (bot/examples.py): the state (stored papers
+Example papers are found as the live run does (relevance/examples.py): the state (stored papers
 and the arXiv cache), then one arXiv API request for the rest, through the same HTTP client and
 address gate; what is fetched is not cached (the state stays untouched). `offline` asks nothing:
 an example the state does not know is left out. Either way one found nowhere is named in a
@@ -29,11 +29,11 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Settings, load_profile
 from bot.errors import ConfigError, StateError
-from bot.examples import resolve_examples
 from bot.http import Http
 from bot.models import Match, Paper, Profile
-from bot.reference import Reference
-from bot.scoring import Candidate, evaluate
+from bot.relevance.examples import resolve_examples
+from bot.relevance.reference import Reference
+from bot.relevance.scoring import Candidate, evaluate
 from bot.store import Store
 
 UNDER = 3  # papers shown under the threshold, per day

@@ -17,7 +17,7 @@ delivery. The archive's days (bot/archive.py) are handled oldest first, as live 
 Days before `first` (from `history_from`, by default the archive's first day) are HISTORY:
 read into the IDF and the seen set, not scored, so that the first scored day has a realistic
 IDF and "already seen" set. Profiles' example papers (`papers:`, `not_like:`) are those given
-(`examples`: the CLI finds them as a live run does, bot/examples.py `for_tuning`, unless
+(`examples`: the CLI finds them as a live run does, bot/relevance/examples.py `for_tuning`, unless
 --offline), then the archive papers read so far, history included; those never found are
 returned in `missing_examples`.
 
@@ -52,13 +52,13 @@ from bot import archive
 from bot.models import Paper, Profile
 from bot.pipeline import COLD_START_DOCS
 from bot.progress import progress
-from bot.reference import Reference
-from bot.scoring import Candidate, evaluate
-from bot.tfidf import MemoryDocFreqs, Space, terms_of
+from bot.relevance.reference import Reference
+from bot.relevance.scoring import Candidate, evaluate
+from bot.relevance.tfidf import MemoryDocFreqs, Space, terms_of
 
 log = logging.getLogger(__name__)
 
-# Scores are percentiles (bot/scoring.py): the thresholds compared scale the share of recent
+# Scores are percentiles (relevance/scoring.py): the thresholds compared scale the share of recent
 # papers ABOVE the profile's min_score (0.98 -> 0.96, 0.97, 0.975, 0.98, 0.985, 0.99), plus a
 # few fixed percentiles.
 THRESHOLD_FACTORS = (2.0, 1.5, 1.25, 1.0, 0.75, 0.5)  # times 1 - min_score

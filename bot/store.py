@@ -12,8 +12,8 @@ Tables (schema version in `PRAGMA user_version`; the migrations are in bot/migra
 - `incidents`   a source's trouble from when it was first seen until the source is healthy
                 again; the operator is told once per incident (bot/incidents.py).
 - `doc_freq`, `corpus_meta`, `example_papers`   the IDF's counts and cached example papers
-                (bot/corpus.py).
-- `paper_vectors`  the newest papers' vectors as they were on arrival (bot/reference.py).
+                (bot/relevance/corpus.py).
+- `paper_vectors`  the newest papers' vectors as they were on arrival (bot/relevance/reference.py).
 - `served_profiles`  every profile id a run has served; one not listed is new and gets a first
                 digest from the papers already stored (bot/first_digest.py).
 
@@ -32,7 +32,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from bot import state_db
-from bot.corpus import CorpusStats
 from bot.errors import StateError
 from bot.fetch_log import FetchLog, FetchOutcome
 from bot.incidents import Incidents
@@ -40,6 +39,7 @@ from bot.migrations import MIGRATIONS, SCHEMA_VERSION
 from bot.models import Match, Paper
 from bot.outbox import Outbox, Queued
 from bot.progress import progress
+from bot.relevance.corpus import CorpusStats
 
 
 def _now() -> str:
@@ -203,7 +203,7 @@ class Store:
     def recent_vectors(self, n: int, before: date) -> list[tuple[str, tuple[str, bytes] | None]]:
         """The last `n` papers stored for digest days before `before`, oldest first (by day,
         then id): their ids, each with its stored vector (terms, weights) or None. They are the
-        reference set scores are calibrated against (bot/reference.py)."""
+        reference set scores are calibrated against (bot/relevance/reference.py)."""
         rows = self._db.execute(
             "SELECT p.id, v.terms, v.weights FROM papers p LEFT JOIN paper_vectors v"
             " ON v.id = p.id WHERE COALESCE(p.day, p.first_seen_day) < ?"
@@ -290,7 +290,7 @@ class Store:
         (match, destination, profile name, digest day, candidates[, merged into]: `Queued`;
         a merged one is written `merged`) in one transaction;
         `updated` are stored papers seen again, whose metadata is merged in. `vectors` are
-        papers' vectors (bot/reference.py), a stored one is never replaced; then only the
+        papers' vectors (bot/relevance/reference.py), a stored one is never replaced; then only the
         newest `keep_vectors` papers keep theirs. `served` are the ids of the profiles the run
         served: from now on none of them is new (bot/first_digest.py)."""
         self._writable()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.models import Paper
-from bot.reasons import ReasonTerms, prose, readable
+from bot.relevance.reasons import ReasonTerms, prose, readable
 from bot.sources.hf_daily import parse_api
 from tests.conftest import FIXTURES
 

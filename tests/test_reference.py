@@ -1,4 +1,4 @@
-"""The reference set read from stored vectors (bot/reference.py, the `paper_vectors` table).
+"""The reference set read from stored vectors (relevance/reference.py, the `paper_vectors` table).
 
 What these prove: a live run stores each new paper's vector with it, and the next run's R read
 back from the state is exactly those papers vectorised with the IDF of their day; a state whose
@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from bot.migrations import MIGRATIONS, SCHEMA_VERSION
-from bot.reference import REFERENCE_SIZE, Reference, encode_rows
+from bot.relevance.reference import REFERENCE_SIZE, Reference, encode_rows
+from bot.relevance.tfidf import MemoryDocFreqs, Space, Vocabulary, terms_of
 from bot.sources.hf_daily import parse_api
 from bot.store import Store
-from bot.tfidf import MemoryDocFreqs, Space, Vocabulary, terms_of
 from tests.conftest import FIXTURES
 from tests.e2e import SPEC_PROFILE, Bot
 from tests.test_tfidf import as_dicts, assert_same

@@ -30,9 +30,9 @@ import pytest
 from bot import archive
 from bot.archive import ArchiveError
 from bot.config import load_profiles
-from bot.examples import find_examples
 from bot.http import Http, HttpSettings
 from bot.models import fold_whitespace
+from bot.relevance.examples import find_examples
 from bot.replay import run_replay, thresholds_for
 from bot.store import Store
 from tests.conftest import FIXTURES, ROOT

@@ -11,8 +11,8 @@ import pytest
 
 from bot import archive
 from bot.models import Paper, Profile
-from bot.scoring import excluded_by
-from bot.scoring import rank_with_corpus as rank
+from bot.relevance.scoring import excluded_by
+from bot.relevance.scoring import rank_with_corpus as rank
 from bot.sources.arxiv_feed import parse_atom
 from bot.sources.hf_daily import parse_api
 from tests.conftest import FIXTURES
@@ -197,10 +197,10 @@ def test_upvote_weight_adds_within_bounds() -> None:
 def test_scores_do_not_depend_on_the_days_other_papers() -> None:
     # With the IDF from a stored corpus and R from the recent papers (past the cold start), a
     # quiet day and a busy day score a paper the same.
-    from bot.reference import Reference
-    from bot.scoring import COLD_REFERENCE
-    from bot.scoring import rank as rank_freqs
-    from bot.tfidf import MemoryDocFreqs, Space, terms_of
+    from bot.relevance.reference import Reference
+    from bot.relevance.scoring import COLD_REFERENCE
+    from bot.relevance.scoring import rank as rank_freqs
+    from bot.relevance.tfidf import MemoryDocFreqs, Space, terms_of
 
     freqs = MemoryDocFreqs()
     freqs.add(terms_of(p.text) for p in WARM + DAY_0612 + DAY_0731)
@@ -255,9 +255,9 @@ EXAMPLES = Profile(
 def _each_paper_as_new(profiles: list[Profile]) -> dict[str, list[float]]:
     """Each paper of POOL scored as a new paper, with the others as the recent papers (R): the
     scores of a day's paper that is as good as the best recent one, the second best, ..."""
-    from bot.reference import Reference
-    from bot.scoring import COLD_REFERENCE, evaluate
-    from bot.tfidf import MemoryDocFreqs, Space, Vocabulary, terms_of
+    from bot.relevance.reference import Reference
+    from bot.relevance.scoring import COLD_REFERENCE, evaluate
+    from bot.relevance.tfidf import MemoryDocFreqs, Space, Vocabulary, terms_of
 
     terms = [terms_of(p.text) for p in POOL]
     freqs = MemoryDocFreqs()
@@ -297,9 +297,9 @@ def test_reference_papers_are_scored_by_the_profile_fit_without_them() -> None:
     # The held-out scores are worked out in closed form; here each is checked against a refit
     # on R without that paper (R's own statistics included). The keyword profiles' spread term
     # `eps` (a quantile over the whole vocabulary) is kept from the full R, hence the tolerance.
-    from bot.reference import widen
-    from bot.scoring import _parts, _profile_vector, _Stats
-    from bot.tfidf import MemoryDocFreqs, Space, Vocabulary, terms_of
+    from bot.relevance.reference import widen
+    from bot.relevance.scoring import _parts, _profile_vector, _Stats
+    from bot.relevance.tfidf import MemoryDocFreqs, Space, Vocabulary, terms_of
 
     terms = [terms_of(p.text) for p in POOL]
     freqs = MemoryDocFreqs()

@@ -12,9 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.migrations import MIGRATIONS
-from bot.sources.hf_daily import parse_api
-from bot.store import Store
-from bot.tfidf import (
+from bot.relevance.tfidf import (
     BM25_B,
     BM25_K1,
     MemoryDocFreqs,
@@ -23,6 +21,8 @@ from bot.tfidf import (
     reference_vectorizer,
     terms_of,
 )
+from bot.sources.hf_daily import parse_api
+from bot.store import Store
 from tests.conftest import FIXTURES
 
 DAY_0731 = parse_api((FIXTURES / "hf_daily_papers_2026-07-31_30items.json").read_bytes())

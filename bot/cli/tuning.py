@@ -217,10 +217,10 @@ def replay(
 
 def _examples_for_replay(settings: Settings | None, profiles: list[Profile]) -> dict[str, Paper]:
     """The profiles' example papers from the config's state (read-only) and its arXiv API
-    (bot/examples.py `for_tuning`); without a config, the default arXiv API."""
+    (bot/relevance/examples.py `for_tuning`); without a config, the default arXiv API."""
     from bot.config import ArxivApiSettings
-    from bot.examples import for_tuning
     from bot.http import HttpSettings
+    from bot.relevance.examples import for_tuning
 
     if settings is None:
         return for_tuning(None, HttpSettings(), ArxivApiSettings().base_url, profiles)

@@ -1,6 +1,6 @@
 """What the scorer keeps in the state file: document frequencies and example papers.
 
-`CorpusStats` is the SQLite side of `bot.tfidf.DocFreqs`: the number of stored papers
+`CorpusStats` is the SQLite side of `bot.relevance.tfidf.DocFreqs`: the number of stored papers
 (`corpus_meta.n_docs`), their total number of terms (`n_terms`, for BM25's mean length) and each
 term's document frequency, updated inside the same transaction that stores the papers, so the
 IDF always describes exactly the stored corpus. It also caches the abstracts of profiles'
@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from bot.models import Paper
-from bot.tfidf import terms_of
+from bot.relevance.tfidf import terms_of
 
 _CHUNK = 500  # stay under SQLite's bound-parameter limit
 

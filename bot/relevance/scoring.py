@@ -1,9 +1,9 @@
 """Relevance of new papers to interest profiles, with the reasons for each match.
 
 A paper is its title and abstract as a unit-length vector: BM25 tf x the stored corpus' IDF,
-rare terms (df < min_df) left out (bot/tfidf.py). Every score is taken against a REFERENCE SET
+rare terms (df < min_df) left out (relevance/tfidf.py). Every score is taken against a REFERENCE SET
 R, the last `REFERENCE_SIZE` papers stored before the scored day (shared by all profiles;
-bot/reference.py):
+bot/relevance/reference.py):
 
     rbar = mean v(R);  b = unit(rbar);  sd = per-term standard deviation over R;
     eps = the EPS_QUANTILE quantile of the non-zero sd;  top_k(q) = the k papers of R nearest q
@@ -56,7 +56,7 @@ pass); papers of followed `authors` always match (not capped, not thresholded, s
 `exclude`); the rest need `min_score` and are capped at `max_per_digest`, best first (equal
 scores: higher raw score first, then by id). Each match carries reasons: followed author,
 keyword hits, the most similar example paper, and the shared terms that weighed most in x . q
-(only words of the paper's prose: no links, numbers or boilerplate, bot/reasons.py).
+(only words of the paper's prose: no links, numbers or boilerplate, bot/relevance/reasons.py).
 """
 
 from __future__ import annotations
@@ -71,9 +71,9 @@ import numpy as np
 from scipy.sparse import csr_matrix, vstack
 
 from bot.models import FOLLOWED_REASON, Match, Paper, Profile
-from bot.reasons import ReasonTerms
-from bot.reference import Reference, widen
-from bot.tfidf import DocFreqs, MemoryDocFreqs, Space, terms_of
+from bot.relevance.reasons import ReasonTerms
+from bot.relevance.reference import Reference, widen
+from bot.relevance.tfidf import DocFreqs, MemoryDocFreqs, Space, terms_of
 
 COLD_REFERENCE = 200  # below this, the day's own papers join the reference set
 K_SHARE = 50  # k is at most len(R) // K_SHARE (2%)
@@ -457,7 +457,7 @@ def _match(
     row = vector.tocoo()
     contrib = row.data * pv.q[row.col]
     top = sorted(zip(contrib, row.col, strict=True), key=lambda t: (-t[0], t[1]))
-    shown = ReasonTerms(paper)  # no links, numbers or boilerplate (bot/reasons.py)
+    shown = ReasonTerms(paper)  # no links, numbers or boilerplate (bot/relevance/reasons.py)
     terms: list[str] = []
     for value, col in top:
         if value <= 0 or len(terms) == WHY_TERMS:

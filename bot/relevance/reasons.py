@@ -12,7 +12,7 @@ as a reason only if
 - none of its words is a number, a piece of a web address (`URL_WORDS`) or a boilerplate word
   (`BOILERPLATE_WORDS`), and it is not a boilerplate phrase (`BOILERPLATE_PHRASES`).
 
-Terms are the analyzer's (bot/tfidf.py): lower-case words and word pairs, stop words dropped.
+Terms are the analyzer's (relevance/tfidf.py): lower-case words and word pairs, stop words dropped.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import re
 from functools import lru_cache
 
 from bot.models import Paper
-from bot.tfidf import terms_of
+from bot.relevance.tfidf import terms_of
 
 # Words that, in a title or abstract, come from a web address (or name where code is hosted).
 URL_WORDS = frozenset(

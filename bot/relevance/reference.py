@@ -1,7 +1,7 @@
 """The reference set R every score is calibrated against: the recent papers' unit vectors.
 
 R is the last `REFERENCE_SIZE` papers stored before the scored day, oldest first, as rows over a
-`Vocabulary` (bot/tfidf.py). A paper's vector is the one it got on arrival (the IDF of its day),
+`Vocabulary` (tfidf.py). A paper's vector is the one it got on arrival (the IDF of its day),
 kept in the state file (`paper_vectors`, only for the newest papers): re-vectorising 5,000
 abstracts means looking up ~450k terms' document frequencies, seconds on every run. A paper
 stored without one (a state from before vectors were kept) is vectorised with today's IDF, and
@@ -25,7 +25,7 @@ import numpy as np
 from scipy.sparse import csr_matrix, vstack
 
 from bot.models import Paper
-from bot.tfidf import DocFreqs, Space, Vocabulary, terms_of
+from bot.relevance.tfidf import DocFreqs, Space, Vocabulary, terms_of
 
 REFERENCE_SIZE = 5000  # recent papers every score is calibrated against
 KEEP_VECTORS = 2 * REFERENCE_SIZE  # stored vectors kept: R, and `preview` a few weeks back

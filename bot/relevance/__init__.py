@@ -1,0 +1,9 @@
+"""Relevance: how a paper is scored against a profile.
+
+- `tfidf`      the analyzer and TF-IDF vectors from incrementally kept document frequencies
+- `corpus`     document frequencies and cached example papers in the state file
+- `reference`  the reference set R: the recent papers' vectors, stored on arrival and read back
+- `scoring`    profile vectors, percentile scores, thresholds, exclusions, followed authors
+- `reasons`    which shared terms may be shown as reasons
+- `examples`   profiles' example papers: from the store, else once from the arXiv API
+"""
