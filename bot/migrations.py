@@ -182,5 +182,21 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
            SELECT profile_id, MIN(digest_day), MIN(created_at) FROM deliveries
            GROUP BY profile_id""",
     ),
+    (
+        # Readers' votes on a profile's papers (bot/relevance/votes.py): one row per (profile,
+        # paper, voter), the latest vote of that person replacing an earlier one; a withdrawn
+        # vote is deleted. No foreign key to `papers`: a vote may name a paper only the arXiv
+        # cache (`example_papers`) holds, as a profile's examples may.
+        """CREATE TABLE votes (
+            profile_id TEXT NOT NULL,
+            paper_id TEXT NOT NULL,
+            voter TEXT NOT NULL,            -- who: 'slack:U123ABC', 'cli:alice', ...
+            vote INTEGER NOT NULL CHECK (vote IN (1, -1)),
+            origin TEXT NOT NULL,           -- where from: 'slack', 'cli', 'email', 'web', 'file'
+            day TEXT NOT NULL,              -- YYYY-MM-DD, the day (local to the bot) it was given
+            at TEXT NOT NULL,               -- UTC timestamp
+            PRIMARY KEY (profile_id, paper_id, voter)
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

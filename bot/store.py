@@ -16,6 +16,7 @@ Tables (schema version in `PRAGMA user_version`; the migrations are in bot/migra
 - `paper_vectors`  the newest papers' vectors as they were on arrival (bot/relevance/reference.py).
 - `served_profiles`  every profile id a run has served; one not listed is new and gets a first
                 digest from the papers already stored (bot/first_digest.py).
+- `votes`       readers' votes on a profile's papers, the latest per person (relevance/votes.py).
 
 `record()` writes the new papers, their vectors, their fetch outcomes and their queued
 deliveries in ONE transaction: a crash either loses the whole run (it is fetched again) or none
@@ -40,6 +41,7 @@ from bot.models import Match, Paper
 from bot.outbox import Outbox, Queued
 from bot.progress import progress
 from bot.relevance.corpus import CorpusStats
+from bot.relevance.votes import Votes
 
 
 def _now() -> str:
@@ -56,6 +58,7 @@ class Store:
         self.outbox = Outbox(conn, self._transaction, _prefixed("p"), _paper_from_row)
         self.incidents = Incidents(conn, self._transaction, self._writable)
         self.fetches = FetchLog(conn)  # what each source fetch gave, per digest day
+        self.votes = Votes(conn, self._transaction, self._writable)  # readers' 👍/👎
 
     # ------------------------------------------------------------------ opening
 

@@ -130,7 +130,7 @@ def test_only_the_newest_papers_keep_their_vectors(tmp_path: Path) -> None:
 def test_a_state_from_before_vectors_upgrades_and_keeps_its_papers(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
     conn = sqlite3.connect(path, isolation_level=None)
-    for number, statements in enumerate(MIGRATIONS[: SCHEMA_VERSION - 1], start=1):
+    for number, statements in enumerate(MIGRATIONS[:5], start=1):  # before paper_vectors (6)
         for statement in statements:
             conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {number}")
