@@ -58,6 +58,7 @@ from bot.relevance import scoring
 from bot.relevance.examples import resolve_examples
 from bot.relevance.reference import KEEP_VECTORS, Reference, StoredVector, encode_rows
 from bot.relevance.tfidf import MemoryDocFreqs, Space, Vocabulary, terms_of
+from bot.relevance.votes import voted_ids
 from bot.sanitize import clean_batch
 from bot.secrets import redact
 from bot.sources.base import MAX_CATCHUP_DAYS, Source
@@ -142,8 +143,12 @@ def run_once(
         # A first run must not flood: only the latest day is a digest, the rest is corpus.
         scored_days = scored_days[-1:]
     newcomers = first_digest.newcomers(app.store, profiles, fresh_install)
+    # Readers' votes (relevance/votes.py): each profile's net vote per paper, read once a run.
+    votes = {p.id: app.store.votes.net(p.id) for p in profiles}
     examples = (
-        resolve_examples(app.store, app.http, app.settings.arxiv_api_url, profiles)
+        resolve_examples(
+            app.store, app.http, app.settings.arxiv_api_url, profiles, voted_ids(votes)
+        )
         if scored_days or newcomers
         else {}
     )
@@ -175,7 +180,13 @@ def run_once(
                 reference.push(block)
             vectors.update(reference.computed)
             matches = scoring.rank(
-                profiles, by_day[d], freqs, examples, reference, fresh_vectors=fresh_vectors
+                profiles,
+                by_day[d],
+                freqs,
+                examples,
+                reference,
+                fresh_vectors=fresh_vectors,
+                votes=votes,
             )
             digests.append((d, len(by_day[d]), matches))
             report.matches += sum(len(m) for m in matches.values())

@@ -34,6 +34,7 @@ from bot.models import Match, Paper, Profile
 from bot.relevance.examples import resolve_examples
 from bot.relevance.reference import Reference
 from bot.relevance.scoring import Candidate, evaluate
+from bot.relevance.votes import voted_ids
 from bot.store import Store
 
 UNDER = 3  # papers shown under the threshold, per day
@@ -138,12 +139,14 @@ def preview_days(
         )
     store = Store.open_readonly(path)  # a file that is not SQLite is a StateError (state_db)
     try:
+        votes = {profile.id: store.votes.net(profile.id)}  # as the next live run reads them
+        voted = voted_ids(votes)
         if offline:
-            examples = resolve_examples(store, None, settings.arxiv_api_url, [profile])
+            examples = resolve_examples(store, None, settings.arxiv_api_url, [profile], voted)
         else:
             with Http(settings.http) as http:  # the store is read-only: nothing is cached
-                examples = resolve_examples(store, http, settings.arxiv_api_url, [profile])
-        return _preview(store, settings, profile, first, last, examples)
+                examples = resolve_examples(store, http, settings.arxiv_api_url, [profile], voted)
+        return _preview(store, settings, profile, first, last, examples, votes)
     finally:
         store.close()
 
@@ -155,6 +158,7 @@ def _preview(
     first: date,
     last: date,
     examples: Mapping[str, Paper],
+    votes: Mapping[str, Mapping[str, int]],
 ) -> Preview:
     result = Preview(profile, first, last, settings.state_path)
     by_day: dict[date, list[Paper]] = {}
@@ -164,7 +168,13 @@ def _preview(
     for day, papers in sorted(by_day.items()):
         reference = Reference.of_store(store, day, store.corpus)
         candidates = evaluate(
-            [profile], papers, store.corpus, examples, reference=reference, explain=UNDER
+            [profile],
+            papers,
+            store.corpus,
+            examples,
+            reference=reference,
+            explain=UNDER,
+            votes=votes,
         )
         ranked = candidates[profile.id]
         result.days.append(

@@ -14,7 +14,7 @@ request for all its missing ids) and is cached by the next live run.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from bot.errors import FetchError, StateError
@@ -28,17 +28,22 @@ log = logging.getLogger(__name__)
 BATCH = 100  # ids per id_list request
 
 
-def wanted_ids(profiles: Sequence[Profile]) -> list[str]:
-    """Every example and counter-example id the profiles name, once, in order."""
-    return list(dict.fromkeys(i for p in profiles for i in (*p.examples, *p.not_like)))
+def wanted_ids(profiles: Sequence[Profile], voted: Iterable[str] = ()) -> list[str]:
+    """Every example and counter-example id the profiles name, then the `voted` papers, once,
+    in order."""
+    return list(dict.fromkeys([*(i for p in profiles for i in (*p.examples, *p.not_like)), *voted]))
 
 
 def resolve_examples(
-    store: Store, http: Http | None, api_url: str, profiles: Sequence[Profile]
+    store: Store,
+    http: Http | None,
+    api_url: str,
+    profiles: Sequence[Profile],
+    voted: Iterable[str] = (),
 ) -> dict[str, Paper]:
-    """id -> paper for every example and counter-example id the profiles name; each one
-    found nowhere is named in a warning."""
-    wanted = wanted_ids(profiles)
+    """id -> paper for every example and counter-example id the profiles name and every
+    `voted` paper; each one found nowhere is named in a warning."""
+    wanted = wanted_ids(profiles, voted)
     found = find_examples(store, http, api_url, wanted)
     for pid in wanted:
         if pid not in found:

@@ -65,7 +65,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.sparse import csr_matrix, vstack
@@ -206,14 +206,19 @@ def evaluate(
     reference: Reference | None = None,
     fresh_vectors: csr_matrix | None = None,
     explain: int = 0,
+    votes: Mapping[str, Mapping[str, int]] | None = None,
 ) -> dict[str, list[Candidate]]:
     """Every new paper for every profile, best first: what would be sent and what would not.
     `reference` is R (none: the cold start); `fresh_vectors`, if given, are `fresh`'s vectors
-    in its vocabulary. Reasons are worked out for what passes and the first `explain` others."""
+    in its vocabulary. Reasons are worked out for what passes and the first `explain` others.
+    `votes` maps a profile id to its readers' net votes (paper id -> +1 / -1, relevance/votes.py
+    `net`); the voted papers are looked up in `examples` like example papers."""
     result: dict[str, list[Candidate]] = {p.id: [] for p in profiles}
     if not fresh or not profiles:
         return result
     examples = examples or {}
+    if votes:
+        profiles = [with_votes(p, votes.get(p.id, {})) for p in profiles]
     reference = reference if reference is not None else Reference()
     paper_terms = [terms_of(p.text) for p in fresh]
     profile_parts = [_parts(p, examples) for p in profiles]
@@ -248,12 +253,20 @@ def rank(
     examples: Mapping[str, Paper] | None = None,
     reference: Reference | None = None,
     fresh_vectors: csr_matrix | None = None,
+    votes: Mapping[str, Mapping[str, int]] | None = None,
 ) -> dict[str, list[Match]]:
     """For each profile id, the new papers that match it: best first, with reasons.
-    `freqs` gives the IDF, `reference` R; `examples` maps example / counter-example ids to
-    their papers; `fresh_vectors` are the new papers' vectors if already made."""
+    `freqs` gives the IDF, `reference` R; `examples` maps example / counter-example ids (and
+    voted papers) to their papers; `fresh_vectors` are the new papers' vectors if already
+    made; `votes` the profiles' net votes (profile id -> paper id -> +1 / -1)."""
     evaluated = evaluate(
-        profiles, fresh, freqs, examples, reference=reference, fresh_vectors=fresh_vectors
+        profiles,
+        fresh,
+        freqs,
+        examples,
+        reference=reference,
+        fresh_vectors=fresh_vectors,
+        votes=votes,
     )
     return {pid: [c.match for c in cands if c.passed] for pid, cands in evaluated.items()}
 
@@ -269,6 +282,21 @@ def rank_with_corpus(
     freqs = MemoryDocFreqs()
     freqs.add(terms_of(t) for t in [*corpus, *(p.text for p in fresh)])
     return rank(profiles, fresh, freqs, examples, Reference.of_texts(corpus, freqs))
+
+
+def with_votes(profile: Profile, votes: Mapping[str, int]) -> Profile:
+    """The profile as its readers' votes leave it: a paper voted +1 is one more example, -1
+    one more counter-example; a vote outweighs the YAML's own list for that paper (the reader
+    has seen the paper; the file may be older)."""
+    if not votes:
+        return profile
+    liked = [pid for pid, v in votes.items() if v > 0]
+    disliked = [pid for pid, v in votes.items() if v < 0]
+    return replace(
+        profile,
+        examples=tuple(dict.fromkeys(i for i in (*profile.examples, *liked) if i not in disliked)),
+        not_like=tuple(dict.fromkeys(i for i in (*profile.not_like, *disliked) if i not in liked)),
+    )
 
 
 # --------------------------------------------------------------------------- internals

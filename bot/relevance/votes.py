@@ -12,7 +12,7 @@ way they reach it, and only when asked. `Store.votes` is the instance.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -141,6 +141,11 @@ class Votes:
         whose votes cancel out are left out. `before` keeps only votes given before that day
         (replay: a vote given on day D counts from D+1 on)."""
         return net(v for v in self.of_profile(profile_id) if before is None or v.day < before)
+
+
+def voted_ids(votes: Mapping[str, Mapping[str, int]]) -> list[str]:
+    """Every paper id in profiles' net votes, once, in order."""
+    return list(dict.fromkeys(pid for per_profile in votes.values() for pid in per_profile))
 
 
 def net(votes: Iterable[Vote]) -> dict[str, int]:
