@@ -6,6 +6,7 @@ from bot.sources.arxiv_query import ArxivQuery
 from bot.sources.arxiv_rss import ArxivRss
 from bot.sources.base import Source
 from bot.sources.biorxiv import Biorxiv
+from bot.sources.feed import Feed
 from bot.sources.hf_daily import HfDaily
 
 SOURCES: dict[str, type[Source]] = {
@@ -13,4 +14,5 @@ SOURCES: dict[str, type[Source]] = {
     ArxivRss.kind: ArxivRss,
     ArxivQuery.kind: ArxivQuery,
     Biorxiv.kind: Biorxiv,
+    Feed.kind: Feed,
 }
