@@ -2,6 +2,8 @@
 
 Tables (schema version in `PRAGMA user_version`; the migrations are in bot/migrations.py):
 - `papers`      every paper ever seen, once, under its canonical id; the corpus for the IDF.
+                Its other ids (a preprint's journal DOI) are in `extras.aliases`: `known_as`
+                finds a paper by either (bot/identity.py).
 - `deliveries`  the outbox (bot/outbox.py): one row per (paper, profile, destination), unique,
                 so a paper reaches a destination once, ever; a paper several profiles match
                 for one place is delivered by one row, the others `merged` into it.
