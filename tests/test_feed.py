@@ -14,18 +14,25 @@ Derived payloads, each built here from a real recording, changing only what is s
 
 from __future__ import annotations
 
+import io
+import sqlite3
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import feedparser  # type: ignore[import-untyped]
 import pytest
 from pydantic import ValidationError
 
+from bot.app import build_app
+from bot.config import load_settings
 from bot.errors import FetchError, ParseError, StaleError
 from bot.http import Http, HttpSettings
 from bot.models import Paper
+from bot.pipeline import run_once
 from bot.sources import SOURCES
 from bot.sources.feed import Feed, FeedSettings, parse_feed, split_creators
+from tests.e2e import make_bot
 from tests.fixture_server import FIXTURES, FixtureServer, Reply
 
 SCIENCE = FIXTURES / "science_rss_twis_2017-06-16_69items.rss"
@@ -280,3 +287,33 @@ def test_probe_reads_the_feed(fixture_server: FixtureServer, http: Http) -> None
     fixture_server.add("/rss/twis.rss", with_dtd(BOMB_DTD, "&c;"))
     with pytest.raises(ParseError, match="document type"):
         source(fixture_server, http).probe()
+
+
+def test_items_dated_before_the_last_good_fetch_are_not_new(tmp_path: Path) -> None:
+    """Through the pipeline: the first run (a fresh install, on the day of the latest issue)
+    stores that issue; a later run does not take the three older issues the feed still lists
+    (dated before its last good fetch) for new papers."""
+    with make_bot(tmp_path) as bot:
+        bot.hf.add("/rss/twis.rss", SCIENCE)
+        bot.config.write_text(
+            "timezone: UTC\nstate: ../data/state.sqlite3\nprofiles: profiles/\nsources:\n"
+            f"  - {{kind: feed, name: science, url: '{bot.hf.url('/rss/twis.rss')}'}}\n"
+            "http: {timeout: 5, retries: 0, allow_private: true}\n",
+            encoding="utf-8",
+        )
+        bot.profile("all.yaml", "name: All\ndescription: science cells fungi drugs\n")
+        reports = []
+        for day in ("2017-06-15", "2017-06-19"):
+            app = build_app(load_settings(bot.config), env=bot.env, console_stream=io.StringIO())
+            try:
+                reports.append(run_once(app, day=date.fromisoformat(day)))
+            finally:
+                app.close()
+        with sqlite3.connect(bot.state) as db:
+            days = db.execute("SELECT day, count(*) FROM papers GROUP BY day").fetchall()
+    assert [r.new_papers for r in reports] == [21, 0]
+    assert days == [("2017-06-15", 21)]
+    assert [r.sources[0].health for r in reports] == [
+        {"2017-06-14": "expected_empty", "2017-06-15": "ok"},
+        {d: "expected_empty" for d in ("2017-06-16", "2017-06-17", "2017-06-18", "2017-06-19")},
+    ]
