@@ -317,3 +317,24 @@ def test_items_dated_before_the_last_good_fetch_are_not_new(tmp_path: Path) -> N
         {"2017-06-14": "expected_empty", "2017-06-15": "ok"},
         {d: "expected_empty" for d in ("2017-06-16", "2017-06-17", "2017-06-18", "2017-06-19")},
     ]
+
+
+def test_atom_and_rss2_feeds_read_too_and_arxiv_items_are_arxiv_papers() -> None:
+    """Real Atom (the arXiv API, 2016 and current formats) and RSS 2.0 (rss.arxiv.org)
+    recordings, read as any feed: their papers are the arXiv ids the arXiv sources name, and a
+    journal DOI the entry carries (a doi.org link, `arxiv:doi`) is an alias."""
+    atom = parse_feed(
+        (FIXTURES / "arxiv_api_query_2026-06-14_all-transformer_cs.LG.atom.xml").read_bytes(),
+        name="atom",
+    )
+    assert [p.id for p in atom.papers][:2] == ["2606.13677", "2606.13591"]
+    assert atom.papers[0].day == date(2026, 6, 11)  # the entry's <published>
+    legacy = parse_feed(
+        (FIXTURES / "arxiv_api_legacy-2016_id_list_1111.2011v2.atom.xml").read_bytes(), name="old"
+    )
+    assert [(p.id, p.extras.get("aliases")) for p in legacy.papers] == [
+        ("1111.2011", ["doi:10.1103/physrevb.85.115117"])
+    ]
+    rss2 = parse_feed((FIXTURES / "arxiv_rss_cs.LG_2026-04-27_3items.xml").read_bytes(), name="lg")
+    assert [p.day for p in rss2.papers] == [date(2026, 4, 27)] * 3
+    assert all(p.id.startswith("2604.") for p in rss2.papers)
