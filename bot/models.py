@@ -83,8 +83,17 @@ class Paper:
         return f"{self.title}. {self.abstract}"
 
     def merged_with(self, other: Paper) -> Paper:
-        """This paper with the blanks filled in from `other` (same canonical id)."""
+        """This paper with the blanks filled in from `other` (same canonical id). The other
+        ids each is known by (`extras["aliases"]`, bot/identity.py) add up."""
         extras = {**other.extras, **self.extras}
+        aliases = [
+            a
+            for p in (self, other)
+            if isinstance(listed := p.extras.get("aliases"), list | tuple)
+            for a in listed
+        ]
+        if aliases:
+            extras["aliases"] = sorted(set(aliases) - {self.id})
         return replace(
             self,
             abstract=self.abstract or other.abstract,

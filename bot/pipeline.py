@@ -50,6 +50,7 @@ from bot.app import App
 from bot.errors import DeliveryError, FetchError, ParseError, StaleError
 from bot.fetch_log import SKIPPED, FetchOutcome
 from bot.health import fingerprint, track_incidents
+from bot.identity import unify
 from bot.models import Delivery, DestinationReport, Match, Paper, Profile, RunReport, SourceReport
 from bot.notifiers.base import Notifier
 from bot.outbox import Queued, messages, share
@@ -128,7 +129,8 @@ def run_once(
     if report.stopped:
         return report
 
-    # 2 diff
+    # 2 diff (one paper, one id across sources: DOIs, aliases; bot/identity.py)
+    fetched = unify(fetched, app.store)
     seen = app.store.known_ids(fetched)
     fresh = [fetched[pid] for pid in sorted(fetched) if pid not in seen]
     updated = [fetched[pid] for pid in sorted(seen)]

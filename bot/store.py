@@ -2,6 +2,8 @@
 
 Tables (schema version in `PRAGMA user_version`; the migrations are in bot/migrations.py):
 - `papers`      every paper ever seen, once, under its canonical id; the corpus for the IDF.
+                Its other ids (a preprint's journal DOI) are in `extras.aliases`: `known_as`
+                finds a paper by either (bot/identity.py).
 - `deliveries`  the outbox (bot/outbox.py): one row per (paper, profile, destination), unique,
                 so a paper reaches a destination once, ever; a paper several profiles match
                 for one place is delivered by one row, the others `merged` into it.
@@ -187,6 +189,32 @@ class Store:
             rows = self._db.execute(f"SELECT id FROM papers WHERE id IN ({marks})", chunk)
             known.update(r[0] for r in rows)
         return known
+
+    def known_as(self, keys: Iterable[str]) -> dict[str, str]:
+        """For each of `keys` (paper ids) that names a stored paper, that paper's id: its own
+        id, or one of its aliases (`extras["aliases"]`, bot/identity.py), e.g. the journal DOI
+        a stored bioRxiv preprint was published under."""
+        keys = list(dict.fromkeys(keys))
+        found: dict[str, str] = {}
+        for i in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
+            chunk = keys[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                (pid, pid)
+                for (pid,) in self._db.execute(
+                    f"SELECT id FROM papers WHERE id IN ({marks})", chunk
+                )
+            )
+            # Aliases live in the extras' JSON: a scan of the papers, once per run (no index:
+            # a state of 100,000 papers reads it in well under a second).
+            rows = self._db.execute(
+                "SELECT a.value, p.id FROM papers p, json_each(p.extras, '$.aliases') a"
+                f" WHERE p.extras LIKE '%\"aliases\"%' AND a.value IN ({marks})",
+                chunk,
+            )
+            for alias, pid in rows:
+                found.setdefault(alias, pid)
+        return found
 
     def paper_count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM papers").fetchone()[0])
