@@ -537,7 +537,7 @@ def _with_library(profile: Profile, library: LibraryModel | None, data: Any, pat
         )
     if library.bibtex is None:
         return profile
-    bib = path.parent / library.bibtex
+    bib = Path(os.path.normpath(path.parent / library.bibtex))
     try:
         found = read_bibtex(bib)
     except LibraryError as exc:

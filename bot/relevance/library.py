@@ -37,7 +37,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -50,6 +52,8 @@ from bibtexparser.model import DuplicateFieldKeyBlock, Entry
 from bot.errors import DigestbotError, FetchError
 from bot.http import Http, Pace
 from bot.models import Paper, Profile, ZoteroLibrary, fold_whitespace, split_arxiv_id
+from bot.relevance.reasons import prose, readable
+from bot.relevance.tfidf import DocFreqs, idf, terms_of
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +87,7 @@ class LibraryExamples:
     ids: tuple[str, ...] = ()
     papers: tuple[Paper, ...] = ()
     skipped: tuple[str, ...] = ()
+    texts: tuple[str, ...] = ()  # every entry's title and abstract (what the library is about)
 
 
 # --------------------------------------------------------------------------- one entry
@@ -204,7 +209,9 @@ def read_bibtex(path: Path) -> LibraryExamples:
             f"{path}: no BibTeX entries (@article{{...}}, ...) in it",
             hint="point library.bibtex at a .bib file",
         )
-    return _collect((_entry_name(e), _bibtex_example(e)) for e in library.entries)
+    found = _collect((_entry_name(e), _bibtex_example(e)) for e in library.entries)
+    texts = (f"{_field(e, 'title')}. {_field(e, 'abstract')}" for e in library.entries)
+    return replace(found, texts=tuple(fold_whitespace(t) for t in texts))
 
 
 def _entry_name(entry: Entry) -> str:
@@ -440,3 +447,41 @@ def with_zotero(profiles: Sequence[Profile], http: Http, env: Mapping[str, str])
             continue
         out.append(with_library(profile, found, f"Zotero library of user {profile.zotero.user}"))
     return out
+
+
+# --------------------------------------------------------------------------- what it is about
+
+
+def distinctive_terms(
+    texts: Sequence[str], background: DocFreqs | None = None, k: int = 8
+) -> list[str]:
+    """The `k` terms (words, word pairs) that say best what `texts` are about: each term's
+    TF-IDF summed over the texts (sublinear tf, the product's analyzer, relevance/tfidf.py),
+    the IDF from `background` (the stored corpus) when it has papers, else from the texts
+    themselves. Only terms a reader can take as a topic (relevance/reasons.py: no numbers,
+    pieces of links, boilerplate) in two texts or more (one paper's pet word is not the
+    library's topic; with fewer than 3 texts, one is enough). A word is left out once a chosen
+    pair holds it ("variational", "autoencoders" under "variational autoencoders")."""
+    docs = [Counter(terms_of(prose(t))) for t in texts if t.strip()]
+    df: Counter[str] = Counter(term for doc in docs for term in doc)
+    least = 2 if len(docs) >= 3 else 1
+    candidates = [t for t, n in df.items() if n >= least and readable(t)]
+    if background is not None and background.n_docs() > 0:
+        n_docs, freqs = background.n_docs(), background.lookup(candidates)
+    else:
+        n_docs, freqs = len(docs), dict(df)
+    weight = {
+        t: sum(1 + math.log(doc[t]) for doc in docs if t in doc) * idf(freqs.get(t, 0), n_docs)
+        for t in candidates
+    }
+    chosen: list[str] = []
+    for term in sorted(candidates, key=lambda t: (-weight[t], t)):
+        words = term.split()
+        if len(words) == 1 and any(term in c.split() for c in chosen if " " in c):
+            continue
+        if len(words) > 1:
+            chosen = [c for c in chosen if c not in words]
+        chosen.append(term)
+        if len(chosen) == k:
+            break
+    return chosen
