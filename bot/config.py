@@ -544,7 +544,7 @@ def _with_library(profile: Profile, library: LibraryModel | None, data: Any, pat
         raise ConfigErrors(
             [
                 ConfigError(
-                    f"library.bibtex: {exc}",
+                    f"cannot use the library: {exc}",
                     file=str(path),
                     line=_line_of(data, ("library", "bibtex")),
                     field="library.bibtex",

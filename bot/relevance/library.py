@@ -358,7 +358,9 @@ def _pages(
         out.extend(page)
         total = _int({k.lower(): v for k, v in response.headers.items()}.get("total-results"))
         start += len(page)
-        if not page or len(page) < ZOTERO_PAGE or (total is not None and start >= total):
+        # `Total-Results` says when the listing ends (a server may send shorter pages than
+        # asked); without it, a short page is the last.
+        if not page or (start >= total if total is not None else len(page) < ZOTERO_PAGE):
             return out
     log.warning("%s: more than %d entries: only the first are read", url, ZOTERO_MAX_ITEMS)
     return out
@@ -467,11 +469,14 @@ def distinctive_terms(
     least = 2 if len(docs) >= 3 else 1
     candidates = [t for t, n in df.items() if n >= least and readable(t)]
     if background is not None and background.n_docs() > 0:
-        n_docs, freqs = background.n_docs(), background.lookup(candidates)
+        # Without the IDF's +1: a word every paper uses ("learning") weighs nothing, however
+        # often the library says it.
+        n_docs, freqs, floor = background.n_docs(), background.lookup(candidates), 1.0
     else:
-        n_docs, freqs = len(docs), dict(df)
+        n_docs, freqs, floor = len(docs), dict(df), 0.0
     weight = {
-        t: sum(1 + math.log(doc[t]) for doc in docs if t in doc) * idf(freqs.get(t, 0), n_docs)
+        t: sum(1 + math.log(doc[t]) for doc in docs if t in doc)
+        * (idf(freqs.get(t, 0), n_docs) - floor)
         for t in candidates
     }
     chosen: list[str] = []
