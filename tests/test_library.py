@@ -521,3 +521,43 @@ def test_profile_text_is_valid_yaml_for_odd_names() -> None:
     text = new_profile_text('A "quoted": name', keywords=["a: b", "#c"], bibtex="refs/x y.bib")
     assert textwrap.dedent(text) == text
     assert 'keywords: ["a: b", "#c"]\n' in text and 'bibtex: "refs/x y.bib"' in text
+
+
+# --------------------------------------------------------------------------- check
+
+
+@pytest.mark.parametrize("status", [200, 403])
+def test_check_live_reads_each_zotero_library(
+    apis: tuple[Bot, FixtureServer, FixtureServer], status: int
+) -> None:
+    bot, _, zotero = apis
+    serve_zotero(zotero, items_status=status)
+    bot.profile("zot.yaml", zotero_profile(zotero))
+
+    live = bot.run("check", "--live")
+
+    assert KEY not in live.stdout + live.stderr
+    if status == 200:
+        assert f"zotero zot: ok (user {USER}: 5 example papers, 2 with their text)" in live.stdout
+        assert live.returncode == 0, live.stdout + live.stderr
+    else:
+        assert f"zotero zot: failed: Zotero library of user {USER}: HTTP 403" in live.stdout
+        assert "  hint: the key in ZOTERO_API_KEY cannot read this library" in live.stdout
+        assert live.returncode == 1
+
+
+def test_check_says_when_the_zotero_key_is_not_set(
+    apis: tuple[Bot, FixtureServer, FixtureServer],
+) -> None:
+    bot, _, zotero = apis
+    bot.profile("zot.yaml", zotero_profile(zotero))
+    del bot.env["ZOTERO_API_KEY"]
+
+    check = bot.run("check")
+
+    assert check.returncode == 0, check.stderr  # like a Slack token not set: not an error
+    assert (
+        "profile zot: library.zotero: ZOTERO_API_KEY is not set: its Zotero library is not read "
+        "until it is (the profile is scored without it)"
+    ) in check.stdout
+    assert zotero.requests == []

@@ -74,6 +74,12 @@ def check(config: Path | None, verbose: bool, live: bool) -> int:
     for profile in profiles:
         where = ", ".join(profile.destinations) or "console"
         click.echo(f"profile {profile.id}: ok ({profile.name!r} -> {where})")
+        key_env = profile.zotero.api_key_env if profile.zotero else None
+        if key_env and not os.environ.get(key_env, "").strip():  # not an error: Slack's way
+            click.echo(
+                f"profile {profile.id}: library.zotero: {key_env} is not set: its Zotero library "
+                "is not read until it is (the profile is scored without it)"
+            )
     if errors:
         _print_error(ConfigErrors(errors))
         files = len({e.file for e in errors})
