@@ -28,6 +28,7 @@ from bot.models import Profile, ZoteroLibrary
 from bot.relevance.library import (
     LibraryError,
     distinctive_terms,
+    normalize_doi,
     read_bibtex,
     read_zotero,
     with_zotero,
@@ -561,3 +562,19 @@ def test_check_says_when_the_zotero_key_is_not_set(
         "until it is (the profile is scored without it)"
     ) in check.stdout
     assert zotero.requests == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "doi"),
+    [
+        ("10.1016/j.neunet.2021.11.019", "10.1016/j.neunet.2021.11.019"),
+        ("https://doi.org/10.21105/joss.05093", "10.21105/joss.05093"),  # Aguila2023's url
+        ("http://dx.doi.org/10.1007/978-3-031-43999-5_43", "10.1007/978-3-031-43999-5_43"),
+        ("doi:10.1109/TPAMI.2022.3185773", "10.1109/tpami.2022.3185773"),
+        ("https://openreview.net/forum?id=sdQGxouELX", None),
+        ("10.1126/science.1195912\u202e", None),  # a bidi control would disguise the id
+        ("10.1126/" + "x" * 300, None),
+    ],
+)
+def test_normalize_doi(raw: str, doi: str | None) -> None:
+    assert normalize_doi(raw) == doi

@@ -63,7 +63,9 @@ ZOTERO_MAX_ITEMS = 10_000  # a bound on one library's pages (100 requests)
 ZOTERO_PACE = Pace("zotero", 1.0)  # one request a second: the API asks clients to be gentle
 
 _ARXIV_DOI = re.compile(r"10\.48550/arxiv\.(?P<id>.+)", re.IGNORECASE)
-_DOI = re.compile(r"10\.\d{4,9}/\S+")
+# Printable ASCII only, as every registered DOI in practice: the id is shown in reasons, and a
+# bidi or zero-width character would make it read as another.
+_DOI = re.compile(r"10\.\d{4,9}/[!-~]{1,200}")
 _DOI_URL = re.compile(r"https?://(?:dx\.)?doi\.org/(?P<doi>10\.\S+)", re.IGNORECASE)
 # "arXiv:1911.03393 [cs, stat]" (Zotero's `journal`/`note`), "arXiv preprint arXiv:2305.11832"
 _ARXIV_MENTION = re.compile(r"\barxiv:\s*(?P<id>\d{4}\.\d{4,5}(?:v\d+)?)", re.IGNORECASE)
