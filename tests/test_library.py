@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import subprocess
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -466,6 +467,19 @@ def test_a_zotero_library_changes_the_ranking(
     [request] = zotero.requests
     assert request.path == f"/users/{USER}/items" and request.headers["zotero-api-key"] == KEY
     assert KEY not in done.stdout + done.stderr
+
+    # `preview` reads the library as the run does; `--offline` asks nothing.
+    online = bot.run("preview", "zot", "--since", DAY, "--format", "json")
+    offline = bot.run("preview", "zot", "--since", DAY, "--format", "json", "--offline")
+    assert online.returncode == offline.returncode == 0, online.stderr + offline.stderr
+    assert len(zotero.requests) == 2
+
+    def sent(result: subprocess.CompletedProcess[str]) -> list[str]:
+        [day] = json.loads(result.stdout)["days"]
+        return [p["id"] for p in day["sent"]]
+
+    assert sent(online) == with_library
+    assert sent(offline) == plain  # without its library: as the plain profile
 
 
 def test_zotero_refusing_leaves_the_profile_as_without_it(
