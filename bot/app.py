@@ -51,6 +51,8 @@ class App:
     # The last version of each profile file that loaded (by path): a daemon keeps serving it
     # while an edit of that file is broken, instead of dropping the profile's subscribers.
     last_good: dict[str, Profile] = field(default_factory=dict)
+    # The environment secrets are read from (profiles' Zotero API keys, at run time).
+    env: Mapping[str, str] = field(default_factory=dict)
 
     def load_profiles(self) -> tuple[list[Profile], list[ConfigError]]:
         """The profiles folder as it is now (re-read on every run). A file that fails to load
@@ -132,6 +134,7 @@ def build_app(
         console=ConsoleNotifier(console_stream),
         dry_run=dry_run,
         lock=lock,
+        env=env,
     )
 
 

@@ -17,7 +17,7 @@ import io
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -39,8 +39,9 @@ from ruamel.yaml.scalarstring import ScalarString
 
 from bot.errors import ConfigError, ConfigErrors
 from bot.http import HttpSettings
-from bot.models import Profile, split_arxiv_id
+from bot.models import Profile, ZoteroLibrary, split_arxiv_id
 from bot.notifiers import NOTIFIERS
+from bot.relevance.library import LibraryError, read_bibtex, with_library
 from bot.schema import Strict, one_line
 from bot.sources import SOURCES
 from bot.sources.base import BaseUrl, SourceSettings
@@ -388,6 +389,22 @@ def _typed_text(value: float) -> str | None:
 ArxivIdEntry = Annotated[str, BeforeValidator(_typed_arxiv_id)]
 
 
+class ZoteroModel(Strict):
+    """`library: zotero:` of a profile (bot/relevance/library.py reads it at run time)."""
+
+    user: int = Field(gt=0)  # the numeric user ID (zotero.org/settings/keys)
+    collection: str | None = Field(None, min_length=1)  # a collection's name; none: all
+    api_key_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    base_url: BaseUrl = "https://api.zotero.org"
+
+
+class LibraryModel(Strict):
+    """`library:` of a profile: where its example papers also come from."""
+
+    bibtex: str | None = Field(None, min_length=1)  # a .bib file, relative to the profile
+    zotero: ZoteroModel | None = None
+
+
 class ProfileModel(Strict):
     """The keys of a profile file. See config/profiles/*.yaml for a commented example."""
 
@@ -404,6 +421,7 @@ class ProfileModel(Strict):
     authors: list[str] = Field(default_factory=list)  # followed authors
     upvote_weight: float = Field(default=0.0, ge=0, le=1)
     notify: dict[str, Any] = Field(default_factory=dict)
+    library: LibraryModel | None = None  # example papers from a BibTeX file or Zotero
 
     _name = field_validator("name")(one_line)
 
@@ -471,6 +489,7 @@ def load_profile(path: Path, notifiers: Mapping[str, BaseModel] | None = None) -
         and not model.keywords
         and not model.papers
         and not (model.authors)
+        and not (model.library and (model.library.bibtex or model.library.zotero))
     ):
         raise ConfigErrors(
             [
@@ -482,7 +501,7 @@ def load_profile(path: Path, notifiers: Mapping[str, BaseModel] | None = None) -
                 )
             ]
         )
-    return Profile(
+    profile = Profile(
         id=path.stem,
         name=model.name,
         description=model.description,
@@ -502,6 +521,38 @@ def load_profile(path: Path, notifiers: Mapping[str, BaseModel] | None = None) -
             dest: target for dest, target in addressed.items() if dest.split(":", 1)[1] != target
         },
     )
+    return _with_library(profile, model.library, data, path)
+
+
+def _with_library(profile: Profile, library: LibraryModel | None, data: Any, path: Path) -> Profile:
+    """`profile` with its library's examples: the BibTeX file read now (a file that cannot be
+    read is this profile's error, naming the .bib file's line), Zotero noted for the run."""
+    if library is None:
+        return profile
+    if library.zotero is not None:
+        z = library.zotero
+        profile = replace(
+            profile,
+            zotero=ZoteroLibrary(z.user, z.collection, z.api_key_env, z.base_url.rstrip("/")),
+        )
+    if library.bibtex is None:
+        return profile
+    bib = Path(os.path.normpath(path.parent / library.bibtex))
+    try:
+        found = read_bibtex(bib)
+    except LibraryError as exc:
+        raise ConfigErrors(
+            [
+                ConfigError(
+                    f"cannot use the library: {exc}",
+                    file=str(path),
+                    line=_line_of(data, ("library", "bibtex")),
+                    field="library.bibtex",
+                    hint=exc.hint,
+                )
+            ]
+        ) from exc
+    return with_library(profile, found, str(bib))
 
 
 def load_profiles(

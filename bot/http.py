@@ -272,16 +272,19 @@ class Http:
         params: Mapping[str, str | int] | None = None,
         *,
         pace: Pace | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Response:
-        """GET with the retry policy above. Raises FetchError; never returns a 4xx/5xx."""
+        """GET with the retry policy above. Raises FetchError; never returns a 4xx/5xx.
+        `headers` are sent with the request (and its same-host redirects): where an API key
+        goes, never into the URL, which errors and logs show."""
         self.gate.check_url(url)
         effective = pace_for(url, pace)
         if effective is None:
-            return self._get_with_retries(url, params)
+            return self._get_with_retries(url, params, headers=headers)
         lock, last_end = self._pace_state(effective.group)
         self._take_turn(lock, url)  # one request of the group at a time
         try:
-            return self._get_with_retries(url, params, effective, last_end)
+            return self._get_with_retries(url, params, effective, last_end, headers)
         finally:
             last_end[0] = time.monotonic()
             lock.release()
@@ -320,6 +323,7 @@ class Http:
         params: Mapping[str, str | int] | None,
         pace: Pace | None = None,
         last_end: list[float] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Response:
         last_end = last_end if last_end is not None else [float("-inf")]
         attempts = self.settings.retries + 1
@@ -328,7 +332,7 @@ class Http:
             delay = self.settings.backoff * 2 ** (attempt - 1)
             self._wait_turn(pace, last_end, url)
             try:
-                response = self._get_once(url, params)
+                response = self._get_once(url, params, headers)
             except FetchError as exc:
                 last_end[0] = time.monotonic()
                 unresolved += exc.unresolved
@@ -372,7 +376,12 @@ class Http:
             self._pause(delay, "to retry", url)
         raise AssertionError("unreachable")  # pragma: no cover - the loop always returns or raises
 
-    def _get_once(self, url: str, params: Mapping[str, str | int] | None) -> Response:
+    def _get_once(
+        self,
+        url: str,
+        params: Mapping[str, str | int] | None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
         """One request (and the redirects it leads to), within `request_deadline`."""
         own = Deadline.after(
             self.settings.request_deadline,
@@ -385,7 +394,7 @@ class Http:
             if limit.remaining() <= 0:
                 raise limit.passed(url)
             try:
-                return self._follow(url, params, limit)
+                return self._follow(url, params, limit, headers)
             except httpx.TimeoutException as exc:
                 if limit.remaining() <= 0:
                     raise limit.passed(url) from exc
@@ -412,12 +421,18 @@ class Http:
                 raise
 
     def _follow(
-        self, url: str, params: Mapping[str, str | int] | None, limit: Deadline
+        self,
+        url: str,
+        params: Mapping[str, str | int] | None,
+        limit: Deadline,
+        headers: Mapping[str, str] | None = None,
     ) -> Response:
         target, query = url, params
         for _ in range(MAX_REDIRECTS + 1):
             timeout = min(self.settings.timeout, max(limit.remaining(), 0.001))
-            with self._client.stream("GET", target, params=query, timeout=timeout) as r:
+            with self._client.stream(
+                "GET", target, params=query, headers=headers, timeout=timeout
+            ) as r:
                 if r.has_redirect_location:
                     target = str(r.url.join(r.headers["location"]))
                     why = redirect_refusal(url, target)

@@ -14,6 +14,8 @@ nothing anywhere:
     sources   each upstream answers like itself (the HF API a      one GET per source through
               JSON list, the RSS feed a feed, a saved arXiv        bot.http, without retries
               query accepted by arXiv)
+    zotero    each profile's Zotero library (`library: zotero:`)   its listing, as a run reads
+              can be read: the key, the user, the collection       it, without retries
 
 Not proven, because only a real post or mail would: a channel's own posting restrictions
 (#general limited to admins), that a mailbox exists, that a message's layout is accepted.
@@ -33,6 +35,7 @@ from bot.config import Settings
 from bot.errors import FetchError
 from bot.http import Http
 from bot.models import Check, Profile
+from bot.relevance.library import LibraryError, read_zotero
 
 _SOURCE_HINT = "the source may be down: try again later; if it persists, check its base_url"
 
@@ -50,6 +53,7 @@ def live_checks(
             wanted.append(target)
     yield from _notifier_checks(settings, targets, env)
     yield from _source_checks(settings)
+    yield from _library_checks(settings, profiles, env)
 
 
 def _notifier_checks(
@@ -105,3 +109,27 @@ def _source_checks(settings: Settings) -> Iterator[Check]:
                 yield Check(name, "skipped", "this source has no live check")
             else:
                 yield Check(name, "ok", proven)
+
+
+def _library_checks(
+    settings: Settings, profiles: Sequence[Profile], env: Mapping[str, str]
+) -> Iterator[Check]:
+    """Each profile's Zotero library, read as a run reads it (bot/relevance/library.py)."""
+    with Http(settings.http.model_copy(update={"retries": 0})) as http:
+        for profile in profiles:
+            if profile.zotero is None:
+                continue
+            name = f"zotero {profile.id}"
+            try:
+                found = read_zotero(http, profile.zotero, env)
+            except LibraryError as exc:
+                yield Check(name, "failed", str(exc), exc.hint)
+                continue
+            where = f"user {profile.zotero.user}" + (
+                f", collection {profile.zotero.collection!r}" if profile.zotero.collection else ""
+            )
+            yield Check(
+                name,
+                "ok",
+                f"{where}: {len(found.ids)} example papers, {len(found.papers)} with their text",
+            )

@@ -128,6 +128,21 @@ class Profile:
     # destination -> the target as written, when it says more than the destination: how a
     # message addresses it ("email:alice@lab.example" -> "Alice Liu <alice@lab.example>")
     addressees: Mapping[str, str] = field(default_factory=dict)
+    # Example papers the profile's library (`library:`, bot/relevance/library.py) gives with
+    # their text (title + abstract): used as they are, never looked up. Their ids are in
+    # `examples`, after the YAML's `papers:`.
+    library_papers: tuple[Paper, ...] = ()
+    zotero: ZoteroLibrary | None = None  # a Zotero library read at run time, if any
+
+
+@dataclass(frozen=True)
+class ZoteroLibrary:
+    """`library: zotero:` of a profile: a user's Zotero library, or one collection of it."""
+
+    user: int
+    collection: str | None = None  # a collection's name (or key); None: the whole library
+    api_key_env: str | None = None  # the variable holding the API key (a private library)
+    base_url: str = "https://api.zotero.org"
 
 
 # The first reason of a followed author's paper is "followed author NAME". The outbox keeps the

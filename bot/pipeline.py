@@ -57,6 +57,7 @@ from bot.outbox import Queued, messages, share
 from bot.progress import progress
 from bot.relevance import scoring
 from bot.relevance.examples import resolve_examples
+from bot.relevance.library import with_zotero
 from bot.relevance.reference import KEEP_VECTORS, Reference, StoredVector, encode_rows
 from bot.relevance.tfidf import MemoryDocFreqs, Space, Vocabulary, terms_of
 from bot.relevance.votes import voted_ids
@@ -147,13 +148,15 @@ def run_once(
     newcomers = first_digest.newcomers(app.store, profiles, fresh_install)
     # Readers' votes (relevance/votes.py): each profile's net vote per paper, read once a run.
     votes = {p.id: app.store.votes.net(p.id) for p in profiles}
-    examples = (
-        resolve_examples(
+    examples: dict[str, Paper] = {}
+    if scored_days or newcomers:
+        # Zotero libraries are read only when something is scored (relevance/library.py).
+        profiles = with_zotero(profiles, app.http, app.env)
+        current = {p.id: p for p in profiles}
+        newcomers = [current[p.id] for p in newcomers]
+        examples = resolve_examples(
             app.store, app.http, app.settings.arxiv_api_url, profiles, voted_ids(votes)
         )
-        if scored_days or newcomers
-        else {}
-    )
     # Before this run's papers are stored: the newcomers' first digests read the stored ones.
     firsts = first_digest.first_digests(
         app.store, [s.name for s in app.sources], newcomers, examples

@@ -19,6 +19,7 @@ warning.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from bot.errors import ConfigError, StateError
 from bot.http import Http
 from bot.models import Match, Paper, Profile
 from bot.relevance.examples import resolve_examples
+from bot.relevance.library import with_zotero
 from bot.relevance.reference import Reference
 from bot.relevance.scoring import Candidate, evaluate
 from bot.relevance.votes import voted_ids
@@ -145,6 +147,7 @@ def preview_days(
             examples = resolve_examples(store, None, settings.arxiv_api_url, [profile], voted)
         else:
             with Http(settings.http) as http:  # the store is read-only: nothing is cached
+                [profile] = with_zotero([profile], http, os.environ)
                 examples = resolve_examples(store, http, settings.arxiv_api_url, [profile], voted)
         return _preview(store, settings, profile, first, last, examples, votes)
     finally:

@@ -74,6 +74,12 @@ def check(config: Path | None, verbose: bool, live: bool) -> int:
     for profile in profiles:
         where = ", ".join(profile.destinations) or "console"
         click.echo(f"profile {profile.id}: ok ({profile.name!r} -> {where})")
+        key_env = profile.zotero.api_key_env if profile.zotero else None
+        if key_env and not os.environ.get(key_env, "").strip():  # not an error: Slack's way
+            click.echo(
+                f"profile {profile.id}: library.zotero: {key_env} is not set: its Zotero library "
+                "is not read until it is (the profile is scored without it)"
+            )
     if errors:
         _print_error(ConfigErrors(errors))
         files = len({e.file for e in errors})
@@ -144,17 +150,36 @@ def profile() -> None:
 @profile.command("new")
 @_common
 @click.argument("name")
+@click.option(
+    "--from-bibtex",
+    "bibtex",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="seed it from a .bib file: its papers become examples (library: bibtex:), its most "
+    "distinctive terms the description and keywords",
+)
 @_guard
-def profile_new(config: Path | None, verbose: bool, name: str) -> int:
+def profile_new(config: Path | None, verbose: bool, name: str, bibtex: Path | None) -> int:
     """Write a commented profile titled NAME into the profiles folder (file name from NAME).
 
-    It passes `digestbot check` as written; describe your interest in it, then preview it."""
-    from bot.onboarding import write_new_profile
+    It passes `digestbot check` as written; describe your interest in it, then preview it.
+    With --from-bibtex FILE, it is seeded from your library (README: "Seeding a profile from
+    your library")."""
+    from bot.onboarding import library_profile_text, write_new_profile
+    from bot.relevance.library import LibraryError
 
     _setup_logging(verbose, daemon=False)
     settings = _settings(config)
+    text = None
+    if bibtex is not None:
+        try:
+            text = library_profile_text(name, bibtex, settings.profiles_dir, settings.state_path)
+        except LibraryError as exc:
+            click.echo(f"error: --from-bibtex: {exc}", err=True)
+            if exc.hint:
+                click.echo(f"  hint: {exc.hint}", err=True)
+            return EXIT_CONFIG
     try:
-        path = write_new_profile(settings.profiles_dir, name)
+        path = write_new_profile(settings.profiles_dir, name, text)
     except ValueError as exc:
         click.echo(f"error: {exc}", err=True)
         click.echo("  hint: give the profile a title with letters or digits", err=True)

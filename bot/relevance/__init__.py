@@ -6,5 +6,6 @@
 - `scoring`    profile vectors, percentile scores, thresholds, exclusions, followed authors
 - `reasons`    which shared terms may be shown as reasons
 - `examples`   profiles' example papers: from the store, else once from the arXiv API
+- `library`    examples from the user's library: a BibTeX file, a Zotero library
 - `votes`      readers' votes (+1 / -1 per person, paper and profile) in the state file
 """

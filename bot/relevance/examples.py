@@ -6,6 +6,12 @@ all missing ids, paced like every arXiv request) and cached in the state file. I
 be reached the profile is scored without those examples and the ids are asked for again on the
 next run: a missing example never stops a run.
 
+A profile's library (bot/relevance/library.py) adds examples: those it gives with their text
+(`Profile.library_papers`) are used as they are; the others are looked up here like `papers:`.
+Only arXiv ids are asked of arXiv; an example known only by its DOI (`doi:10.1016/...`) is found
+when a source stored that paper, else it is named in a warning (arXiv would refuse the whole
+`id_list` for one id that is not its own).
+
 `preview` and `replay` find examples the same way (`for_tuning`), through the same Http client
 and address gate, but never write the state: what they fetch serves that one command (one
 request for all its missing ids) and is cached by the next live run.
@@ -19,7 +25,7 @@ from pathlib import Path
 
 from bot.errors import FetchError, StateError
 from bot.http import Http, HttpSettings, Pace
-from bot.models import Paper, Profile
+from bot.models import Paper, Profile, split_arxiv_id
 from bot.sources.arxiv_feed import parse_atom
 from bot.store import Store
 
@@ -44,11 +50,17 @@ def resolve_examples(
     """id -> paper for every example and counter-example id the profiles name and every
     `voted` paper; each one found nowhere is named in a warning."""
     wanted = wanted_ids(profiles, voted)
-    found = find_examples(store, http, api_url, wanted)
+    known = library_papers(profiles)
+    found = {**known, **find_examples(store, http, api_url, [i for i in wanted if i not in known])}
     for pid in wanted:
         if pid not in found:
             log.warning("example paper %s is unknown for now: scored without it", pid)
     return found
+
+
+def library_papers(profiles: Sequence[Profile]) -> dict[str, Paper]:
+    """id -> paper for the examples the profiles' libraries give with their text."""
+    return {p.id: p for profile in profiles for p in profile.library_papers}
 
 
 def find_examples(
@@ -64,8 +76,9 @@ def find_examples(
             missing.append(pid)
         else:
             found[pid] = paper
-    if missing and http is not None:
-        fetched = _fetch(http, api_url, missing)
+    on_arxiv = [pid for pid in missing if split_arxiv_id(pid) is not None]
+    if on_arxiv and http is not None:
+        fetched = _fetch(http, api_url, on_arxiv)
         found.update({p.id: p for p in fetched})
         if fetched and store is not None and not store.readonly:
             store.cache_examples(fetched)
@@ -78,9 +91,10 @@ def for_tuning(
     """The profiles' examples for `replay`, found as a live run finds them: the state file's
     papers and cache (read-only; `state` None or missing: none), then the arXiv API once.
     Those found nowhere are left out, without a warning (the caller may find them elsewhere)."""
-    wanted = wanted_ids(profiles)
+    known = library_papers(profiles)
+    wanted = [i for i in wanted_ids(profiles) if i not in known]
     if not wanted:
-        return {}
+        return known
     store = None
     if state is not None and state.is_file():
         try:
@@ -89,7 +103,7 @@ def for_tuning(
             log.warning("example papers: the state's cache is not read (%s): asking arXiv", exc)
     try:
         with Http(http_settings) as http:
-            return find_examples(store, http, api_url, wanted)
+            return {**known, **find_examples(store, http, api_url, wanted)}
     finally:
         if store is not None:
             store.close()
