@@ -36,7 +36,8 @@ ALIASES = "aliases"  # the extras key holding a paper's other ids
 DOI_PREFIX = "doi:"
 
 # A DOI: "10." + a registrant code of 4-9 digits (possibly dotted sub-codes) + "/" + a suffix.
-_DOI = re.compile(r"10\.\d{4,9}(?:\.\d+)*/\S+")
+# Printable ASCII only, bounded: a DOI from a feed or a library becomes an id shown to people.
+_DOI = re.compile(r"10\.\d{4,9}(?:\.\d+)*/[!-~]{1,200}")
 _DOI_PREFIXES = (
     "https://doi.org/",
     "http://doi.org/",

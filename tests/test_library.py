@@ -25,11 +25,11 @@ import pytest
 from bot.config import load_profile
 from bot.errors import ConfigErrors
 from bot.http import Http, HttpSettings
+from bot.identity import normalize_doi
 from bot.models import Profile, ZoteroLibrary
 from bot.relevance.library import (
     LibraryError,
     distinctive_terms,
-    normalize_doi,
     read_bibtex,
     read_zotero,
     with_zotero,

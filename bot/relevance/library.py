@@ -51,6 +51,7 @@ from bibtexparser.model import DuplicateFieldKeyBlock, Entry
 
 from bot.errors import DigestbotError, FetchError
 from bot.http import Http, Pace
+from bot.identity import DOI_PREFIX, normalize_doi
 from bot.models import Paper, Profile, ZoteroLibrary, fold_whitespace, split_arxiv_id
 from bot.relevance.reasons import prose, readable
 from bot.relevance.tfidf import DocFreqs, idf, terms_of
@@ -65,8 +66,6 @@ ZOTERO_PACE = Pace("zotero", 1.0)  # one request a second: the API asks clients 
 _ARXIV_DOI = re.compile(r"10\.48550/arxiv\.(?P<id>.+)", re.IGNORECASE)
 # Printable ASCII only, as every registered DOI in practice: the id is shown in reasons, and a
 # bidi or zero-width character would make it read as another.
-_DOI = re.compile(r"10\.\d{4,9}/[!-~]{1,200}")
-_DOI_URL = re.compile(r"https?://(?:dx\.)?doi\.org/(?P<doi>10\.\S+)", re.IGNORECASE)
 # "arXiv:1911.03393 [cs, stat]" (Zotero's `journal`/`note`), "arXiv preprint arXiv:2305.11832"
 _ARXIV_MENTION = re.compile(r"\barxiv:\s*(?P<id>\d{4}\.\d{4,5}(?:v\d+)?)", re.IGNORECASE)
 _KEY_CHARS = re.compile(r"[^\w:.\-/]+")
@@ -93,16 +92,6 @@ class LibraryExamples:
 
 
 # --------------------------------------------------------------------------- one entry
-
-
-def normalize_doi(raw: str) -> str | None:
-    """The DOI in `raw` (bare, `doi:`-prefixed or a doi.org link), lower-cased; None if none."""
-    text = raw.strip()
-    m = _DOI_URL.match(text)
-    if m:
-        text = m.group("doi")
-    text = text.removeprefix("doi:").removeprefix("DOI:").strip()
-    return text.lower() if _DOI.fullmatch(text) else None
 
 
 def _arxiv_id(
@@ -139,7 +128,7 @@ def _example(
 ) -> tuple[str | None, Paper | None]:
     """(id, paper): the example an entry is, with its paper when its text is known;
     (None, None) when it cannot be one."""
-    pid = arxiv_id or (f"doi:{doi}" if doi else None)
+    pid = arxiv_id or (DOI_PREFIX + doi if doi else None)
     title, abstract = fold_whitespace(title), fold_whitespace(abstract)
     if title and abstract:
         pid = pid or fallback_id
