@@ -15,8 +15,8 @@ from bot.store import Store
 
 
 def status_lines(settings: Settings, now: datetime | None = None) -> list[str]:
-    """One line for the state, one per source, one per destination, then the daemon's
-    heartbeat and the next scheduled runs."""
+    """One line for the state, one per source, one per destination, one per profile with
+    votes, then the daemon's heartbeat and the next scheduled runs."""
     now = now or datetime.now(ZoneInfo(settings.timezone))
     if not settings.state_path.exists():
         lines = [f"state: {settings.state_path} does not exist yet (no run so far)"]
@@ -93,4 +93,9 @@ def _lines(settings: Settings, store: Store) -> list[str]:
         lines.append(line)
     if not counts:
         lines.append("destinations: nothing delivered or queued yet")
+    votes = store.votes.counts()
+    for profile_id, (up, down) in sorted(votes.items()):
+        lines.append(f"votes for {profile_id}: {up} 👍, {down} 👎")
+    if not votes:
+        lines.append("votes: none yet")
     return lines

@@ -73,12 +73,17 @@ def find_examples(
 
 
 def for_tuning(
-    state: Path | None, http_settings: HttpSettings, api_url: str, profiles: Sequence[Profile]
+    state: Path | None,
+    http_settings: HttpSettings,
+    api_url: str,
+    profiles: Sequence[Profile],
+    voted: Iterable[str] = (),
 ) -> dict[str, Paper]:
-    """The profiles' examples for `replay`, found as a live run finds them: the state file's
-    papers and cache (read-only; `state` None or missing: none), then the arXiv API once.
-    Those found nowhere are left out, without a warning (the caller may find them elsewhere)."""
-    wanted = wanted_ids(profiles)
+    """The profiles' examples (and the `voted` papers) for `replay`, found as a live run finds
+    them: the state file's papers and cache (read-only; `state` None or missing: none), then
+    the arXiv API once. Those found nowhere are left out, without a warning (the caller may find
+    them elsewhere)."""
+    wanted = wanted_ids(profiles, voted)
     if not wanted:
         return {}
     store = None
