@@ -25,6 +25,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -41,6 +42,7 @@ from bot.relevance.votes import Vote, net
 from bot.store import Store
 
 SIGNS = {"+": 1, "-": -1, "~": 0}  # 0: withdraw
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 TITLE_WIDTH = 60
 
 
@@ -224,17 +226,38 @@ class ExportedVote(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    day: date = Field(strict=False)  # a JSON string YYYY-MM-DD
+    day: date
     profile: str = Field(min_length=1)
     id: str
     vote: Literal[1, -1]
+
+    @field_validator("day", mode="before")
+    @classmethod
+    def _iso_day(cls, value: object) -> object:
+        # Only the text YYYY-MM-DD: pydantic's lax dates would also take a timestamp number or
+        # a datetime at midnight, which no export writes.
+        if isinstance(value, str) and _DAY.fullmatch(value):
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                pass  # 2025-02-30: said below
+        if isinstance(value, date):
+            return value
+        raise ValueError("a day is written YYYY-MM-DD")
+
+    @field_validator("vote", mode="before")
+    @classmethod
+    def _not_a_bool(cls, value: object) -> object:
+        if isinstance(value, bool):  # JSON true is not the number 1
+            raise ValueError("a vote is 1 or -1")
+        return value
 
     @field_validator("id")
     @classmethod
     def _arxiv_id(cls, value: str) -> str:
         parsed = split_arxiv_id(value)
         if parsed is None:
-            raise ValueError(f"{value!r} is not an arXiv id (like 2401.01234)")
+            raise ValueError("not an arXiv id (like 2401.01234)")
         return parsed[0]
 
     def line(self) -> str:
