@@ -1,4 +1,5 @@
-"""`digestbot status`: what the state file says about each source and destination.
+"""`digestbot status`: what the state file says about each source and destination, and how
+many votes each profile has.
 
 Read-only: it opens the state the way --dry-run does and never creates or migrates it.
 """

@@ -461,3 +461,30 @@ def test_a_vote_moves_the_next_ranking_the_way_it_was_cast(tmp_path: Path) -> No
     assert any(f"  {low}  " in ln and "👍 voted" in ln for ln in lines)
     assert all("👎 voted" not in ln for ln in lines if f"  {high}  " not in ln)
     assert "votes for agents: 1 👍, 1 👎" in status.stdout
+
+
+def test_write_keeps_a_four_space_indentation(voting: Bot) -> None:
+    text = 'name: Deep\npapers:\n    - "2607.26627"\nnotify:\n    slack: "#papers-spec"\n'
+    path = voting.profile("deep.yaml", text)
+    record(voting, Vote("deep", BM25_ID, 1, "slack:U1", "slack", date(2026, 7, 31)))
+    done = voting.run("profile", "learned", "deep", "--write")
+    assert done.returncode == 0, done.stderr
+    assert path.read_text(encoding="utf-8") == text.replace(
+        '"2607.26627"\n', f'"2607.26627"\n    - "{BM25_ID}"\n'
+    )
+
+
+def test_write_refuses_a_layout_it_cannot_keep(voting: Bot) -> None:
+    text = "name: Spaced\nkeywords: [ speculative decoding,  draft model ]\n"
+    path = voting.profile("spaced.yaml", text)
+    record(voting, Vote("spaced", BM25_ID, 1, "slack:U1", "slack", date(2026, 7, 31)))
+    done = voting.run("profile", "learned", "spaced", "--write")
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"error: {path}: cannot merge into this file without changing its layout (spacing, "
+        "indentation, line breaks): nothing was written",
+        "  hint: run without --write and paste the printed lines yourself",
+    ]
+    assert path.read_text(encoding="utf-8") == text
+    printed = voting.run("profile", "learned", "spaced")  # the lines to paste still print
+    assert printed.returncode == 0 and f'papers: ["{BM25_ID}"]' in printed.stdout

@@ -188,8 +188,8 @@ def _reproducing(path: Path, text: str) -> tuple[YAML, Any]:
         if out.getvalue() == text and isinstance(data, CommentedMap):
             return yaml, data
     raise ConfigError(
-        "cannot merge into this file without changing its layout (indentation, line breaks): "
-        "nothing was written",
+        "cannot merge into this file without changing its layout (spacing, indentation, line "
+        "breaks): nothing was written",
         file=str(path),
         hint="run without --write and paste the printed lines yourself",
     )
