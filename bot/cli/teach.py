@@ -210,7 +210,7 @@ def profile_learned(config: Path | None, verbose: bool, profile_id: str, write: 
     """PROFILE's net votes as `papers:` / `not_like:` lines to paste into its file (papers the
     file does not list yet). With --write, merged into the file for you."""
     from bot.relevance.feedback import FeedbackError, installed_profile
-    from bot.relevance.learned import learned_text, merge_learned, net_votes
+    from bot.relevance.learned_yaml import learned_text, merge_learned, net_votes
     from bot.store import Store
 
     _setup_logging(verbose, daemon=False)

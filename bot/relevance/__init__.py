@@ -8,5 +8,5 @@
 - `examples`   profiles' example papers: from the store, else once from the arXiv API
 - `votes`      readers' votes (+1 / -1 per person, paper and profile) in the state file
 - `feedback`   votes from the command line (`digestbot feedback`), and the export format
-- `learned`    net votes as a profile's `papers:` / `not_like:` lines (`profile learned`)
+- `learned_yaml` net votes as a profile's `papers:` / `not_like:` lines (`profile learned`)
 """
