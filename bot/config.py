@@ -389,6 +389,17 @@ def _typed_text(value: float) -> str | None:
 ArxivIdEntry = Annotated[str, BeforeValidator(_typed_arxiv_id)]
 
 
+def arxiv_id_entry(value: object) -> str | None:
+    """The canonical id an entry of `papers:` / `not_like:` (as ruamel's round-trip loader read
+    it: text or an unquoted number) stands for, else None (`profile learned --write`)."""
+    try:
+        typed = _typed_arxiv_id(value)
+    except PydanticCustomError:
+        return None
+    parsed = split_arxiv_id(typed) if isinstance(typed, str) else None
+    return parsed[0] if parsed else None
+
+
 class ZoteroModel(Strict):
     """`library: zotero:` of a profile (bot/relevance/library.py reads it at run time)."""
 

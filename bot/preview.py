@@ -104,28 +104,36 @@ class Preview:
     last: date
     state: Path
     days: list[PreviewDay] = field(default_factory=list)
+    votes: dict[str, int] = field(default_factory=dict)  # net vote per paper id (+1 / -1)
+    counts: tuple[int, int] = (0, 0)  # the profile's votes: (+1, -1)
 
     def as_json(self) -> dict[str, Any]:
+        up, down = self.counts
         return {
             "profile": self.profile.name,
             "min_score": self.profile.min_score,
+            "votes": {"up": up, "down": down},
             "days": [
                 {
                     "day": d.day.isoformat(),
-                    "sent": [_paper_json(c.match) for c in d.sent],
-                    "under": [{**_paper_json(c.match), "held_back": c.held_back} for c in d.under],
+                    "sent": [_paper_json(c.match, self.votes) for c in d.sent],
+                    "under": [
+                        {**_paper_json(c.match, self.votes), "held_back": c.held_back}
+                        for c in d.under
+                    ],
                 }
                 for d in self.days
             ],
         }
 
 
-def _paper_json(match: Match) -> dict[str, Any]:
+def _paper_json(match: Match, votes: Mapping[str, int]) -> dict[str, Any]:
     return {
         "id": match.paper.id,
         "title": match.paper.title,
         "score": match.score,
         "reasons": list(match.why),
+        "voted": votes.get(match.paper.id),  # 1, -1, or null: the net vote on it
     }
 
 
@@ -163,7 +171,9 @@ def _preview(
     examples: Mapping[str, Paper],
     votes: Mapping[str, Mapping[str, int]],
 ) -> Preview:
-    result = Preview(profile, first, last, settings.state_path)
+    net = dict(votes.get(profile.id, {}))
+    counts = store.votes.counts().get(profile.id, (0, 0))
+    result = Preview(profile, first, last, settings.state_path, votes=net, counts=counts)
     by_day: dict[date, list[Paper]] = {}
     for paper in store.papers_of_days(first, last):
         if paper.day is not None:
@@ -198,6 +208,7 @@ def text_lines(result: Preview) -> list[str]:
     lines = [
         f"preview of {p.id} ({p.name}): min_score {p.min_score}, max_per_digest "
         f"{p.max_per_digest}; stored papers of {result.first} .. {result.last} in {result.state}",
+        _votes_line(result),
     ]
     if not result.days:
         lines.append("no stored papers in this window (try a longer --since)")
@@ -205,19 +216,35 @@ def text_lines(result: Preview) -> list[str]:
     for d in result.days:
         lines.append("")
         lines.append(f"{d.day}: {len(d.sent)} of {d.papers} papers would be sent")
-        lines.extend(_line(c.match) for c in d.sent)
+        lines.extend(_line(c.match, voted=result.votes.get(c.match.paper.id)) for c in d.sent)
         if d.under:
             lines.append("  under the threshold:")
-            lines.extend(_line(c.match, c.held_back) for c in d.under)
+            lines.extend(
+                _line(c.match, c.held_back, result.votes.get(c.match.paper.id)) for c in d.under
+            )
     lines.append("")
     lines.append(f"{sent} paper(s) would have been sent over {len(result.days)} day(s)")
     return lines
 
 
-def _line(match: Match, held_back: str | None = None) -> str:
+def _votes_line(result: Preview) -> str:
+    up, down = result.counts
+    if not up and not down:
+        return "votes: none yet (`digestbot feedback` or the digest's buttons give some)"
+    liked = sum(v > 0 for v in result.votes.values())
+    return (
+        f"votes: {up} 👍, {down} 👎 (net: {liked} paper(s) liked, "
+        f"{len(result.votes) - liked} disliked; `digestbot feedback {result.profile.id} --list`)"
+    )
+
+
+def _line(match: Match, held_back: str | None = None, voted: int | None = None) -> str:
     title = match.paper.title
     if len(title) > TITLE_WIDTH:
         title = title[: TITLE_WIDTH - 3].rstrip() + "..."
     why = "; ".join(match.why)
     held = f"  [{held_back}]" if held_back else ""
-    return f"  {match.score:.2f}  {match.paper.id}  {title}{held}" + (f"  ({why})" if why else "")
+    mark = "" if voted is None else ("  👍 voted" if voted > 0 else "  👎 voted")
+    return f"  {match.score:.2f}  {match.paper.id}  {title}{mark}{held}" + (
+        f"  ({why})" if why else ""
+    )

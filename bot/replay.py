@@ -41,7 +41,7 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from multiprocessing import get_context
 from pathlib import Path
 from typing import IO
@@ -52,9 +52,11 @@ from bot import archive
 from bot.models import Paper, Profile
 from bot.pipeline import COLD_START_DOCS
 from bot.progress import progress
+from bot.relevance.feedback import net_before
 from bot.relevance.reference import Reference
 from bot.relevance.scoring import Candidate, evaluate
 from bot.relevance.tfidf import MemoryDocFreqs, Space, terms_of
+from bot.relevance.votes import Vote
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +140,7 @@ class ReplayResult:
     jobs: int = 1
     tallies: list[ProfileTally] = field(default_factory=list)  # by profile name, then id
     missing_examples: list[str] = field(default_factory=list)
+    votes: dict[str, list[Vote]] = field(default_factory=dict)  # --feedback, per profile id
 
 
 def run_replay(
@@ -151,13 +154,15 @@ def run_replay(
     report: IO[str] | None = None,
     jobs: int = 1,
     examples: Mapping[str, Paper] | None = None,
+    votes: Mapping[str, Sequence[Vote]] | None = None,
 ) -> ReplayResult:
     """Replay the archive's days `first`..`last` (default: all) after reading the days from
     `history_from` (default: the archive's first day) to the day before `first` as history.
     Writes one JSON line per (day, profile, candidate) of each day's top `top` to `report`.
     `examples` are example papers found beforehand (id -> paper); the archive fills in the
-    others as it is read. Raises ArchiveError for an unreadable archive or a range without
-    days."""
+    others as it is read. `votes` (per profile id, e.g. from `replay --feedback`): a vote given
+    on day D counts from D+1 on, its paper found like an example paper. Raises ArchiveError for
+    an unreadable archive or a range without days."""
     start = time.perf_counter()
     files = archive.day_files(folder)  # warns about stray files once, here
     wanted = {
@@ -172,9 +177,13 @@ def run_replay(
         )
     ordered = sorted(profiles, key=lambda p: (p.name, p.id))
     jobs = max(1, min(jobs, len(scored)))
-    task = _Task(wanted, scored[0], ordered, top, report is not None, jobs, dict(examples or {}))
+    ids = {p.id for p in ordered}
+    kept = {pid: list(vs) for pid, vs in (votes or {}).items() if pid in ids}
+    task = _Task(
+        wanted, scored[0], ordered, top, report is not None, jobs, dict(examples or {}), kept
+    )
     parts = [_replay_part(task, 0, report)] if jobs == 1 else _in_workers(task, report)
-    result = _merge(folder, ordered, parts)
+    result = _merge(folder, ordered, parts, kept)
     result.jobs = jobs
     result.seconds = time.perf_counter() - start
     return result
@@ -192,6 +201,7 @@ class _Task:
     explain: bool  # build reasons for the top `top` (for the report)
     jobs: int
     examples: dict[str, Paper]  # example papers found before the replay (state, arXiv)
+    votes: dict[str, list[Vote]]  # per profile id: the readers' votes, each from its next day
 
 
 @dataclass
@@ -208,7 +218,7 @@ class _Part:
 def _replay_part(task: _Task, worker: int, report: IO[str] | None) -> _Part:
     """Read every day of `task`; score the days this worker owns (every `jobs`-th)."""
     part = _Part()
-    wanted = {i for p in task.profiles for i in (*p.examples, *p.not_like)}
+    wanted = _wanted(task.profiles, task.votes)
     examples: dict[str, Paper] = dict(task.examples)
     explain = task.top if task.explain else 0
     freqs = MemoryDocFreqs()
@@ -251,6 +261,8 @@ def _replay_part(task: _Task, worker: int, report: IO[str] | None) -> _Part:
                         reference=reference,
                         fresh_vectors=vectors,
                         explain=explain,
+                        # A vote given on day D counts from D+1 on: the reader rated D's digest.
+                        votes=net_before(task.votes, day),
                     )
                     counts = []
                     for profile in task.profiles:
@@ -329,8 +341,17 @@ def _day_of_row(line: str) -> str:
     return str(json.loads(line)["day"])
 
 
-def _merge(folder: Path, profiles: list[Profile], parts: list[_Part]) -> ReplayResult:
-    result = ReplayResult(archive=folder, tallies=[ProfileTally(p) for p in profiles])
+def _wanted(profiles: Sequence[Profile], votes: Mapping[str, Sequence[Vote]]) -> set[str]:
+    """The example, counter-example and voted papers' ids."""
+    return {i for p in profiles for i in (*p.examples, *p.not_like)} | {
+        v.paper_id for vs in votes.values() for v in vs
+    }
+
+
+def _merge(
+    folder: Path, profiles: list[Profile], parts: list[_Part], votes: dict[str, list[Vote]]
+) -> ReplayResult:
+    result = ReplayResult(archive=folder, tallies=[ProfileTally(p) for p in profiles], votes=votes)
     days = sorted((d for part in parts for d in part.days), key=lambda t: t[0])
     for day, new, counts in days:
         result.scored_days.append(day)
@@ -341,8 +362,7 @@ def _merge(folder: Path, profiles: list[Profile], parts: list[_Part]) -> ReplayR
         result.history_days += part.history_days
         result.papers_read += part.papers_read
         result.history_papers += part.history_papers
-    wanted = {i for p in profiles for i in (*p.examples, *p.not_like)}
-    result.missing_examples = sorted(wanted - parts[0].examples_found)
+    result.missing_examples = sorted(_wanted(profiles, votes) - parts[0].examples_found)
     return result
 
 
@@ -360,10 +380,32 @@ def summary_lines(result: ReplayResult, top: int) -> list[str]:
         f"new papers scored: {result.new_scored}; {result.seconds:.1f} s "
         f"({rate:.0f} papers/s, {result.jobs} job(s))",
     ]
+    given = sum(len(vs) for vs in result.votes.values())
+    if result.votes:
+        applied = sum(v.day < days[-1] for vs in result.votes.values() for v in vs)
+        lines.append(
+            f"feedback: {given} vote(s) on {len(result.votes)} profile(s), each counted from the "
+            f"day after it was given: {applied} applied by {days[-1]}"
+        )
     for tally in result.tallies:
         lines.append("")
         lines.extend(_profile_lines(tally, days, top))
+        if result.votes:
+            lines.append(_votes_line(result.votes.get(tally.profile.id, []), days))
     return lines
+
+
+def _votes_line(votes: list[Vote], days: list[date]) -> str:
+    """How many of a profile's votes the replay applied, and from which day."""
+    applied = [v for v in votes if v.day < days[-1]]
+    if not applied:
+        return f"  votes applied: none ({len(votes)} given, none before {days[-1]})"
+    up = sum(v.value > 0 for v in applied)
+    first = min(v.day for v in applied) + timedelta(days=1)
+    return (
+        f"  votes applied: {len(applied)} of {len(votes)} ({up} 👍, {len(applied) - up} 👎), "
+        f"the first from {max(first, days[0])} on"
+    )
 
 
 def _profile_lines(tally: ProfileTally, days: list[date], top: int) -> list[str]:

@@ -1,4 +1,5 @@
-"""`digestbot status`: what the state file says about each source and destination.
+"""`digestbot status`: what the state file says about each source and destination, and how
+many votes each profile has.
 
 Read-only: it opens the state the way --dry-run does and never creates or migrates it.
 """
@@ -15,8 +16,8 @@ from bot.store import Store
 
 
 def status_lines(settings: Settings, now: datetime | None = None) -> list[str]:
-    """One line for the state, one per source, one per destination, then the daemon's
-    heartbeat and the next scheduled runs."""
+    """One line for the state, one per source, one per destination, one per profile with
+    votes, then the daemon's heartbeat and the next scheduled runs."""
     now = now or datetime.now(ZoneInfo(settings.timezone))
     if not settings.state_path.exists():
         lines = [f"state: {settings.state_path} does not exist yet (no run so far)"]
@@ -93,4 +94,9 @@ def _lines(settings: Settings, store: Store) -> list[str]:
         lines.append(line)
     if not counts:
         lines.append("destinations: nothing delivered or queued yet")
+    votes = store.votes.counts()
+    for profile_id, (up, down) in sorted(votes.items()):
+        lines.append(f"votes for {profile_id}: {up} 👍, {down} 👎")
+    if not votes:
+        lines.append("votes: none yet")
     return lines

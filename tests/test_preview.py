@@ -101,18 +101,22 @@ def test_json(stored: Bot, draft: Path) -> None:
     done = stored.run("preview", str(draft), "--since", DAY, "--format", "json", "--offline")
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
-    assert list(doc) == ["profile", "min_score", "days"]
+    assert list(doc) == ["profile", "min_score", "votes", "days"]
     assert (doc["profile"], doc["min_score"]) == ("Retrieval draft", 0.85)
+    assert doc["votes"] == {"up": 0, "down": 0}
     [day] = doc["days"]
     assert list(day) == ["day", "sent", "under"] and day["day"] == DAY
-    assert [list(p) for p in day["sent"]] == [["id", "title", "score", "reasons"]] * 2
+    assert [list(p) for p in day["sent"]] == [["id", "title", "score", "reasons", "voted"]] * 2
+    assert all(p["voted"] is None for p in day["sent"] + day["under"])  # no votes yet
     assert all(p["score"] >= 0.85 and p["reasons"] for p in day["sent"])
     assert [(p["id"], p["held_back"]) for p in day["under"]] == [
         (BM25_ID, "excluded: scaling study"),
         ("2607.27652", "over max_per_digest"),
         ("2607.28374", "below min_score"),
     ]
-    assert all(list(p) == ["id", "title", "score", "reasons", "held_back"] for p in day["under"])
+    assert all(
+        list(p) == ["id", "title", "score", "reasons", "voted", "held_back"] for p in day["under"]
+    )
     assert day["under"][0]["title"].startswith("BM25 Wins at Scale")
 
 

@@ -564,3 +564,128 @@ def test_example_papers_cached_in_the_state_are_not_asked_again(tmp_path: Path) 
         assert done.returncode == 0, done.stderr
         assert "warning" not in done.stderr  # the example was found: in the state's cache
         assert len(api.requests) == 1  # not asked again
+
+
+# --------------------------------------------------------------------------- replay --feedback
+
+# Votes on the "llm" profile given on 2025-03-20, in the export format of `digestbot feedback`:
+# they count from 2025-03-21 on. Both papers are listed on 2025-03-19 (found in the archive).
+LIKED, DISLIKED = "2503.13531", "2503.13576"
+FEEDBACK = (
+    f'{{"day": "2025-03-20", "profile": "llm", "id": "{LIKED}", "vote": 1}}\n'
+    f'{{"day": "2025-03-20", "profile": "llm", "id": "{DISLIKED}", "vote": -1}}\n'
+    '{"day": "2025-03-20", "profile": "gone", "id": "2503.13587", "vote": 1}\n'
+)
+
+
+def test_feedback_changes_nothing_before_the_first_vote_and_counts_after(
+    tmp_path: Path, profiles_dir: Path
+) -> None:
+    votes = tmp_path / "votes.jsonl"
+    votes.write_text(FEEDBACK, encoding="utf-8")
+    args = [str(ARCHIVE), "--to", "2025-03-22", "--profiles", str(profiles_dir)]
+    plain, voted = tmp_path / "plain.jsonl", tmp_path / "voted.jsonl"
+    without = replay(*args, "--report", str(plain), "--jobs", "1")
+    with_votes = replay(*args, "--report", str(voted), "--jobs", "2", "--feedback", str(votes))
+    assert without.returncode == 0, without.stderr
+    assert with_votes.returncode == 0, with_votes.stderr
+    before, after = read_report(plain), read_report(voted)
+    for day in MAR:
+        for name in [*PLAIN, "NLP, not medical"]:
+            a = [r for r in before if r["day"] == str(day) and r["profile"] == name]
+            b = [r for r in after if r["day"] == str(day) and r["profile"] == name]
+            assert a, (day, name)
+            if name == "LLM reasoning" and day > date(2025, 3, 20):
+                assert a != b, day  # the votes count from the day after they were given
+            else:
+                assert a == b, (day, name)  # same papers, same scores, same reasons
+    out = with_votes.stdout
+    assert (
+        "feedback: 2 vote(s) on 1 profile(s), each counted from the day after it was given: "
+        "2 applied by 2025-03-22\n"
+    ) in out
+    assert "  votes applied: 2 of 2 (1 👍, 1 👎), the first from 2025-03-21 on\n" in out
+    assert "  votes applied: none (0 given, none before 2025-03-22)\n" in out  # other profiles
+    assert f"warning: {votes}: votes for profiles not replayed are ignored: gone" in (
+        with_votes.stderr
+    )
+    assert "feedback:" not in without.stdout
+
+
+GOOD = '{"day": "2025-03-20", "profile": "llm", "id": "2503.13531", "vote": 1}'
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        ("not json", ":2: not JSON: Expecting value"),
+        ("[1]", ":2: Input should be a valid dictionary"),
+        (GOOD.replace('"vote": 1', '"vote": 2'), ":2: vote: Input should be 1 or -1, got 2"),
+        (GOOD.replace('"vote": 1', '"vote": "1"'), ":2: vote: Input should be 1 or -1, got '1'"),
+        (GOOD.replace("2503.13531", "2503.1"), ":2: id: not an arXiv id (like 2401.01234)"),
+        (GOOD.replace('"2025-03-20"', '"20 March"'), ":2: day: a day is written YYYY-MM-DD"),
+        (GOOD.replace('"2025-03-20"', '"2025-02-30"'), ":2: day: a day is written YYYY-MM-DD"),
+        (GOOD.replace('"2025-03-20"', "0"), ":2: day: a day is written YYYY-MM-DD, got 0"),
+        (GOOD.replace('"2025-03-20"', '"2025-03-20T00:00"'), ":2: day: a day is written"),
+        (GOOD.replace('"vote": 1', '"vote": true'), ":2: vote: a vote is 1 or -1, got True"),
+        (GOOD.replace('"day": "2025-03-20", ', ""), ":2: day: required key is missing"),
+        (GOOD.replace("}", ', "who": "me"}'), ":2: who: unknown key"),
+        (GOOD.replace('"llm"', '""'), ":2: profile: String should have at least 1 character"),
+    ],
+    ids=lambda v: v if len(v) < 30 else None,
+)
+def test_a_bad_feedback_line_is_named_by_file_line_and_field(
+    tmp_path: Path, line: str, error: str
+) -> None:
+    from bot.errors import ConfigErrors
+    from bot.relevance.feedback import read_export
+
+    path = tmp_path / "votes.jsonl"
+    path.write_text(f"{GOOD}\n{line}\n\n", encoding="utf-8")
+    with pytest.raises(ConfigErrors) as caught:
+        read_export(path)
+    [err] = caught.value.errors
+    assert str(err).startswith(f"{path}{error}"), str(err)
+
+
+def test_replay_refuses_a_bad_feedback_file_before_replaying(
+    tmp_path: Path, profiles_dir: Path
+) -> None:
+    votes = tmp_path / "votes.jsonl"
+    votes.write_text(GOOD + "\n" + GOOD.replace('"vote": 1', '"vote": 0') + "\n", encoding="utf-8")
+    done = replay(str(ARCHIVE), "--profiles", str(profiles_dir), "--feedback", str(votes))
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[0] == (
+        f"error: {votes}:2: vote: Input should be 1 or -1, got 0"
+    )
+    assert done.stdout == ""  # nothing replayed
+
+
+def test_voted_papers_outside_the_archive_are_asked_of_the_arxiv_api(tmp_path: Path) -> None:
+    # The profile names 0808.05394 as its example; the votes like 1707.08567: one request asks
+    # for both, as the recorded query did (the example first, then the voted paper).
+    votes = tmp_path / "votes.jsonl"
+    votes.write_text(
+        '{"day": "2025-03-19", "profile": "like", "id": "1707.08567", "vote": 1}\n',
+        encoding="utf-8",
+    )
+    with arxiv_api() as api:
+        config = like_config(tmp_path, api, LIKE.replace(', "1707.08567"', ""))
+        report = tmp_path / "voted.jsonl"
+        done = replay(
+            str(ARCHIVE), "--config", str(config), "--to", "2025-03-22", "--report", str(report),
+            "--jobs", "1", "--feedback", str(votes), offline=False,
+        )  # fmt: skip
+        assert [r.query["id_list"] for r in api.requests] == ["0808.05394,1707.08567"]
+    assert done.returncode == 0, done.stderr
+    assert "1707.08567" not in done.stderr  # found: only the unknown example is warned about
+    assert "  votes applied: 1 of 1 (1 👍, 0 👎), the first from 2025-03-20 on\n" in done.stdout
+    plain = tmp_path / "plain.jsonl"
+    without = replay(
+        str(ARCHIVE), "--config", str(config), "--to", "2025-03-22", "--report", str(plain),
+        "--jobs", "1",
+    )  # fmt: skip
+    assert without.returncode == 0, without.stderr
+    rows, plain_rows = read_report(report), read_report(plain)
+    assert rows_of(rows, "2025-03-19") == rows_of(plain_rows, "2025-03-19")
+    assert rows_of(rows, "2025-03-20") != rows_of(plain_rows, "2025-03-20")  # its abstract counts

@@ -135,3 +135,19 @@ def test_a_state_from_before_votes_upgrades_and_keeps_its_papers(tmp_path: Path)
         assert store.votes.counts() == {"norm": (1, 0)}
     finally:
         store.close()
+
+
+def test_apply_records_and_withdraws_in_one_go(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "state.sqlite3")
+    try:
+        store.votes.record(vote("2607.00001", 1, "slack:U1"))
+        store.votes.record(vote("2607.00001", -1, "slack:U2"))
+        store.votes.record(vote("2607.00002", 1, "cli:alice"))
+        changed, removed = store.votes.apply(
+            [vote("2607.00002", 1, "cli:alice"), vote("2607.00003", -1, "cli:alice")],
+            [("norm", "2607.00001"), ("norm", "2607.00009")],
+        )
+        assert (changed, removed) == ([False, True], [2, 0])
+        assert store.votes.net("norm") == {"2607.00002": 1, "2607.00003": -1}
+    finally:
+        store.close()

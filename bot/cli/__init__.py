@@ -1,5 +1,6 @@
 """The `digestbot` command: once, run, check, init, profile new, retry, status, health, preview,
-replay. Each command returns an exit code; `main` is the console-script entry point.
+replay, feedback, profile learned. Each command returns an exit code; `main` is the
+console-script entry point.
 
 Exit codes: 0 ok (also "nothing new"), 1 a source or a delivery failed (or the state is
 unusable), 2 bad configuration. Errors print as one line plus a hint; the traceback only with -v.
@@ -11,6 +12,7 @@ fast.
     operate   once, run, retry, status, health
     setup     check, init, profile new
     tuning    preview, replay
+    teach     feedback, profile learned
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import sys
 
 import click
 
-from bot.cli import operate, setup, tuning  # noqa: F401  (importing registers the commands)
+from bot.cli import operate, setup, teach, tuning  # noqa: F401  (importing registers the commands)
 from bot.cli.base import EXIT_FAILED, EXIT_OK, cli
 
 __all__ = ["cli", "main"]

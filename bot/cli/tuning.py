@@ -129,6 +129,14 @@ def preview(
     is_flag=True,
     help="example papers from the archive only: neither the state nor the arXiv API is asked",
 )
+@click.option(
+    "--feedback",
+    "feedback_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="votes as JSON lines (the format of `digestbot feedback --export`); a vote given on "
+    "day D counts from D+1 on",
+)
 @_guard
 def replay(
     config: Path | None,
@@ -142,13 +150,16 @@ def replay(
     jobs: int | None,
     report: Path | None,
     offline: bool,
+    feedback_file: Path | None,
 ) -> int:
     """Replay past days of an archive: alerts per profile, nothing sent.
 
     ARCHIVE is a folder of day files (YYYY-MM-DD.jsonl[.gz], .json, .xml). The state is
     throwaway and in memory. Prints alerts per day per profile and what other min_score values
     would give. Example papers are found as a live run finds them (the state's cache, read
-    only, then the arXiv API once), else in the archive; --offline: in the archive only."""
+    only, then the arXiv API once), else in the archive; --offline: in the archive only.
+    With --feedback FILE, readers' votes count as a live run counts them, each from the day
+    after it was given; the voted papers are found as example papers are."""
     import contextlib
     import os
 
@@ -174,6 +185,11 @@ def replay(
         if earlier and later and earlier > later:
             click.echo(f"error: {what} {earlier} is after {later}", err=True)
             return EXIT_CONFIG
+    votes = {}
+    if feedback_file is not None:
+        from bot.relevance.feedback import read_export, votes_by_profile
+
+        votes = votes_by_profile(read_export(feedback_file))  # a bad line: exit 2
     profiles, errors = load_profiles(profiles_dir)
     if errors:
         _print_error(ConfigErrors(errors))
@@ -181,7 +197,17 @@ def replay(
         if not errors:
             click.echo(f"error: no profiles in {profiles_dir}", err=True)
         return EXIT_CONFIG
-    examples = {} if offline else _examples_for_replay(settings, profiles)
+    if votes:
+        replayed = {p.id for p in profiles}
+        ignored = sorted(set(votes) - replayed)
+        if ignored:
+            log.warning(
+                "%s: votes for profiles not replayed are ignored: %s",
+                feedback_file,
+                ", ".join(ignored),
+            )
+    voted = sorted({v.paper_id for pid, vs in votes.items() for v in vs})
+    examples = {} if offline else _examples_for_replay(settings, profiles, voted)
     with contextlib.ExitStack() as stack:
         out = None
         if report is not None:
@@ -199,6 +225,7 @@ def replay(
             report=out,
             jobs=jobs or min(2, os.cpu_count() or 1),
             examples=examples,
+            votes=votes,
         )
     if result.missing_examples:
         where = "in the archive" if offline else "in the state, on arXiv or in the archive"
@@ -215,13 +242,16 @@ def replay(
     return EXIT_OK
 
 
-def _examples_for_replay(settings: Settings | None, profiles: list[Profile]) -> dict[str, Paper]:
-    """The profiles' example papers from the config's state (read-only) and its arXiv API
-    (bot/relevance/examples.py `for_tuning`); without a config, the default arXiv API."""
+def _examples_for_replay(
+    settings: Settings | None, profiles: list[Profile], voted: list[str]
+) -> dict[str, Paper]:
+    """The profiles' example papers and the `voted` ones from the config's state (read-only)
+    and its arXiv API (bot/relevance/examples.py `for_tuning`); without a config, the default
+    arXiv API."""
     from bot.config import ArxivApiSettings
     from bot.http import HttpSettings
     from bot.relevance.examples import for_tuning
 
     if settings is None:
-        return for_tuning(None, HttpSettings(), ArxivApiSettings().base_url, profiles)
-    return for_tuning(settings.state_path, settings.http, settings.arxiv_api_url, profiles)
+        return for_tuning(None, HttpSettings(), ArxivApiSettings().base_url, profiles, voted)
+    return for_tuning(settings.state_path, settings.http, settings.arxiv_api_url, profiles, voted)

@@ -8,4 +8,6 @@
 - `examples`   profiles' example papers: from the store, else once from the arXiv API
 - `library`    examples from the user's library: a BibTeX file, a Zotero library
 - `votes`      readers' votes (+1 / -1 per person, paper and profile) in the state file
+- `feedback`   votes from the command line (`digestbot feedback`), and the export format
+- `learned_yaml` net votes as a profile's `papers:` / `not_like:` lines (`profile learned`)
 """

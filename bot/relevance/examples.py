@@ -86,13 +86,18 @@ def find_examples(
 
 
 def for_tuning(
-    state: Path | None, http_settings: HttpSettings, api_url: str, profiles: Sequence[Profile]
+    state: Path | None,
+    http_settings: HttpSettings,
+    api_url: str,
+    profiles: Sequence[Profile],
+    voted: Iterable[str] = (),
 ) -> dict[str, Paper]:
-    """The profiles' examples for `replay`, found as a live run finds them: the state file's
-    papers and cache (read-only; `state` None or missing: none), then the arXiv API once.
-    Those found nowhere are left out, without a warning (the caller may find them elsewhere)."""
+    """The profiles' examples (and the `voted` papers) for `replay`, found as a live run finds
+    them: the state file's papers and cache (read-only; `state` None or missing: none), then
+    the arXiv API once. Those found nowhere are left out, without a warning (the caller may find
+    them elsewhere)."""
     known = library_papers(profiles)
-    wanted = [i for i in wanted_ids(profiles) if i not in known]
+    wanted = [i for i in wanted_ids(profiles, voted) if i not in known]
     if not wanted:
         return known
     store = None

@@ -12,7 +12,7 @@ way they reach it, and only when asked. `Store.votes` is the instance.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -75,43 +75,64 @@ class Votes:
         True when something changed (a new vote, or a different value); the same vote again
         (a retried Slack envelope, a repeated command) changes nothing and returns False."""
         self._writable()
-        at = vote.at or datetime.now(UTC).isoformat(timespec="seconds")
         with self._transaction():
-            row = self._db.execute(
-                "SELECT vote FROM votes WHERE profile_id = ? AND paper_id = ? AND voter = ?",
-                (vote.profile_id, vote.paper_id, vote.voter),
-            ).fetchone()
-            if row is not None and int(row[0]) == vote.value:
-                return False
-            self._db.execute(
-                f"INSERT OR REPLACE INTO votes ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    vote.profile_id,
-                    vote.paper_id,
-                    vote.voter,
-                    vote.value,
-                    vote.origin,
-                    vote.day.isoformat(),
-                    at,
-                ),
-            )
-        return True
+            return self._upsert(vote)
+
+    def apply(
+        self, votes: Sequence[Vote], withdrawals: Sequence[tuple[str, str]] = ()
+    ) -> tuple[list[bool], list[int]]:
+        """Several changes in ONE transaction (a `digestbot feedback` command: all or nothing):
+        `withdrawals` (profile id, paper id: every voter's vote on it) first, then `votes` in
+        order. Returns `record`'s answer per vote and `withdraw`'s count per withdrawal."""
+        self._writable()
+        changed: list[bool] = []
+        removed: list[int] = []
+        with self._transaction():
+            for profile_id, paper_id in withdrawals:
+                removed.append(self._delete(profile_id, paper_id, None))
+            for vote in votes:
+                changed.append(self._upsert(vote))
+        return changed, removed
 
     def withdraw(self, profile_id: str, paper_id: str, voter: str | None = None) -> int:
         """Remove `voter`'s vote on the paper for the profile (every voter's when None).
         Returns how many votes were removed."""
         self._writable()
         with self._transaction():
-            if voter is None:
-                cur = self._db.execute(
-                    "DELETE FROM votes WHERE profile_id = ? AND paper_id = ?",
-                    (profile_id, paper_id),
-                )
-            else:
-                cur = self._db.execute(
-                    "DELETE FROM votes WHERE profile_id = ? AND paper_id = ? AND voter = ?",
-                    (profile_id, paper_id, voter),
-                )
+            return self._delete(profile_id, paper_id, voter)
+
+    def _upsert(self, vote: Vote) -> bool:
+        at = vote.at or datetime.now(UTC).isoformat(timespec="seconds")
+        row = self._db.execute(
+            "SELECT vote FROM votes WHERE profile_id = ? AND paper_id = ? AND voter = ?",
+            (vote.profile_id, vote.paper_id, vote.voter),
+        ).fetchone()
+        if row is not None and int(row[0]) == vote.value:
+            return False
+        self._db.execute(
+            f"INSERT OR REPLACE INTO votes ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                vote.profile_id,
+                vote.paper_id,
+                vote.voter,
+                vote.value,
+                vote.origin,
+                vote.day.isoformat(),
+                at,
+            ),
+        )
+        return True
+
+    def _delete(self, profile_id: str, paper_id: str, voter: str | None) -> int:
+        if voter is None:
+            cur = self._db.execute(
+                "DELETE FROM votes WHERE profile_id = ? AND paper_id = ?", (profile_id, paper_id)
+            )
+        else:
+            cur = self._db.execute(
+                "DELETE FROM votes WHERE profile_id = ? AND paper_id = ? AND voter = ?",
+                (profile_id, paper_id, voter),
+            )
         return cur.rowcount
 
     def of_profile(self, profile_id: str) -> list[Vote]:
