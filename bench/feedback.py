@@ -75,6 +75,12 @@ class FeedbackScorer(ProductScorer):
         self.reference.push(vectors, self.data.ids[start:end])
         return vectors
 
+    def _paper(self, row: int):  # type: ignore[no-untyped-def]
+        # With the paper's arXiv categories, as a live run has them (learned.CATEGORY).
+        from dataclasses import replace as _replace
+
+        return _replace(super()._paper(row), categories=self.data.cats[row])
+
     def load(self) -> None:
         from bot.config import load_profiles as load_bot_profiles
 
@@ -84,7 +90,10 @@ class FeedbackScorer(ProductScorer):
             self.profiles[kind] = loaded
 
     def score_day(
-        self, day: Day, runs: Mapping[str, tuple[str, Mapping[str, Votes]]]
+        self,
+        day: Day,
+        runs: Mapping[str, tuple[str, Mapping[str, Votes]]],
+        variants: Mapping[str, Mapping[str, float]] | None = None,
     ) -> dict[str, dict[str, tuple[np.ndarray, list[str]]]]:
         """For each run name -> (model, votes per kind): per kind, the day's score matrix
         (papers x profiles: n - position in the product's ranking) and the top `DIGEST` ids
@@ -99,7 +108,12 @@ class FeedbackScorer(ProductScorer):
         vectors = Space(terms, self.freqs, vocabulary=self.reference.vocabulary).vectors(terms)
         row = {p.id: i for i, p in enumerate(fresh)}
         out: dict[str, dict[str, tuple[np.ndarray, list[str]]]] = {}
+        import bot.relevance.learned as learned
+
+        defaults = {k: getattr(learned, k) for v in (variants or {}).values() for k in v}
         for name, (model, votes) in runs.items():
+            for key, value in {**defaults, **(variants or {}).get(name, {})}.items():
+                setattr(learned, key, value)
             out[name] = {}
             for kind in TARGETS:
                 profiles = self.profiles[kind]
@@ -133,6 +147,8 @@ class FeedbackScorer(ProductScorer):
                         scale.append(c.match.score)
                     tops.append(",".join(c.match.paper.id for c in cands[:DIGEST]))
                 out[name][kind] = (mat, tops)
+        for key, value in defaults.items():
+            setattr(learned, key, value)
         self.freqs.add(terms)
         self.reference.push(vectors, [p.id for p in fresh])
         self.upto = day.fresh.stop
@@ -175,6 +191,14 @@ def main() -> int:
         metavar="NAME=VALUE",
         help="override a constant of bot/relevance/learned.py (exploring)",
     )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=K:V,K:V",
+        help="also evaluate learned.py with these constants, on the first model's 10-day votes",
+    )
+    parser.add_argument("--curve", default="1,3,5,10", help="days of votes to evaluate")
     parser.add_argument("--scale", action="store_true", help="print the score scale per run")
     args = parser.parse_args()
     import bot.relevance.learned as learned
@@ -240,9 +264,15 @@ def main() -> int:
             )
     # Evaluation runs: no votes, then each model with votes of the first n days.
     runs_spec: dict[str, tuple[str, int]] = {"no votes": ("product", 0)}
+    curve = [int(n) for n in args.curve.split(",") if n]
     for m in models:
-        for n in CURVE:
+        for n in curve:
             runs_spec[f"{m} {n}d"] = (m, n)
+    variants: dict[str, dict[str, float]] = {}
+    for item in args.variant:
+        name, _, spec = item.partition("=")
+        variants[name] = {k: float(v) for k, _, v in (kv.partition(":") for kv in spec.split(","))}
+        runs_spec[name] = (models[0], VOTE_DAYS)
     metrics: dict[str, dict[str, list[tuple]]] = {r: {k: [] for k in TARGETS} for r in runs_spec}
     for j, d in enumerate(later):
         # the days between evaluated ones still join the IDF and R (ProductScorer.advance)
@@ -251,7 +281,7 @@ def main() -> int:
             name: (model, votes_upto(model, n) if n else {})
             for name, (model, n) in runs_spec.items()
         }
-        result = scorer.score_day(day, runs)
+        result = scorer.score_day(day, runs, variants)
         for name in runs_spec:
             for kind in TARGETS:
                 mat, _ = result[name][kind]

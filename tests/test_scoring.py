@@ -533,3 +533,43 @@ def test_reasons_name_the_liked_papers_never_the_disliked() -> None:
     assert f"like 1 paper you liked: {ALIGN_ID}" in why[align_new.id]
     assert all(disliked.id not in reason for m in matches for reason in m.why)
     assert not any(r.startswith("like ") for r in why[disliked_new.id])
+
+
+def test_voted_rows_of_r_are_scored_by_the_vote_score_fit_without_them() -> None:
+    # learned.vote_score's held-out scores, worked out in closed form, against a refit on R
+    # without the row and without its vote (the spread term eps is kept from the full R).
+    import numpy as np
+
+    from bot.relevance import learned
+    from bot.relevance.scoring import _Stats
+    from bot.relevance.tfidf import MemoryDocFreqs, Space, Vocabulary, terms_of
+
+    terms = [terms_of(p.text) for p in POOL]
+    freqs = MemoryDocFreqs()
+    freqs.add(terms)
+    R = Space(terms, freqs, vocabulary=Vocabulary()).vectors(terms)
+    liked, disliked = np.arange(0, 60, 12), np.arange(5, 65, 12)
+
+    def score(rows: list[int], like: np.ndarray, dislike: np.ndarray) -> learned.VoteScore:
+        sub = R[rows]
+        stats = _Stats.of(sub)
+        where = {r: i for i, r in enumerate(rows)}
+        votes = learned.VoteSet(
+            R[like],
+            np.array([where[r] for r in like]),
+            R[dislike],
+            np.array([where[r] for r in dislike]),
+        )
+        return learned.vote_score(votes, sub, stats.R_inv, stats.inv, stats.rbar, stats.base)
+
+    everything = list(range(R.shape[0]))
+    full = score(everything, liked, disliked)
+    spread = float(full.held_out.std())
+    fitted = R @ full.q - R @ full.offset
+    for i in [*liked, *disliked]:
+        rest = [j for j in everything if j != i]
+        without = score(rest, liked[liked != i], disliked[disliked != i])
+        refit = float((R[i] @ without.q - R[i] @ without.offset)[0])
+        assert abs(full.held_out[i] - refit) <= 0.02 * spread, i
+    # The liked rows, scored by the fit that includes them, sit far above their held-out score.
+    assert min(fitted[liked] - full.held_out[liked]) > spread

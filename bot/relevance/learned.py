@@ -34,10 +34,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.sparse import csr_matrix
 
-WEIGHT = 3.0  # the vote score's weight next to the text score, once votes are many ...
+WEIGHT = 1.0  # the vote score's weight next to the text score, once votes are many ...
 HALF = 20.0  # ... reached at half strength after this many votes
-NEG = 1.0  # weight of the disliked papers' mean
-BG = 0.0  # weight of R's mean (the other side when nothing was disliked)
+NEG = 0.5  # weight of the disliked papers' mean
+BG = 1.0  # weight of R's mean: the liked papers against the recent papers
+WHITEN = 1.0  # 1: terms scaled by R's spread (diagonal LDA); 0: plain dot products
+CATEGORY = 0.0  # the largest score bonus a paper's categories can earn from the votes
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ def vote_score(
     whitened by the leave-one-out spread and their leave-one-out r_i . rbar_-i * inv_-i
     (scoring._Stats)."""
     width = R.shape[1]
+    Rw = R_inv if WHITEN else R
     w = np.zeros(width)
     held = np.zeros(R.shape[0])
     for vectors, rows, sign in (
@@ -93,18 +96,44 @@ def vote_score(
             continue
         mean = np.asarray(vectors.sum(axis=0)).ravel() / k
         w += sign * mean
-        held += sign * (R_inv @ mean)
+        held += sign * (Rw @ mean)
         inside = rows >= 0
         if inside.any():
             # r_i . inv_-i . mean_-i with mean_-i = (k mean - r_i) / (k - 1): take r_i's own
             # share out (with one vote, the mean without it is nothing).
             at = rows[inside]
-            own = R_inv[at]
+            own = Rw[at]
             self_dot = np.asarray(own.multiply(R[at]).sum(axis=1)).ravel()
             with_mean = own @ mean
             without = (k * with_mean - self_dot) / (k - 1) if k > 1 else np.zeros(at.size)
             held[at] += sign * (without - with_mean)
+    if not WHITEN:
+        n = R.shape[0]
+        q, offset = w, BG * rbar
+        # r_i . rbar_-i, rbar_-i = (n rbar - r_i) / (n - 1)
+        self_sq = np.asarray(R.multiply(R).sum(axis=1)).ravel()
+        held -= BG * (n * (R @ rbar) - self_sq) / max(n - 1, 1)
+        return VoteScore(q, offset, held)
     q = w * inv
     offset = BG * rbar * inv
     held -= BG * base
     return VoteScore(q, offset, held)
+
+
+def category_bonus(
+    liked: list[tuple[str, ...]], disliked: list[tuple[str, ...]]
+) -> dict[str, float]:
+    """Per arXiv category of the voted papers, the score bonus a new paper in it earns: the
+    category's smoothed log-odds of being liked, against the profile's overall rate, squashed
+    into [-CATEGORY, CATEGORY]. A paper's bonus is its best category's (relevance/scoring.py)."""
+    if not CATEGORY or not (liked or disliked):
+        return {}
+    count: dict[str, list[int]] = {}
+    for cats, side in [(c, 0) for c in liked] + [(c, 1) for c in disliked]:
+        for c in dict.fromkeys(cats):
+            count.setdefault(c, [0, 0])[side] += 1
+    base = np.log((len(liked) + 1) / (len(disliked) + 1))
+    return {
+        c: CATEGORY * float(np.tanh(np.log((yes + 1) / (no + 1)) - base))
+        for c, (yes, no) in sorted(count.items())
+    }
