@@ -51,6 +51,10 @@ Cold start: with fewer than `COLD_REFERENCE` stored papers, R is what there is p
 papers themselves, which are then scored held out like the rest of R (a day's best paper
 scores (n - 1) / n, never 1).
 
+Votes: a profile's readers' net votes add a vote score to the raw score (relevance/learned.py),
+voted papers that are rows of R scored held out; a YAML example voted -1 stops being an example
+(and a counter-example voted +1 a counter-example).
+
 Then, per profile: `exclude` vetoes; `categories` filters arXiv papers (unknown categories
 pass); papers of followed `authors` always match (not capped, not thresholded, still vetoed by
 `exclude`); the rest need `min_score` and are capped at `max_per_digest`, best first (equal
