@@ -9,7 +9,12 @@
 3. the replay of every archived day with 20 profiles: wall time, papers/s and peak RSS, run as
    `python -m bot replay` under /usr/bin/time.
 
-    .venv/bin/python bench/speed.py [--skip-replay]
+With `--votes N` (issue 14), the daily run is also scored with N votes per profile (half on
+papers of R, found there by id; half on older stored papers, looked up as the live run looks up
+voted papers; one in four a +1), alternating with runs without votes: the ratio of the two
+medians is the cost of the votes, less sensitive to a loaded machine than the walls.
+
+    .venv/bin/python bench/speed.py [--skip-replay] [--votes 200] [--only-daily]
 
 Data: ../shared/bench/daily_arxiv/days (read in place). The 75k-paper state is built once in a
 temporary folder, twice (its build time is reported separately).
@@ -157,10 +162,14 @@ def build_state(
 
 
 def score_day(
-    store: Store, new: list[Paper], profs: list[Profile]
+    store: Store,
+    new: list[Paper],
+    profs: list[Profile],
+    votes: dict[str, dict[str, int]] | None = None,
 ) -> tuple[dict[str, list[Match]], dict[str, tuple[str, bytes]]]:
     """What pipeline.run_once does to score one day (beyond fetching and recording): the new
-    papers' vectors, R read from the stored vectors, every profile ranked."""
+    papers' vectors, R read from the stored vectors, the voted papers looked up, every profile
+    ranked."""
     freqs = MemoryDocFreqs(base=store.corpus)
     terms = [terms_of(p.text) for p in new]
     if freqs.n_docs() < COLD_START_DOCS:
@@ -169,15 +178,59 @@ def score_day(
     fresh = Space(terms, freqs, vocabulary=vocabulary).vectors(terms)
     day = new[0].day or date.today()
     reference = Reference.of_store(store, day + timedelta(days=1), freqs, vocabulary)
-    matches = rank(profs, new, freqs, None, reference, fresh_vectors=fresh)
+    examples = None
+    if votes:
+        examples = store.papers_by_id(sorted({i for v in votes.values() for i in v}))
+    matches = rank(profs, new, freqs, examples, reference, fresh_vectors=fresh, votes=votes)
     encoded = dict(zip([p.id for p in new], encode_rows(fresh, vocabulary), strict=True))
     encoded.update(reference.computed)
     return matches, encoded  # the vectors are stored with the papers
 
 
-def daily_run(tmp: Path) -> None:
+def make_votes(store: Store, new: list[Paper], profs: list[Profile], n: int) -> dict:
+    """`n` votes per profile: half on papers of R, half on older stored papers; one in 4 a +1
+    (the share of relevant papers the simulated reader of bench/feedback.py finds)."""
+    day = new[0].day or date.today()
+    recent = [pid for pid, _ in store.recent_vectors(KEEP_VECTORS, day + timedelta(days=1))]
+    in_r, older = recent[-5000:], recent[:-5000]
+    out = {}
+    for i, prof in enumerate(profs):
+        ids = in_r[i * 7 :: 37][: n // 2] + older[i * 5 :: 41][: n - n // 2]
+        out[prof.id] = {pid: 1 if k % 4 == 0 else -1 for k, pid in enumerate(ids)}
+    return out
+
+
+def daily_votes(store: Store, new: list[Paper], profs: list[Profile], n: int) -> None:
+    votes = make_votes(store, new, profs, n)
+    counts = sorted(len(v) for v in votes.values())
+    plain: list[float] = []
+    voted: list[float] = []
+    for _ in range(3):
+        for runs, arg in ((plain, None), (voted, votes)):
+            t0 = time.perf_counter()
+            score_day(store, new, profs, arg)
+            runs.append(time.perf_counter() - t0)
+    ratio = statistics.median(voted) / statistics.median(plain)
+    load = os.getloadavg()
+    print(
+        f"daily run with {counts[0]}-{counts[-1]} votes per profile: scoring median "
+        f"{statistics.median(voted):.2f} s of 3 ({', '.join(f'{t:.2f}' for t in voted)}); "
+        f"without votes, alternating: median {statistics.median(plain):.2f} s "
+        f"({', '.join(f'{t:.2f}' for t in plain)}); ratio {ratio:.2f}; load average "
+        f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
+    )
+    print(
+        "target: scoring with votes <= 3 s beyond fetching:",
+        "PASS" if statistics.median(voted) <= 3 else "FAIL",
+        f"(unloaded estimate: the no-votes median of the section above x {ratio:.2f})",
+    )
+
+
+def daily_run(tmp: Path, votes: int = 0, only_stored: bool = False) -> None:
     profs = profiles(100)
     for with_vectors, label in ((True, "R's vectors stored"), (False, "first run after upgrade")):
+        if only_stored and not with_vectors:
+            continue
         store, new, build = build_state(tmp / f"state-{with_vectors}.sqlite3", 75_000, with_vectors)
         print(
             f"state: {store.corpus.n_docs()} stored papers (built in {build:.0f} s); "
@@ -205,6 +258,8 @@ def daily_run(tmp: Path) -> None:
                 "target: scoring <= 3 s beyond fetching:",
                 "PASS" if statistics.median(timings) <= 3 else "FAIL",
             )
+            if votes:
+                daily_votes(store, new, profs, votes)
         store.close()
 
 
@@ -265,11 +320,16 @@ def replay(tmp: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-replay", action="store_true")
+    parser.add_argument("--votes", type=int, default=0, help="also score with N votes/profile")
+    parser.add_argument(
+        "--only-daily", action="store_true", help="only the daily run on a state with vectors"
+    )
     args = parser.parse_args()
-    help_time()
+    if not args.only_daily:
+        help_time()
     with tempfile.TemporaryDirectory() as tmp:
-        daily_run(Path(tmp))
-        if not args.skip_replay:
+        daily_run(Path(tmp), args.votes, args.only_daily)
+        if not args.skip_replay and not args.only_daily:
             replay(Path(tmp))
     print(
         f"this process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"

@@ -244,7 +244,7 @@ def _replay_part(task: _Task, worker: int, report: IO[str] | None) -> _Part:
                     part.history_days += 1
                     part.history_papers += len(papers)
                 freqs.add(terms)
-                reference.push(_vectors(terms, freqs, reference))
+                reference.push(_vectors(terms, freqs, reference), [p.id for p in new])
             else:
                 # The IDF of a day is that of the days before it; a young corpus also counts the
                 # day itself (as pipeline.run_once does), or the first days would have none.
@@ -273,7 +273,7 @@ def _replay_part(task: _Task, worker: int, report: IO[str] | None) -> _Part:
                     part.days.append((day, len(new), counts))
                 if not cold:
                     freqs.add(terms)
-                reference.push(vectors)
+                reference.push(vectors, [p.id for p in new])
             seen.update(p.id for p in new)
             log.debug("replay: %s: %d papers, %d new", day, len(papers), len(new))
             step(day.isoformat())

@@ -151,3 +151,25 @@ def test_a_state_from_before_vectors_upgrades_and_keeps_its_papers(tmp_path: Pat
     reference = Reference.of_store(store, date(2026, 6, 12) + timedelta(days=1), store.corpus)
     assert len(reference) == 30 and sorted(reference.computed) == sorted(p.id for p in DAY_0612)
     store.close()
+
+
+def test_rows_carry_their_paper_ids_as_old_rows_drop_out() -> None:
+    # Scoring finds voted papers among R's rows by id (relevance/learned.py): the id of a row
+    # must stay its own as R rolls, rows pushed without ids have none, a count mismatch fails.
+    freqs = MemoryDocFreqs()
+    terms = [terms_of(p.text) for p in DAY_0612 + DAY_0731]
+    freqs.add(terms)
+    reference = Reference(size=40)
+    vectors = Space(terms, freqs, vocabulary=reference.vocabulary).vectors(terms)
+    reference.push(vectors[:30], [p.id for p in DAY_0612])
+    reference.push(vectors[30:50])  # no ids: a live run's earlier days of the same run
+    reference.push(vectors[50:], [p.id for p in DAY_0731[20:]])
+    matrix = reference.matrix()
+    assert matrix.shape[0] == 40
+    kept = [p.id for p in DAY_0612[20:]] + [None] * 20 + [p.id for p in DAY_0731[20:]]
+    assert reference.rows_of() == {pid: r for r, pid in enumerate(kept) if pid is not None}
+    for pid, r in reference.rows_of().items():
+        i = next(i for i, p in enumerate(DAY_0612 + DAY_0731) if p.id == pid)
+        assert (matrix[r] != vectors[i]).nnz == 0
+    with pytest.raises(ValueError, match="2 ids for 3 vectors"):
+        reference.push(vectors[:3], ["a", "b"])

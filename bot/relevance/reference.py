@@ -12,6 +12,10 @@ keeps the IDF of the day it arrived (bench/explore_recipes.py measured no differ
 re-vectorising R with the scored day's IDF: keywords P@10 1.23x vs 1.24x, MAP 1.31x both).
 
 A stored vector is its terms, newline-joined, and their float64 weights (`encode_rows`).
+
+Rows carry their paper ids when the caller knows them (`push(vectors, ids)`, `of_store`): a
+paper readers voted on may be one of R's rows, and scoring must then score that row by a model
+fit without the vote (relevance/learned.py), or the percentile gets its cliff back.
 """
 
 from __future__ import annotations
@@ -50,9 +54,10 @@ class Reference:
         self.vocabulary = vocabulary if vocabulary is not None else Vocabulary()
         self.size = size
         self.computed: dict[str, StoredVector] = {}  # vectors made here for stored papers
-        self._blocks: deque[csr_matrix] = deque()
+        self._blocks: deque[tuple[csr_matrix, list[str | None]]] = deque()
         self._rows = 0
         self._stacked: csr_matrix | None = None
+        self._rows_of: dict[str, int] | None = None
 
     @classmethod
     def of_texts(cls, texts: Sequence[str], freqs: DocFreqs) -> Reference:
@@ -85,7 +90,8 @@ class Reference:
             vectors = Space(terms, freqs, vocabulary=ref.vocabulary).vectors(terms)
             made = dict(zip(ids, encode_rows(vectors, ref.vocabulary), strict=True))
             ref.computed = made
-        ref.push(ref.decode([stored or made[pid] for pid, stored in rows if stored or pid in made]))
+        kept = [(pid, stored or made[pid]) for pid, stored in rows if stored or pid in made]
+        ref.push(ref.decode([v for _, v in kept]), [pid for pid, _ in kept])
         return ref
 
     def decode(self, rows: Sequence[StoredVector]) -> csr_matrix:
@@ -110,23 +116,37 @@ class Reference:
     def __len__(self) -> int:
         return min(self._rows, self.size)
 
-    def push(self, vectors: csr_matrix) -> None:
-        """Add the newest papers' vectors; the oldest beyond `size` drop out."""
+    def push(self, vectors: csr_matrix, ids: Sequence[str] | None = None) -> None:
+        """Add the newest papers' vectors (and their paper ids, if known); the oldest beyond
+        `size` drop out."""
         if vectors.shape[0] == 0:
             return
-        self._blocks.append(vectors)
+        if ids is not None and len(ids) != vectors.shape[0]:
+            raise ValueError(f"{len(ids)} ids for {vectors.shape[0]} vectors")
+        named: list[str | None] = list(ids) if ids is not None else [None] * vectors.shape[0]
+        self._blocks.append((vectors, named))
         self._rows += vectors.shape[0]
-        while self._blocks and self._rows - self._blocks[0].shape[0] >= self.size:
-            self._rows -= self._blocks.popleft().shape[0]
+        while self._blocks and self._rows - self._blocks[0][0].shape[0] >= self.size:
+            self._rows -= self._blocks.popleft()[0].shape[0]
         self._stacked = None
+        self._rows_of = None
 
     def matrix(self) -> csr_matrix:
         width = len(self.vocabulary)
         if self._stacked is None or self._stacked.shape[1] != width:
-            blocks = [widen(b, width) for b in self._blocks]
+            blocks = [widen(b, width) for b, _ in self._blocks]
             stacked = vstack(blocks, format="csr") if blocks else _empty(width)
             self._stacked = csr_matrix(stacked[max(0, stacked.shape[0] - self.size) :])
         return self._stacked
+
+    def rows_of(self) -> dict[str, int]:
+        """Paper id -> its row in `matrix()`, for the rows pushed with ids (a paper pushed
+        twice: its last row)."""
+        if self._rows_of is None:
+            named = [pid for _, ids in self._blocks for pid in ids]
+            skip = max(0, len(named) - self.size)
+            self._rows_of = {pid: r for r, pid in enumerate(named[skip:]) if pid is not None}
+        return self._rows_of
 
 
 def encode_rows(vectors: csr_matrix, vocabulary: Vocabulary) -> list[StoredVector]:

@@ -51,6 +51,10 @@ Cold start: with fewer than `COLD_REFERENCE` stored papers, R is what there is p
 papers themselves, which are then scored held out like the rest of R (a day's best paper
 scores (n - 1) / n, never 1).
 
+Votes: a profile's readers' net votes add a vote score to the raw score (relevance/learned.py),
+voted papers that are rows of R scored held out; a YAML example voted -1 stops being an example
+(and a counter-example voted +1 a counter-example).
+
 Then, per profile: `exclude` vetoes; `categories` filters arXiv papers (unknown categories
 pass); papers of followed `authors` always match (not capped, not thresholded, still vetoed by
 `exclude`); the rest need `min_score` and are capped at `max_per_digest`, best first (equal
@@ -65,12 +69,13 @@ import math
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.sparse import csr_matrix, vstack
 
 from bot.models import FOLLOWED_REASON, Match, Paper, Profile
+from bot.relevance import learned
 from bot.relevance.reasons import ReasonTerms
 from bot.relevance.reference import Reference, widen
 from bot.relevance.tfidf import DocFreqs, MemoryDocFreqs, Space, terms_of
@@ -86,6 +91,7 @@ KEYWORD_REPEAT = 2  # keywords count twice next to the description
 W_NOT_LIKE = 0.5
 WHY_TERMS = 4  # shared terms shown as a reason
 EXAMPLE_REASON_MIN = 0.1  # an example paper is named as a reason only when this similar
+LIKED_SHOWN = 2  # liked papers named in a reason ("like 3 papers you liked: a, b, ...")
 UPVOTES_SCALE = math.log1p(100)  # 100 HF upvotes give the full `upvote_weight`
 
 
@@ -97,6 +103,7 @@ class _Stats:
 
     R: csr_matrix
     b: np.ndarray  # unit(rbar)
+    rbar: np.ndarray
     inv: np.ndarray  # 1 / (sd + eps)
     offset: np.ndarray  # rbar / (sd + eps)
     R_inv: csr_matrix  # row i: r_i * inv_-i (inv of R without row i; eps kept)
@@ -108,7 +115,7 @@ class _Stats:
         n, width = R.shape
         if n == 0:
             zero = np.zeros(width)
-            return cls(R, zero, zero, zero, R, np.zeros(0), np.zeros(0))
+            return cls(R, zero, zero, zero, zero, R, np.zeros(0), np.zeros(0))
         rbar = np.asarray(R.mean(axis=0)).ravel()
         norm = float(np.linalg.norm(rbar))
         sq = np.asarray(R.multiply(R).mean(axis=0)).ravel()
@@ -133,7 +140,8 @@ class _Stats:
         self_sq = np.bincount(rows, weights=xx, minlength=n)
         norm_i = np.sqrt(np.maximum(n * n * norm**2 - 2 * n * along + self_sq, 0.0))
         along_b = np.divide(n * along - self_sq, norm_i, out=np.zeros(n), where=norm_i > 0)
-        return cls(R, rbar / norm if norm else rbar, inv, rbar * inv, R_inv, base, along_b)
+        b = rbar / norm if norm else rbar
+        return cls(R, b, rbar, inv, rbar * inv, R_inv, base, along_b)
 
 
 @dataclass(frozen=True)
@@ -142,6 +150,11 @@ class _ProfileVector:
     offset: np.ndarray
     examples: list[tuple[str, csr_matrix]]  # (paper id, unit vector) of the found examples
     held_out: np.ndarray  # raw score of each row of R by the model fit without it
+    liked_ids: list[str] = field(default_factory=list)  # papers voted +1, sorted ...
+    liked: csr_matrix | None = None  # ... and their unit vectors, one row each
+    vote_q: np.ndarray | None = None  # the votes' part of q and offset (learned.py), scaled
+    vote_offset: np.ndarray | None = None
+    categories: Mapping[str, float] = field(default_factory=dict)  # learned.category_bonus
 
 
 def excluded_by(profile: Profile, paper: Paper) -> str | None:
@@ -212,17 +225,22 @@ def evaluate(
     `reference` is R (none: the cold start); `fresh_vectors`, if given, are `fresh`'s vectors
     in its vocabulary. Reasons are worked out for what passes and the first `explain` others.
     `votes` maps a profile id to its readers' net votes (paper id -> +1 / -1, relevance/votes.py
-    `net`); the voted papers are looked up in `examples` like example papers."""
+    `net`); the voted papers are looked up in R (by id) or in `examples` (a voted paper found
+    in neither is left out) and feed the profile's vote score (relevance/learned.py)."""
     result: dict[str, list[Candidate]] = {p.id: [] for p in profiles}
     if not fresh or not profiles:
         return result
     examples = examples or {}
-    if votes:
-        profiles = [with_votes(p, votes.get(p.id, {})) for p in profiles]
+    voted = {p.id: {i: v for i, v in (votes or {}).get(p.id, {}).items() if v} for p in profiles}
+    profiles = [with_votes(p, voted[p.id]) for p in profiles]
     reference = reference if reference is not None else Reference()
+    in_r = reference.rows_of()
     paper_terms = [terms_of(p.text) for p in fresh]
     profile_parts = [_parts(p, examples) for p in profiles]
-    every = [t for parts in profile_parts for _, _, t in parts]
+    # Voted papers that are not rows of R are vectorised like example papers.
+    outside = sorted({i for v in voted.values() for i in v if i not in in_r and i in examples})
+    outside_terms = [terms_of(examples[i].text) for i in outside]
+    every = [t for parts in profile_parts for _, _, t in parts] + outside_terms
     if fresh_vectors is None:
         every = paper_terms + every
     space = Space(every, freqs, vocabulary=reference.vocabulary)
@@ -233,8 +251,16 @@ def evaluate(
     if cold:
         R = vstack([R, F], format="csr")
     stats = _Stats.of(R)
+    outside_vectors = space.vectors(outside_terms)
+    outside_row = {pid: i for i, pid in enumerate(outside)}
     for profile, parts in zip(profiles, profile_parts, strict=True):
         pv = _profile_vector(space, parts, stats)
+        if voted[profile.id] and R.shape[0]:
+            pv = _with_vote_score(
+                pv, voted[profile.id], R, in_r, outside_vectors, outside_row, stats
+            )
+        if voted[profile.id]:
+            pv = replace(pv, categories=_learned_categories(voted[profile.id], examples))
         raw_f = F @ pv.q - F @ pv.offset
         if cold:  # the day's papers are R's last rows, and may have helped fit the profile
             raw_f = pv.held_out[R.shape[0] - len(fresh) :]
@@ -285,17 +311,18 @@ def rank_with_corpus(
 
 
 def with_votes(profile: Profile, votes: Mapping[str, int]) -> Profile:
-    """The profile as its readers' votes leave it: a paper voted +1 is one more example, -1
-    one more counter-example; a vote outweighs the YAML's own list for that paper (the reader
-    has seen the paper; the file may be older)."""
-    if not votes:
+    """The profile's own lists as its readers' votes leave them: a vote outweighs the YAML for
+    that paper (the reader has seen the paper; the file may be older), so a YAML example voted
+    -1 is no longer an example, and a counter-example voted +1 no longer a counter-example.
+    The votes themselves feed the vote score (relevance/learned.py), not these lists."""
+    liked = {pid for pid, v in votes.items() if v > 0}
+    disliked = {pid for pid, v in votes.items() if v < 0}
+    if not (set(profile.examples) & disliked or set(profile.not_like) & liked):
         return profile
-    liked = [pid for pid, v in votes.items() if v > 0]
-    disliked = [pid for pid, v in votes.items() if v < 0]
     return replace(
         profile,
-        examples=tuple(dict.fromkeys(i for i in (*profile.examples, *liked) if i not in disliked)),
-        not_like=tuple(dict.fromkeys(i for i in (*profile.not_like, *disliked) if i not in liked)),
+        examples=tuple(i for i in profile.examples if i not in disliked),
+        not_like=tuple(i for i in profile.not_like if i not in liked),
     )
 
 
@@ -368,6 +395,60 @@ def _profile_vector(
     return _ProfileVector(mu * stats.inv, stats.offset, [], held_out)
 
 
+def _with_vote_score(
+    pv: _ProfileVector,
+    votes: Mapping[str, int],
+    R: csr_matrix,
+    in_r: Mapping[str, int],
+    outside: csr_matrix,
+    outside_row: Mapping[str, int],
+    stats: _Stats,
+) -> _ProfileVector:
+    """The text model `pv` blended with the profile's vote score (relevance/learned.py): each
+    score divided by its spread over R (held out), the votes weighted by how many there are."""
+    width = R.shape[1]
+    sides: list[tuple[list[str], csr_matrix, np.ndarray]] = []
+    for sign in (1, -1):
+        # Sorted ids: the same votes give the same sums in the same order (determinism).
+        ids = sorted(i for i, v in votes.items() if v == sign and (i in in_r or i in outside_row))
+        # Slice R and `outside` once each (row by row, 200 votes x 100 profiles cost seconds).
+        ids = [i for i in ids if i in in_r] + [i for i in ids if i not in in_r]
+        rows = np.array([in_r.get(i, -1) for i in ids], dtype=np.int64)
+        from_r = R[rows[rows >= 0]]
+        elsewhere = widen(outside, width)[[outside_row[i] for i in ids if i not in in_r]]
+        vectors = vstack([from_r, elsewhere], format="csr")
+        sides.append((ids, vectors, rows))
+    (liked_ids, liked, liked_rows), (_, disliked, disliked_rows) = sides
+    found = learned.VoteSet(liked, liked_rows, disliked, disliked_rows)
+    if not found.n:
+        return pv
+    vs = learned.vote_score(found, R, stats.R_inv, stats.inv, stats.rbar, stats.base)
+    s_text, s_vote = float(np.std(pv.held_out)), float(np.std(vs.held_out))
+    if not s_vote:
+        return pv
+    text = 1.0 / s_text if s_text else 0.0
+    lam = learned.weight(found.n) / s_vote
+    return _ProfileVector(
+        q=text * pv.q + lam * vs.q,
+        offset=text * pv.offset + lam * vs.offset,
+        examples=pv.examples,
+        held_out=text * pv.held_out + lam * vs.held_out,
+        liked_ids=liked_ids,
+        liked=liked,
+        vote_q=lam * vs.q,
+        vote_offset=lam * vs.offset,
+    )
+
+
+def _learned_categories(votes: Mapping[str, int], papers: Mapping[str, Paper]) -> dict[str, float]:
+    """The category bonus learned from the voted papers found in `papers` (learned.py)."""
+    found = sorted(i for i in votes if i in papers)
+    return learned.category_bonus(
+        [papers[i].categories for i in found if votes[i] > 0],
+        [papers[i].categories for i in found if votes[i] < 0],
+    )
+
+
 def _prf_held_out(
     R: csr_matrix, top: np.ndarray, after: int | None, u: np.ndarray, against: np.ndarray
 ) -> np.ndarray:
@@ -423,6 +504,8 @@ def _candidates(
     rows: list[tuple[float, float, str, int, str | None, str | None]] = []
     for i, paper in enumerate(fresh):
         bonus = category_bonus(profile, paper) + upvote_bonus(profile, paper)
+        if pv.categories and paper.categories:
+            bonus += max(pv.categories.get(c, 0.0) for c in paper.categories)
         # Rounded, so the threshold applies to the score the user is shown.
         score = round(min(1.0, max(0.0, float(calibrated[i]) + bonus)), 4)
         author = followed_author(profile, paper)
@@ -482,6 +565,9 @@ def _match(
         )
         if best >= EXAMPLE_REASON_MIN:
             reasons.append(f"like your example paper {best_id}")
+    liked = _liked_reason(vector, pv)
+    if liked:
+        reasons.append(liked)
     row = vector.tocoo()
     contrib = row.data * pv.q[row.col]
     top = sorted(zip(contrib, row.col, strict=True), key=lambda t: (-t[0], t[1]))
@@ -495,6 +581,23 @@ def _match(
     if terms:
         reasons.append("terms " + ", ".join(terms))
     return Match(paper, profile.id, score, tuple(reasons), followed=author is not None)
+
+
+def _liked_reason(vector: csr_matrix, pv: _ProfileVector) -> str | None:
+    """ "like 2 papers you liked: a, b" when the votes pulled the paper up: the liked papers at
+    least EXAMPLE_REASON_MIN similar to it, most similar first (never a disliked one)."""
+    if pv.liked is None or not pv.liked_ids or pv.vote_q is None or pv.vote_offset is None:
+        return None
+    row = vector.tocoo()
+    if float(row.data @ (pv.vote_q[row.col] - pv.vote_offset[row.col])) <= 0:
+        return None
+    sims = np.asarray((widen(pv.liked, vector.shape[1]) @ vector.T).toarray()).ravel()
+    similar = sorted(zip(sims.tolist(), pv.liked_ids, strict=True), key=lambda t: (-t[0], t[1]))
+    ids = [pid for sim, pid in similar if sim >= EXAMPLE_REASON_MIN]
+    if not ids:
+        return None
+    shown = ", ".join(ids[:LIKED_SHOWN]) + (", ..." if len(ids) > LIKED_SHOWN else "")
+    return f"like {len(ids)} paper{'s' * (len(ids) > 1)} you liked: {shown}"
 
 
 _PHRASES: dict[str, re.Pattern[str]] = {}
