@@ -532,3 +532,74 @@ def test_the_daemon_hears_a_click_over_socket_mode_end_to_end(voting: Bot, tmp_p
     assert "listening for vote buttons over Socket Mode" in text
     assert "Traceback" not in text
     assert APP_TOKEN not in text
+
+
+WIDE_PROFILE = """\
+name: Everything
+description: Large language models, learning, training data, benchmarks and agents.
+keywords: [model, models, language, learning, training, data, large, agents, benchmark]
+min_score: 0.0
+max_per_digest: 30
+notify:
+  slack: "#papers-spec"
+"""
+
+
+def test_a_click_in_a_threaded_continuation_counts_and_is_answered_in_the_thread(
+    bot: Bot,
+) -> None:
+    bot.slack.app_token = APP_TOKEN
+    sock = bot.slack.socket_mode()
+    bot.env["SLACK_APP_TOKEN"] = APP_TOKEN
+    bot.hf.serve_hf_day(DAY.isoformat(), FIXTURE)
+    bot.profile("wide.yaml", WIDE_PROFILE)
+    result = bot.run("once", "--date", DAY.isoformat())
+    assert result.returncode == 0, result.stderr
+    first, *replies = bot.slack.messages_in("#papers-spec")
+    assert replies, "the digest must be long enough to continue in a thread"
+    reply = replies[-1]
+    assert reply.thread_ts == first.ts
+    [profile_id, paper_id] = json.loads(vote_blocks(reply.blocks)[-1]["elements"][0]["value"])
+    assert profile_id == "wide"
+
+    found = VoteListener.create(load_settings(bot.config), bot.env)
+    assert found is not None
+    found.start()
+    try:
+        assert sock.wait_until(lambda s: s.connected == 1, WAIT)
+        envelope = click(reply, button=-1, action_id=VOTE_DOWN, user="U0BOB")
+        envelope["payload"]["container"]["thread_ts"] = first.ts  # as Slack sends it
+        sock.send(envelope)
+        assert bot.slack.wait_until(lambda s: len(s.ephemerals) == 1, WAIT)
+    finally:
+        found.close()
+    assert votes_in(bot.state) == [("wide", paper_id, "slack:U0BOB", -1, "slack")]
+    [told] = bot.slack.ephemerals
+    assert (told.channel, told.user, told.thread_ts) == (reply.channel, "U0BOB", first.ts)
+
+
+def test_a_first_connection_that_fails_is_tried_again(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.notifiers.slack_socket")
+    bot.slack.app_token = APP_TOKEN
+    bot.env["SLACK_APP_TOKEN"] = APP_TOKEN
+    found = VoteListener.create(load_settings(bot.config), bot.env)
+    assert found is not None
+    found.start()  # Slack's side is not up yet: apps.connections.open fails
+    try:
+        assert bot.slack.wait_until(
+            lambda s: any(c.method == "apps.connections.open" and not c.ok for c in s.requests),
+            WAIT,
+        )
+        sock = bot.slack.socket_mode()
+        assert sock.wait_until(lambda s: s.connected == 1, WAIT)
+    finally:
+        found.close()
+    lines = [r.getMessage() for r in caplog.records]
+    assert any(
+        line.startswith("slack: cannot open the Socket Mode connection for the vote buttons")
+        for line in lines
+    ), lines
+    assert "slack: listening for vote buttons over Socket Mode" in lines
+    assert all(APP_TOKEN not in line for line in lines)

@@ -71,6 +71,10 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 SEEN_ENVELOPES = 2000  # envelope ids remembered to drop a resent one
+# A first connection that fails (Slack or the network down when the daemon starts, before
+# slack-sdk's own reconnecting takes over) is tried again after this many seconds, doubling.
+CONNECT_RETRY_FIRST = 2.0
+CONNECT_RETRY_MAX = 300.0
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
 _ENVELOPE_ID = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
 _EXCERPT = 40  # characters of a foreign value a log line may show
@@ -105,6 +109,10 @@ class VoteListener:
         self._inbox: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._worker = threading.Thread(target=self._work, name="slack-votes", daemon=True)
+        self._closing = threading.Event()
+        self._connector = threading.Thread(
+            target=self._connect, name="slack-votes-connect", daemon=True
+        )
 
     @classmethod
     def create(cls, settings: Settings, env: Mapping[str, str]) -> VoteListener | None:
@@ -135,21 +143,37 @@ class VoteListener:
     # ------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        """Start the worker and connect (slack-sdk reconnects by itself from then on). A first
-        connection that fails is logged; the client keeps trying."""
+        """Start the worker and connect, in the background: the daemon does not wait for Slack.
+        Once connected, slack-sdk reconnects by itself (`auto_reconnect_enabled`)."""
         self._worker.start()
-        try:
-            self._client.connect()
-        except Exception as exc:  # the daemon runs on without votes
-            log.error(
-                "slack: cannot open the Socket Mode connection for the vote buttons (%s): "
-                "check $%s (an app-level token with connections:write) and `digestbot check "
-                "--live`; digests are delivered all the same",
-                type(exc).__name__,
-                self._app_token_env,
-            )
+        self._connector.start()
+
+    def _connect(self) -> None:
+        """Connect, trying again (CONNECT_RETRY_FIRST, doubling up to CONNECT_RETRY_MAX) while
+        apps.connections.open fails: slack-sdk's own reconnecting only starts after a first
+        connection. The first failure is an error in the log, the next ones are quieter."""
+        wait, failures = CONNECT_RETRY_FIRST, 0
+        while not self._closing.is_set():
+            try:
+                self._client.connect()
+            except Exception as exc:  # anything: the daemon runs on, digests go out
+                failures += 1
+                log.log(
+                    logging.ERROR if failures == 1 else logging.INFO,
+                    "slack: cannot open the Socket Mode connection for the vote buttons (%s); "
+                    "trying again in %.0fs. Check $%s (an app-level token with "
+                    "connections:write) and `digestbot check --live`; digests are delivered "
+                    "all the same",
+                    type(exc).__name__,
+                    wait,
+                    self._app_token_env,
+                )
+                if self._closing.wait(wait):
+                    return
+                wait = min(wait * 2, CONNECT_RETRY_MAX)
+                continue
+            log.info("slack: listening for vote buttons over Socket Mode")
             return
-        log.info("slack: listening for vote buttons over Socket Mode")
 
     @property
     def _app_token_env(self) -> str:
@@ -158,6 +182,9 @@ class VoteListener:
 
     def close(self) -> None:
         """Close the connection, then let the worker finish what it was handed."""
+        self._closing.set()
+        if self._connector.is_alive():
+            self._connector.join(timeout=10)
         try:
             self._client.close()
         finally:
@@ -175,7 +202,14 @@ class VoteListener:
         kind = message.get("type") if isinstance(message, dict) else None
         envelope_id = message.get("envelope_id") if isinstance(message, dict) else None
         if isinstance(envelope_id, str) and _ENVELOPE_ID.fullmatch(envelope_id):
-            client.send_socket_mode_response({"envelope_id": envelope_id})
+            try:
+                client.send_socket_mode_response({"envelope_id": envelope_id})
+            except Exception as exc:  # the connection dropped: Slack sends it again, deduped
+                log.warning(
+                    "slack: could not acknowledge envelope %s (%s); handling it anyway",
+                    envelope_id,
+                    type(exc).__name__,
+                )
         elif kind in ("hello", "disconnect"):
             return  # the connection's own messages: slack-sdk handles them
         else:
