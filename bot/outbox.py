@@ -279,6 +279,16 @@ class Outbox:
             )
         return found
 
+    def posted_to(self, paper_id: str, profile_id: str) -> list[str]:
+        """The destinations a channel accepted (or is accepting) `paper_id` at for the profile:
+        its `sent` and `sending` rows. What a vote button's claim is checked against."""
+        rows = self._db.execute(
+            "SELECT destination FROM deliveries WHERE paper_id = ? AND profile_id = ?"
+            " AND status IN ('sent', 'sending') ORDER BY destination",
+            (paper_id, profile_id),
+        )
+        return [dest for (dest,) in rows]
+
     def destinations(self) -> list[str]:
         """Every destination the outbox has rows for, sorted."""
         rows = self._db.execute("SELECT DISTINCT destination FROM deliveries ORDER BY 1")

@@ -11,13 +11,19 @@ APScheduler (and with a persistent job store, re-registering the jobs at start-u
 `replace_existing` would reset their next run time and drop the misfire silently). Instead the
 state says when each source was last fetched; a source whose schedule fired since then gets ONE
 catch-up run at start, and that run fetches every day it owes (`pipeline.days_to_fetch`).
+
+Vote buttons: with a Slack app-level token the daemon also listens over Socket Mode
+(bot/notifiers/slack_socket.py) from start to stop, on threads of its own with a Store of its
+own; the stop closes that connection after the scheduler.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import FrameType
 from zoneinfo import ZoneInfo
@@ -30,6 +36,7 @@ from apscheduler.triggers.base import BaseTrigger
 from bot import heartbeat
 from bot.app import App
 from bot.errors import DigestbotError
+from bot.notifiers.slack_socket import VoteListener
 from bot.pipeline import run_once
 from bot.sources.base import cron_trigger
 
@@ -131,8 +138,9 @@ def next_runs(scheduler: BlockingScheduler, now: datetime) -> dict[str, datetime
     return result
 
 
-def run_daemon(app: App) -> int:
-    """Block until SIGINT/SIGTERM; return the exit code (0)."""
+def run_daemon(app: App, env: Mapping[str, str] | None = None) -> int:
+    """Block until SIGINT/SIGTERM; return the exit code (0). `env` holds the secrets (the
+    process environment by default)."""
     stop = threading.Event()
     executor = ThreadPoolExecutor(max_workers=1)
     scheduler = build_scheduler(app, stop, executor)
@@ -165,8 +173,15 @@ def run_daemon(app: App) -> int:
         app.settings.timezone,
     )
     heartbeat.beat(app.settings, "started")
-    scheduler.start()  # blocks until shutdown
-    # Let a job that was mid-step finish that step before the state is closed.
-    executor.shutdown(wait=True)
+    listener = None if app.dry_run else VoteListener.create(app.settings, env or os.environ)
+    if listener is not None:
+        listener.start()
+    try:
+        scheduler.start()  # blocks until shutdown
+        # Let a job that was mid-step finish that step before the state is closed.
+        executor.shutdown(wait=True)
+    finally:
+        if listener is not None:
+            listener.close()
     log.info("digestbot daemon stopped")
     return 0

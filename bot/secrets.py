@@ -4,8 +4,8 @@ the bot prints, logs or stores.
     read_secret(env, variable, check)   the value (surrounding blanks kept or stripped as the
                                         check says), None when unset or blank; a malformed one
                                         raises SecretError naming the VARIABLE, never the value
-    slack_token, smtp_password,         the checks: what each protocol can carry (an HTTP header
-    webhook_url(base)                   takes printable ASCII, smtplib's AUTH encodes ASCII) and
+    slack_token, slack_app_token,       the checks: what each protocol can carry (an HTTP header
+    smtp_password, webhook_url(base)    takes printable ASCII, smtplib's AUTH encodes ASCII) and
                                         the shape the issuer gives it
     redact(text)                        every secret read so far (also malformed ones, which are
                                         the likeliest to leak), and anything shaped like a token
@@ -84,6 +84,20 @@ def slack_token(value: str) -> str:
     _characters(value, space=False)
     if not _SLACK_TOKEN.fullmatch(value):
         raise ValueError("it does not look like a Slack token (xoxb-...)")
+    return value
+
+
+# An app-level token (Socket Mode): `xapp-` then letters, digits and hyphens.
+_SLACK_APP_TOKEN = re.compile(r"xapp-[A-Za-z0-9-]+")
+
+
+def slack_app_token(value: str) -> str:
+    """A Slack app-level token: surrounding blanks dropped, then `xapp-` and header-safe
+    characters (a bot token here is the likeliest mistake: it cannot open Socket Mode)."""
+    value = value.strip()
+    _characters(value, space=False)
+    if not _SLACK_APP_TOKEN.fullmatch(value):
+        raise ValueError("it does not look like a Slack app-level token (xapp-...)")
     return value
 
 

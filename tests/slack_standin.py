@@ -53,6 +53,18 @@ email) and errors (slack-ruby/slack-api-ref's copies of Slack's method docs):
 chat.postMessage takes an opened DM's ID ("D..."); a user ID as `channel` is not modelled (the
 notifier opens the DM first) and answers channel_not_found.
 
+Socket Mode (`socket_mode()` starts it): `apps.connections.open` takes the app-level token
+(`app_token`; a bot token answers `not_allowed_token_type`, another one `invalid_auth`, a token
+without connections:write in `app_scopes` `missing_scope`) and answers a `ws://127.0.0.1:<port>/link/`
+URL of a real WebSocket server (the `websockets` package's threaded server), as slack-sdk's
+own tests do. That server greets with Slack's `hello`, `send()` pushes an envelope down every
+open connection, and what the app sends back (the acknowledgements) is in `acks`.
+`chat.postEphemeral` (channel, user, text; thread_ts optional) answers `channel_not_found` /
+`user_not_found` like Slack and records what it accepted in `ephemerals`. Vote buttons are
+checked as Slack checks an `actions` block: 1..25 elements, a button's plain_text text at most 75
+characters, action_id at most 255 and unique in its block, value at most 2000, block_ids unique
+in the message (`invalid_blocks`).
+
 Incoming webhooks: `POST /services/T000/B000/XXXX` (`webhook_url`; more with `add_webhook`)
 posts to the hook's one channel and answers like Slack's hooks: HTTP 200 with the body `ok`,
 else a status and the error code as the body. Checked (status, body):
@@ -87,6 +99,9 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.server import Server, ServerConnection, serve
+
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
 MAX_HEADER_TEXT = 150
@@ -95,6 +110,10 @@ MAX_MESSAGE_TEXT = 40_000
 # Measured on the decoded blocks, compactly re-serialised: never more than what the notifier
 # measures (json.dumps defaults), so the two agree on what fits.
 MAX_BLOCKS_JSON = 12_000
+MAX_ACTIONS = 25  # elements of an actions block
+MAX_BUTTON_TEXT = 75
+MAX_ACTION_ID = 255
+MAX_BUTTON_VALUE = 2000
 MAX_ATTACHMENTS = 100  # incoming webhooks: more -> 400 too_many_attachments
 WEBHOOK_PATH = "/services/T000/B000/XXXX"
 TEAM_ID = "T0TEST"
@@ -181,6 +200,103 @@ class Call:
     error: str | None
 
 
+@dataclass(frozen=True)
+class Ephemeral:
+    """An ephemeral message the stand-in accepted (only `user` would see it)."""
+
+    channel: str
+    user: str
+    text: str
+    thread_ts: str | None
+
+
+# Slack's greeting on a new Socket Mode connection (shape as in slack-sdk's
+# tests/slack_sdk/socket_mode/mock_socket_mode_server.py).
+HELLO = {
+    "type": "hello",
+    "num_connections": 1,
+    "debug_info": {"host": "applink-standin", "build_number": 1},
+    "connection_info": {"app_id": "A0DIGEST"},
+}
+
+
+class SocketModeStandIn:
+    """A loopback WebSocket server speaking Slack's side of Socket Mode."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._changed = threading.Condition()
+        self._connections: list[ServerConnection] = []
+        self._received: list[str] = []
+        self.connects = 0
+        self._server: Server = serve(self._handle, "127.0.0.1", 0)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="socket-mode-standin", daemon=True
+        )
+        self._thread.start()
+        port = self._server.socket.getsockname()[1]
+        self.url = f"ws://127.0.0.1:{port}/link/"
+
+    def _handle(self, connection: ServerConnection) -> None:
+        with self._lock:
+            self._connections.append(connection)
+            self.connects += 1
+        self._notify()
+        try:
+            connection.send(json.dumps(HELLO))
+            for message in connection:
+                text = message if isinstance(message, str) else message.decode("utf-8", "replace")
+                with self._lock:
+                    self._received.append(text)
+                self._notify()
+        except ConnectionClosed:
+            pass
+        finally:
+            with self._lock:
+                self._connections.remove(connection)
+            self._notify()
+
+    def _notify(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
+
+    @property
+    def connected(self) -> int:
+        with self._lock:
+            return len(self._connections)
+
+    def send(self, message: str | dict[str, Any]) -> None:
+        """Push `message` (an envelope, or any text) down every open connection."""
+        text = message if isinstance(message, str) else json.dumps(message)
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            connection.send(text)
+
+    @property
+    def acks(self) -> list[dict[str, Any]]:
+        """What the app sent back that is a JSON object (its acknowledgements)."""
+        out = []
+        with self._lock:
+            received = list(self._received)
+        for text in received:
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(value, dict):
+                out.append(value)
+        return out
+
+    def wait_until(self, predicate: Callable[[SocketModeStandIn], bool], timeout: float) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: predicate(self), timeout)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=5)
+
+
 @dataclass
 class _Failure:
     status: int
@@ -203,6 +319,7 @@ class _State:
     outside: set[str] = field(default_factory=set)  # channel IDs the bot is not a member of
     private: set[str] = field(default_factory=set)  # channel IDs
     dms: dict[str, str] = field(default_factory=dict)  # opened DM channel ID -> user ID
+    ephemerals: list[Ephemeral] = field(default_factory=list)
     webhook_failures: deque[_Failure] = field(default_factory=deque)
     last_us: int = 0
 
@@ -215,6 +332,7 @@ class SlackStandIn:
         "chat:write,channels:read,groups:read,channels:history,groups:history,im:write,"
         "im:history,users:read,users:read.email"
     )
+    app_scopes = "connections:write"  # the app-level token's scopes (apps.connections.open)
     list_page_cap = 2  # conversations.list answers at most this many channels per page
     users_page_cap = 2  # users.list answers at most this many people per page
 
@@ -224,8 +342,11 @@ class SlackStandIn:
         channels: dict[str, str] | None = None,
         webhooks: dict[str, str] | None = None,
         users: dict[str, dict[str, Any]] | None = None,
+        app_token: str = "xapp-1-A0DIGEST-test-app-token",
     ) -> None:
         self.token = token
+        self.app_token = app_token
+        self._socket: SocketModeStandIn | None = None
         self._users: dict[str, dict[str, Any]] = {}
         for user_id, fields in (DEFAULT_USERS if users is None else users).items():
             self.add_user(user_id, **fields)
@@ -280,9 +401,22 @@ class SlackStandIn:
         if self._closing.is_set():
             return
         self._closing.set()  # wakes handlers sleeping on a scripted delay
+        if self._socket is not None:
+            self._socket.close()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+    def socket_mode(self) -> SocketModeStandIn:
+        """The Socket Mode server apps.connections.open points to (started on first use)."""
+        if self._socket is None:
+            self._socket = SocketModeStandIn()
+        return self._socket
+
+    @property
+    def ephemerals(self) -> list[Ephemeral]:
+        with self._state.lock:
+            return list(self._state.ephemerals)
 
     @property
     def webhook_url(self) -> str:
@@ -525,6 +659,40 @@ class SlackStandIn:
             message["thread_ts"] = thread_ts
         return {"ok": True, "channel": channel_id, "ts": ts, "message": message}, None
 
+    def _connections_open(self, authorization: str | None) -> tuple[dict[str, Any], str | None]:
+        """apps.connections.open: only an app-level token, with connections:write."""
+        given = (authorization or "").removeprefix("Bearer ").strip()
+        if not given:
+            return {}, "not_authed"
+        if hmac.compare_digest(given.encode(), self.token.encode()):
+            return {}, "not_allowed_token_type"
+        if not hmac.compare_digest(given.encode(), self.app_token.encode()):
+            return {}, "invalid_auth"
+        if "connections:write" not in self.app_scopes.split(","):
+            return {"needed": "connections:write", "provided": self.app_scopes}, "missing_scope"
+        if self._socket is None:
+            return {}, "internal_error"  # the test did not start Socket Mode
+        return {"ok": True, "url": self._socket.url}, None
+
+    def _post_ephemeral(self, params: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+        channel_id = self._channels.get(str(params.get("channel") or "")) or self._dm_id(
+            str(params.get("channel") or "")
+        )
+        if channel_id is None or self._channel_object(channel_id) is None:
+            return {}, "channel_not_found"
+        user = str(params.get("user") or "")
+        if user not in self._users:
+            return {}, "user_not_found"
+        text = params.get("text")
+        if not isinstance(text, str) or not text:
+            return {}, "no_text"
+        thread_ts = params.get("thread_ts")
+        ephemeral = Ephemeral(channel_id, user, text, str(thread_ts) if thread_ts else None)
+        with self._state.lock:
+            self._state.ephemerals.append(ephemeral)
+        self._notify()
+        return {"ok": True, "message_ts": self._next_ts()}, None
+
     def _webhook_post(self, path: str, payload: dict[str, Any] | None) -> tuple[int, str]:
         """(status, body) for an incoming-webhook post of `payload` (None: unreadable)."""
         channel_id = self._webhooks.get(path)
@@ -745,8 +913,33 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+def _check_actions(block: dict[str, Any]) -> bool:
+    elements = block.get("elements")
+    if not isinstance(elements, list) or not 1 <= len(elements) <= MAX_ACTIONS:
+        return False
+    action_ids: set[str] = set()
+    for element in elements:
+        if not isinstance(element, dict) or element.get("type") != "button":
+            return False  # only buttons are modelled
+        action_id = element.get("action_id")
+        value = element.get("value", "")
+        if not isinstance(action_id, str) or not 1 <= len(action_id) <= MAX_ACTION_ID:
+            return False
+        if action_id in action_ids:
+            return False
+        action_ids.add(action_id)
+        if not _text_ok(element.get("text"), MAX_BUTTON_TEXT, plain=True):
+            return False
+        if not isinstance(value, str) or len(value) > MAX_BUTTON_VALUE:
+            return False
+    return True
+
+
 def _check_blocks(blocks: list[dict[str, Any]]) -> str | None:
     if len(blocks) > MAX_BLOCKS:
+        return "invalid_blocks"
+    block_ids = [b["block_id"] for b in blocks if "block_id" in b]
+    if len(block_ids) != len(set(block_ids)):
         return "invalid_blocks"
     for block in blocks:
         kind = block.get("type")
@@ -755,6 +948,8 @@ def _check_blocks(blocks: list[dict[str, Any]]) -> str | None:
         if kind == "section" and not _text_ok(block.get("text"), MAX_SECTION_TEXT):
             return "invalid_blocks"
         if kind == "header" and not _text_ok(block.get("text"), MAX_HEADER_TEXT, plain=True):
+            return "invalid_blocks"
+        if kind == "actions" and not _check_actions(block):
             return "invalid_blocks"
         if kind == "context":
             elements = block.get("elements")
@@ -839,10 +1034,16 @@ def _handler_for(standin: SlackStandIn) -> type[BaseHTTPRequestHandler]:
                 failure = standin._next_failure()
                 if failure is not None and self._fail(method, params, failure):
                     return
+            if method == "apps.connections.open":  # the app-level token, not the bot's
+                answer, error = standin._connections_open(self.headers.get("Authorization"))
+                body = {"ok": False, "error": error, **answer} if error else answer
+                self._finish(method, params, 200, body)
+                return
             auth_error = standin._auth_error(self.headers.get("Authorization"), params)
             if method not in (
                 "auth.test",
                 "chat.postMessage",
+                "chat.postEphemeral",
                 "users.list",
                 "users.lookupByEmail",
             ) and not method.startswith("conversations."):
@@ -868,6 +1069,8 @@ def _handler_for(standin: SlackStandIn) -> type[BaseHTTPRequestHandler]:
                 if hold and standin._closing.wait(hold):  # accepted, answer held back
                     self.close_connection = True
                     return
+            elif method == "chat.postEphemeral":
+                answer, error = standin._post_ephemeral(params)
             elif method == "conversations.history":
                 answer, error = standin._history(params, replies=False)
             elif method == "conversations.replies":

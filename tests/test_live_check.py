@@ -64,6 +64,8 @@ def test_all_ok_is_one_ok_line_per_check_and_nothing_is_sent(tmp_path: Path) -> 
             bot.profile("rag.yaml", RAG_BY_ID)
             bot.profile("mail.yaml", "name: Mail\nkeywords: [x]\nnotify:\n  email: a@example.org\n")
             bot.env["SMTP_PASSWORD"] = PASSWORD
+            bot.slack.socket_mode()  # the app token's apps.connections.open answers a ws:// URL
+            bot.env["SLACK_APP_TOKEN"] = bot.slack.app_token
             result = bot.run("check", "--live")
             url = bot.hf.base_url
             requests = [r.path for r in bot.hf.requests]
@@ -77,6 +79,8 @@ def test_all_ok_is_one_ok_line_per_check_and_nothing_is_sent(tmp_path: Path) -> 
         "slack #ops: ok (C0OPS: the bot is a member; not archived)",
         "slack #papers-spec: ok (C0SPEC: the bot is a member; not archived)",
         "slack C0RAG: ok (C0RAG: the bot is a member; not archived)",
+        "slack app token: ok (apps.connections.open accepted the app token from "
+        "$SLACK_APP_TOKEN: vote buttons are heard over Socket Mode while `digestbot run` is up)",
         f"email 127.0.0.1:{smtp.port}: ok (connected, STARTTLS, logged in as bot; no mail sent)",
         f"source arxiv_rss: ok ({url}/rss/cs.CL: feed readable, listing of 2026-04-27, "
         "3 item(s) kept)",
@@ -88,6 +92,7 @@ def test_all_ok_is_one_ok_line_per_check_and_nothing_is_sent(tmp_path: Path) -> 
     assert posts == [] and mailed == []
     assert TOKEN not in result.stdout + result.stderr
     assert PASSWORD not in result.stdout + result.stderr
+    assert bot.env["SLACK_APP_TOKEN"] not in result.stdout + result.stderr
 
 
 def test_bad_token_closed_smtp_port_and_a_failing_source_are_each_reported(
@@ -108,15 +113,16 @@ def test_bad_token_closed_smtp_port_and_a_failing_source_are_each_reported(
 
     assert result.returncode == 1
     lines = live_lines(result.stdout)
-    assert lines[:3] == [
+    assert lines[:4] == [
         "slack auth.test: failed: Slack answered invalid_auth to auth.test",
         "  hint: check the token in $SLACK_BOT_TOKEN",
         "slack #papers-spec: skipped (not checked: auth.test failed)",
+        "slack app token: skipped ($SLACK_APP_TOKEN is not set: digests carry no vote buttons)",
     ]
-    assert lines[3].startswith(
+    assert lines[4].startswith(
         f"email 127.0.0.1:{port}: failed: cannot reach 127.0.0.1:{port} (ConnectionRefusedError"
     )
-    assert lines[4:] == [
+    assert lines[5:] == [
         "  hint: check email.host, email.port and the network",
         f"source hf_daily: failed: HTTP 500 at {url}/api/daily_papers?limit=1",
         "  hint: the source may be down: try again later; if it persists, check its base_url",
@@ -301,6 +307,7 @@ def test_each_kind_of_person_is_checked_without_posting(tmp_path: Path) -> None:
         "  hint: the person's account is deactivated: remove them from the profile's notify.slack",
         "slack alice@lab.example: ok (alice@lab.example is U0ALICE (Alice Liu); the bot can open "
         "a direct message with them)",
+        "slack app token: skipped ($SLACK_APP_TOKEN is not set: digests carry no vote buttons)",
     ]
     assert methods.count("users.list") == 3  # the workspace listed once (2 people a page)
     assert "chat.postMessage" not in methods
@@ -330,6 +337,7 @@ def test_a_missing_scope_for_people_is_named_by_check(tmp_path: Path) -> None:
         "to users.lookupByEmail",
         "  hint: add the users:read.email scope to the app's Bot Token Scopes and reinstall it: "
         "people named by email address are looked up with it (users.lookupByEmail)",
+        "slack app token: skipped ($SLACK_APP_TOKEN is not set: digests carry no vote buttons)",
         f"source hf_daily: ok ({url}/api/daily_papers?limit=1: HTTP 200, the daily papers API "
         "answered)",
     ]

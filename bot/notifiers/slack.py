@@ -32,6 +32,13 @@ Scopes: channels:history / groups:history / im:history to read the history, and 
 named by name channels:read / groups:read to list them. Without them the digest is posted again
 (at-least-once), after ONE warning naming the missing scope.
 
+Vote buttons: when the app-level token (`slack.app_token_env`, default SLACK_APP_TOKEN, an
+`xapp-` token with connections:write) is set, every paper carries "More like this" / "Less like
+this" (slack_blocks.py) and the daemon hears the clicks over Socket Mode (slack_socket.py).
+Without it there are no buttons (one nobody listens to would be a lie); a malformed one is
+reported (check, the log) and the digests go out without buttons rather than not at all.
+`check --live` proves the app token with apps.connections.open.
+
 The bot token is read from the environment variable the settings name (bot/secrets.py: a value
 that is not a header-safe `xoxb-...` token raises SecretError naming the variable); it is never
 formatted into a message, a hint, a log line or a repr. With `webhook_env` instead of a token,
@@ -47,7 +54,7 @@ from typing import Any, ClassVar
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.errors import DeliveryError
+from bot.errors import DeliveryError, SecretError
 from bot.models import Check, Delivery
 from bot.notifiers.base import Notifier
 from bot.notifiers.slack_blocks import build_messages
@@ -66,7 +73,7 @@ from bot.notifiers.slack_people import NoSuchPerson, People
 from bot.notifiers.slack_targets import SlackTargets, is_channel_id, is_person, kind_of
 from bot.notifiers.slack_webhook import SlackWebhookNotifier
 from bot.render import escape_mrkdwn
-from bot.secrets import read_secret, slack_token
+from bot.secrets import read_secret, slack_app_token, slack_token
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +88,23 @@ class SlackNotifier(Notifier):
     Settings = SlackSettings
     Target: ClassVar[Any] = SlackTargets  # channels and people, one or a list (slack_targets)
 
-    def __init__(self, client: WebClient, *, token_env: str = "SLACK_BOT_TOKEN") -> None:
+    def __init__(
+        self,
+        client: WebClient,
+        *,
+        token_env: str = "SLACK_BOT_TOKEN",
+        app_token: str | None = None,
+        app_token_env: str = "SLACK_APP_TOKEN",
+        app_token_problem: str = "",
+    ) -> None:
         self._client = client
         self._token_env = token_env
+        # The app-level token: digests carry vote buttons only with it (see the docstring).
+        self._app_token = app_token
+        self._app_token_env = app_token_env
+        self._app_token_problem = app_token_problem  # why a set app token is unusable
         self._pace = Pace()  # per destination
-        self._redact = redactor((client.token or "",))
+        self._redact = redactor((client.token or "", app_token or ""))
         # Channel name (without "#", lower case) -> ID, from chat.postMessage's answers and
         # from the listing; the listing itself (conversations.list by name) once per process.
         self._channel_ids: dict[str, str] = {}
@@ -101,8 +120,24 @@ class SlackNotifier(Notifier):
     def __repr__(self) -> str:
         return f"SlackNotifier(base_url={self._client.base_url!r}, token_env={self._token_env!r})"
 
+    @property
+    def buttons(self) -> bool:
+        """Whether digests carry the vote buttons (an app-level token is set)."""
+        return self._app_token is not None
+
     def describe(self) -> str:
-        return f"bot token from ${self._token_env}"
+        how = f"bot token from ${self._token_env}"
+        if self._app_token is not None:
+            return f"{how}; vote buttons on, heard over Socket Mode (app token from " + (
+                f"${self._app_token_env})"
+            )
+        if self._app_token_problem:
+            return f"{how}; no vote buttons: {self._app_token_problem}"
+        return (
+            f"{how}; no vote buttons: to get them, set ${self._app_token_env} to an app-level "
+            "token (xapp-) with the connections:write scope and turn on Socket Mode and "
+            "Interactivity in the Slack app (README: Buttons in Slack)"
+        )
 
     def place(self, target: str) -> str:
         """A channel: its ID, or its name as Slack compares names ("#Papers" is "papers").
@@ -133,13 +168,23 @@ class SlackNotifier(Notifier):
             timeout=settings.timeout,
             retry_handlers=retry_handlers(settings),
         )
-        return cls(client, token_env=settings.token_env), ""
+        app_token, problem = read_app_token(settings, env)
+        if problem:
+            # The digests still go out, without buttons: a wrong app token must not stop them.
+            log.error("slack: %s", problem)
+        return cls(
+            client,
+            token_env=settings.token_env,
+            app_token=app_token,
+            app_token_env=settings.app_token_env,
+            app_token_problem=problem,
+        ), ""
 
     # ------------------------------------------------------------ sending
 
     def send(self, delivery: Delivery, target: str) -> None:
         destination = f"slack:{target}"
-        messages = build_messages(delivery)
+        messages = build_messages(delivery, buttons=self.buttons)
         delivered: list[str] = []
         channel, thread_ts = self._conversation(target, destination), None
         for k, message in enumerate(messages, start=1):
@@ -224,6 +269,27 @@ class SlackNotifier(Notifier):
             self._channel_ids[channel_name(target)] = channel
         return channel
 
+    # ------------------------------------------------------------ votes (slack_socket.py)
+
+    def channel_of(self, target: str) -> str | None:
+        """The channel ID `target`'s messages land in (a channel's ID, a person's direct
+        message), or None when it cannot be known (see `_channel_id`). Raises DeliveryError when
+        Slack cannot be asked now."""
+        return self._channel_id(target, f"slack:{target}")
+
+    def tell(self, channel: str, user: str, text: str, thread_ts: str | None = None) -> None:
+        """An ephemeral message (only `user` sees it) in `channel`, under `thread_ts` when the
+        message it answers is a thread reply. `text` is mrkdwn the caller escaped. Raises
+        DeliveryError."""
+        destination = f"slack:{channel}"
+        extra: dict[str, Any] = {} if thread_ts is None else {"thread_ts": thread_ts}
+        try:
+            self._client.chat_postEphemeral(channel=channel, user=user, text=text, **extra)
+        except SlackApiError as exc:
+            raise self._api_error(exc, destination, " (chat.postEphemeral)", ()) from exc
+        except NETWORK_ERRORS as exc:
+            raise self._unreachable(exc, destination, " (chat.postEphemeral)", ()) from exc
+
     # ------------------------------------------------------------ recovery
 
     def already_delivered(self, delivery: Delivery, target: str) -> set[str]:
@@ -236,7 +302,7 @@ class SlackNotifier(Notifier):
         if channel is None:
             log.info("slack: cannot look %s up after a crash: sending again", destination)
             return set()
-        messages = build_messages(delivery)
+        messages = build_messages(delivery, buttons=self.buttons)
         where = " (history lookup)"
         try:
             history = self._client.conversations_history(
@@ -362,6 +428,54 @@ class SlackNotifier(Notifier):
             people=self._people,
             redact=self._redact,
         )
+        yield self._probe_app_token()
+
+    def _probe_app_token(self) -> Check:
+        """The app-level token opens a Socket Mode connection (apps.connections.open issues a
+        WebSocket URL, which is left unused)."""
+        name, env = "slack app token", f"${self._app_token_env}"
+        if self._app_token is None:
+            return Check(
+                name,
+                "failed" if self._app_token_problem else "skipped",
+                self._app_token_problem or f"{env} is not set: digests carry no vote buttons",
+                f"to get vote buttons, set {env} to an app-level token (xapp-) with the "
+                "connections:write scope; turn on Socket Mode and Interactivity in the app",
+            )
+        try:
+            self._client.apps_connections_open(app_token=self._app_token)
+        except SlackApiError as exc:
+            code = api_error_code(exc)[0] or "an error"
+            hints = {
+                "missing_scope": f"the app token in {env} lacks the connections:write scope: "
+                "add it to the app-level token (Basic Information > App-Level Tokens), or "
+                "generate a new one with it",
+                "not_allowed_token_type": f"{env} holds a token of another kind: Socket Mode "
+                "takes an app-level token (xapp-, Basic Information > App-Level Tokens)",
+            }
+            return Check(
+                name,
+                "failed",
+                self._redact(f"Slack answered {code} to apps.connections.open"),
+                hints.get(
+                    code,
+                    f"set {env} to a valid app-level token (xapp-) with connections:write, "
+                    "and turn on Socket Mode in the app's settings",
+                ),
+            )
+        except NETWORK_ERRORS as exc:
+            return Check(
+                name,
+                "failed",
+                self._redact(f"Slack is unreachable ({type(exc).__name__})"),
+                "check the network and `slack.base_url`",
+            )
+        return Check(
+            name,
+            "ok",
+            f"apps.connections.open accepted the app token from {env}: vote buttons are heard "
+            "over Socket Mode while `digestbot run` is up",
+        )
 
     # ------------------------------------------------------------ errors
 
@@ -389,6 +503,15 @@ class SlackNotifier(Notifier):
             hint="check the network and `slack.base_url`; " + TRANSIENT_HINT,
             redact=self._redact,
         )
+
+
+def read_app_token(settings: SlackSettings, env: Mapping[str, str]) -> tuple[str | None, str]:
+    """(the app-level token, "") when set and well formed; (None, "") when unset; (None, why)
+    when set but malformed (naming the variable, never the value)."""
+    try:
+        return read_secret(env, settings.app_token_env, slack_app_token), ""
+    except SecretError as exc:
+        return None, f"{exc}: digests carry no vote buttons until it is fixed"
 
 
 def _key_of(message: Mapping[str, Any]) -> str | None:

@@ -18,6 +18,14 @@ Slack's limits, and where each number comes from:
 The undocumented limit is measured conservatively: as `json.dumps(blocks)`, i.e. the JSON
 slack-sdk puts on the wire, containers and `\\uXXXX` escapes included.
 
+Buttons (`build_messages(..., buttons=True)`, only when the daemon listens for them over Socket
+Mode: bot/notifiers/slack_socket.py): each paper's section is followed by an `actions` block with
+"More like this" / "Less like this" (action ids VOTE_UP / VOTE_DOWN, our own namespace). A
+button's `value` is `vote_value(profile id, paper id)`, at most MAX_BUTTON_VALUE characters (a
+paper whose value would be longer gets no buttons); the listener reads it back with
+`read_vote_value` and still checks it against the outbox, never trusting it. With buttons a paper
+takes two blocks, so a message holds fewer papers: the packing counts blocks per paper.
+
 Paper text comes from the internet. Every piece of it goes through `escape_mrkdwn` (and link
 targets through `_link_target`), so a title like `<!channel>` shows as text and never pings.
 """
@@ -45,6 +53,11 @@ MAX_SECTION_TEXT = 3000
 MAX_HEADER_TEXT = 150
 MAX_MESSAGE_TEXT = 40_000
 MAX_BLOCKS_JSON = 12_000
+MAX_BUTTON_VALUE = 2000  # Block Kit reference, button element: `value` max 2000 chars
+
+VOTE_UP = "digestbot_vote_up"  # action ids of the vote buttons
+VOTE_DOWN = "digestbot_vote_down"
+VOTE_BLOCK = "digestbot_vote_"  # + the paper's position in the digest: unique per message
 
 # Our own budgets, well inside Slack's: one paper's section never takes more than this much of
 # a message's JSON (so one paper always fits next to the header), and a link target longer
@@ -139,6 +152,53 @@ def _paper_section(match: Match) -> dict[str, Any]:
     return block  # the last tier: at most ~80+60+60 characters of text, 6x when \u-escaped
 
 
+def vote_value(profile_id: str, paper_id: str) -> str:
+    """A vote button's value: the profile and the paper, as a compact JSON pair."""
+    return json.dumps([profile_id, paper_id], separators=(",", ":"))
+
+
+def read_vote_value(value: object) -> tuple[str, str] | None:
+    """(profile id, paper id) from a button value `vote_value` wrote; None for anything else
+    (not a string, too long, not JSON, not a pair of non-empty strings)."""
+    if not isinstance(value, str) or not value or len(value) > MAX_BUTTON_VALUE:
+        return None
+    try:
+        pair = json.loads(value)
+    except ValueError:
+        return None
+    if (
+        not isinstance(pair, list)
+        or len(pair) != 2
+        or not all(isinstance(part, str) and part.strip() for part in pair)
+    ):
+        return None
+    return pair[0], pair[1]
+
+
+def _vote_block(profile_id: str, paper_id: str, position: int) -> dict[str, Any] | None:
+    """The "More like this" / "Less like this" buttons of one paper; None when its value would
+    not fit in a button."""
+    value = vote_value(profile_id, paper_id)
+    if len(value) > MAX_BUTTON_VALUE:
+        return None
+    return {
+        "type": "actions",
+        "block_id": f"{VOTE_BLOCK}{position}",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "text": {"type": "plain_text", "text": label, "emoji": True},
+                "value": value,
+            }
+            for action_id, label in (
+                (VOTE_UP, "👍 More like this"),
+                (VOTE_DOWN, "👎 Less like this"),
+            )
+        ],
+    }
+
+
 def _header_text(delivery: Delivery) -> str:
     day = delivery.digest_day.isoformat()
     name = fold_whitespace(delivery.profile_name) or delivery.profile_id
@@ -153,32 +213,39 @@ def _fallback(delivery: Delivery, what: str) -> str:
     )
 
 
-def build_messages(delivery: Delivery) -> list[SlackMessage]:
+def build_messages(delivery: Delivery, *, buttons: bool = False) -> list[SlackMessage]:
     """The messages for one digest: the first with a header, the rest meant as thread replies.
 
-    Papers keep their order and each appears in exactly one message. A message is closed when
-    one more paper would exceed MAX_BLOCKS or MAX_BLOCKS_JSON.
+    Papers keep their order and each appears in exactly one message, with its vote buttons right
+    after it when `buttons`. A message is closed when one more paper would exceed MAX_BLOCKS or
+    MAX_BLOCKS_JSON.
     """
     head: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _header_text(delivery)}},
         _mrkdwn_section(escape_mrkdwn(headline(delivery))),
     ]
-    papers = [(m.paper.id, _paper_section(m)) for m in delivery.matches]
+    papers: list[tuple[str, list[dict[str, Any]]]] = []
+    for position, match in enumerate(delivery.matches):
+        blocks = [_paper_section(match)]
+        vote = _vote_block(delivery.profile_id, match.paper.id, position) if buttons else None
+        if vote is not None:
+            blocks.append(vote)
+        papers.append((match.paper.id, blocks))
 
     # Continuations start with "continued (k/n)"; n is unknown while packing, so reserve room
     # for the widest such block.
     digits = "9" * len(str(len(papers) + 1))
     widest_context = _context(f"continued ({digits}/{digits})")
 
-    groups: list[list[tuple[str, dict[str, Any]]]] = [[]]
+    groups: list[list[tuple[str, list[dict[str, Any]]]]] = [[]]
     count, size = len(head), _json_len(head)
-    for paper_id, block in papers:
-        extra = _json_len(block) + 2  # plus the ", " separator
-        if groups[-1] and (count + 1 > MAX_BLOCKS or size + extra > MAX_BLOCKS_JSON):
+    for paper_id, blocks in papers:
+        extra = sum(_json_len(block) + 2 for block in blocks)  # plus the ", " separators
+        if groups[-1] and (count + len(blocks) > MAX_BLOCKS or size + extra > MAX_BLOCKS_JSON):
             groups.append([])
             count, size = 1, _json_len([widest_context])
-        groups[-1].append((paper_id, block))
-        count += 1
+        groups[-1].append((paper_id, blocks))
+        count += len(blocks)
         size += extra
 
     total = len(groups)
@@ -193,7 +260,7 @@ def build_messages(delivery: Delivery) -> list[SlackMessage]:
         messages.append(
             SlackMessage(
                 text=text,
-                blocks=[*first, *(block for _, block in group)],
+                blocks=[*first, *(block for _, blocks in group for block in blocks)],
                 paper_ids=tuple(paper_id for paper_id, _ in group),
             )
         )

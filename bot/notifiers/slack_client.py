@@ -61,6 +61,9 @@ class SlackSettings(Strict):
     # A URL elsewhere is malformed (a typo must not send digests to another host).
     webhook_base_url: str = "https://hooks.slack.com/"
     token_env: str = Field(default="SLACK_BOT_TOKEN", min_length=1)
+    # The app-level token (xapp-, scope connections:write) that lets the daemon hear the vote
+    # buttons over Socket Mode (slack_socket.py). Unset: digests carry no buttons.
+    app_token_env: str = Field(default="SLACK_APP_TOKEN", min_length=1)
     base_url: str = "https://slack.com/api/"
     timeout: float = Field(default=30, gt=0)
     max_retries: int = Field(default=3, ge=0, le=10)
@@ -68,7 +71,7 @@ class SlackSettings(Strict):
     # for; the delivery fails now and stays queued for the next run.
     max_retry_after: float = Field(default=300, ge=0)
 
-    @field_validator("token_env", "base_url")
+    @field_validator("token_env", "app_token_env", "base_url")
     @classmethod
     def _not_with_webhook(cls, value: str, info: ValidationInfo) -> str:
         if info.data.get("webhook_env") is not None:
