@@ -179,9 +179,21 @@ def score_day(
     day = new[0].day or date.today()
     reference = Reference.of_store(store, day + timedelta(days=1), freqs, vocabulary)
     examples = None
+    voted_vectors = None
     if votes:
-        examples = store.papers_by_id(sorted({i for v in votes.values() for i in v}))
-    matches = rank(profs, new, freqs, examples, reference, fresh_vectors=fresh, votes=votes)
+        voted = sorted({i for v in votes.values() for i in v})
+        examples = store.papers_by_id(voted)
+        voted_vectors = store.vectors_of(voted)  # as pipeline.run_once reads them
+    matches = rank(
+        profs,
+        new,
+        freqs,
+        examples,
+        reference,
+        fresh_vectors=fresh,
+        votes=votes,
+        voted_vectors=voted_vectors,
+    )
     encoded = dict(zip([p.id for p in new], encode_rows(fresh, vocabulary), strict=True))
     encoded.update(reference.computed)
     return matches, encoded  # the vectors are stored with the papers

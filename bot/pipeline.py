@@ -148,6 +148,8 @@ def run_once(
     newcomers = first_digest.newcomers(app.store, profiles, fresh_install)
     # Readers' votes (relevance/votes.py): each profile's net vote per paper, read once a run.
     votes = {p.id: app.store.votes.net(p.id) for p in profiles}
+    # ...and the voted papers' stored vectors (kept for as long as they have a vote).
+    voted_vectors = app.store.vectors_of(voted_ids(votes)) if scored_days else {}
     examples: dict[str, Paper] = {}
     if scored_days or newcomers:
         # Zotero libraries are read only when something is scored (relevance/library.py).
@@ -192,6 +194,7 @@ def run_once(
                 reference,
                 fresh_vectors=fresh_vectors,
                 votes=votes,
+                voted_vectors=voted_vectors,
             )
             digests.append((d, len(by_day[d]), matches))
             report.matches += sum(len(m) for m in matches.values())

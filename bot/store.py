@@ -372,10 +372,12 @@ class Store:
                     [(pid, terms, weights, pid) for pid, (terms, weights) in vectors.items()],
                 )
             if keep_vectors:
-                # Only R (and `preview` a little further back) reads them: drop the older ones.
+                # Only R (and `preview` a little further back) reads them, and scoring reads
+                # voted papers' (relevance/votes.py): drop the other older ones.
                 self._db.execute(
                     "DELETE FROM paper_vectors WHERE id NOT IN (SELECT id FROM papers"
-                    " ORDER BY COALESCE(day, first_seen_day) DESC, id DESC LIMIT ?)",
+                    " ORDER BY COALESCE(day, first_seen_day) DESC, id DESC LIMIT ?)"
+                    " AND id NOT IN (SELECT paper_id FROM votes)",
                     (keep_vectors,),
                 )
 

@@ -378,6 +378,7 @@ def _with_pool_as_r(
     votes: dict[str, dict[str, int]] | None,
     examples: dict[str, Paper] | None = None,
     pool: list[Paper] | None = None,
+    voted_vectors: dict[str, tuple[str, bytes]] | None = None,
 ) -> dict[str, list[float]]:
     """Each fresh paper's score per profile (in `fresh` order), R = `pool` (POOL) with ids."""
     from bot.relevance.reference import Reference
@@ -391,7 +392,15 @@ def _with_pool_as_r(
     vocabulary = Vocabulary()
     reference = Reference(vocabulary)
     reference.push(Space(terms, freqs, vocabulary=vocabulary).vectors(terms), [p.id for p in pool])
-    out = evaluate(profiles, fresh, freqs, examples, reference=reference, votes=votes)
+    out = evaluate(
+        profiles,
+        fresh,
+        freqs,
+        examples,
+        reference=reference,
+        votes=votes,
+        voted_vectors=voted_vectors,
+    )
     return {
         pid: [next(c.match.score for c in cands if c.match.paper.id == p.id) for p in fresh]
         for pid, cands in out.items()
@@ -427,6 +436,28 @@ def test_votes_on_example_papers_move_their_like_too() -> None:
     up = _with_pool_as_r([loose], fresh, {"llm": {align.id: 1}}, examples, pool)["llm"][0]
     down = _with_pool_as_r([loose], fresh, {"llm": {align.id: -1}}, examples, pool)["llm"][0]
     assert down < before < up
+
+
+def test_a_voted_paper_outside_r_is_read_from_its_stored_vector() -> None:
+    # The live run passes voted papers' stored vectors (the state keeps them while they have a
+    # vote): no text, no `examples` entry needed, and the vote moves its like as before.
+    from bot.relevance.reference import encode_rows
+    from bot.relevance.tfidf import MemoryDocFreqs, Space, Vocabulary, terms_of
+
+    align = _copy_of(ALIGN_ID, "2501.00003")
+    pool = [p for p in POOL if p.id != ALIGN_ID]
+    freqs = MemoryDocFreqs()
+    freqs.add(terms_of(p.text) for p in pool)
+    vocabulary = Vocabulary()
+    terms = [terms_of(align.text)]
+    (stored,) = encode_rows(Space(terms, freqs, vocabulary=vocabulary).vectors(terms), vocabulary)
+    fresh = [_copy_of(ALIGN_ID, "2608.00001"), *DAY_0731]
+    loose = replace(LLM, min_score=0.0, max_per_digest=100)
+    vectors = {align.id: stored}
+    before = _with_pool_as_r([loose], fresh, None, None, pool, vectors)["llm"][0]
+    up = _with_pool_as_r([loose], fresh, {"llm": {align.id: 1}}, None, pool, vectors)["llm"][0]
+    down = _with_pool_as_r([loose], fresh, {"llm": {align.id: -1}}, None, pool, vectors)["llm"][0]
+    assert down < before < up, (down, before, up)
 
 
 def test_scores_with_votes_are_deterministic() -> None:

@@ -151,3 +151,31 @@ def test_apply_records_and_withdraws_in_one_go(tmp_path: Path) -> None:
         assert store.votes.net("norm") == {"2607.00002": 1, "2607.00003": -1}
     finally:
         store.close()
+
+
+def test_a_voted_papers_vector_outlives_the_prune(tmp_path: Path) -> None:
+    # Scoring reads voted papers' stored vectors (relevance/scoring.py `voted_vectors`): the
+    # prune that keeps only the newest vectors keeps those of papers with a vote as well.
+    from bot.models import Paper
+
+    def paper(pid: str, day: date) -> Paper:
+        return Paper(pid, f"title {pid}", f"abstract {pid}", day=day, source="hf_daily")
+
+    old, other, new = "2607.00001", "2607.00002", "2608.00001"
+    store = Store.open(tmp_path / "state.sqlite3")
+    try:
+        vectors = {pid: ("a", b"\0" * 8) for pid in (old, other)}
+        store.record([paper(old, DAY), paper(other, DAY)], [], [], digest_day=DAY, vectors=vectors)
+        store.votes.record(vote(old, 1))
+        later = date(2026, 8, 3)
+        store.record(
+            [paper(new, later)],
+            [],
+            [],
+            digest_day=later,
+            vectors={new: ("b", b"\0" * 8)},
+            keep_vectors=1,
+        )
+        assert sorted(store.vectors_of([old, other, new])) == [old, new]
+    finally:
+        store.close()

@@ -77,7 +77,7 @@ from scipy.sparse import csr_matrix, vstack
 from bot.models import FOLLOWED_REASON, Match, Paper, Profile
 from bot.relevance import learned
 from bot.relevance.reasons import ReasonTerms
-from bot.relevance.reference import Reference, widen
+from bot.relevance.reference import Reference, StoredVector, widen
 from bot.relevance.tfidf import DocFreqs, MemoryDocFreqs, Space, terms_of
 
 COLD_REFERENCE = 200  # below this, the day's own papers join the reference set
@@ -220,13 +220,16 @@ def evaluate(
     fresh_vectors: csr_matrix | None = None,
     explain: int = 0,
     votes: Mapping[str, Mapping[str, int]] | None = None,
+    voted_vectors: Mapping[str, StoredVector] | None = None,
 ) -> dict[str, list[Candidate]]:
     """Every new paper for every profile, best first: what would be sent and what would not.
     `reference` is R (none: the cold start); `fresh_vectors`, if given, are `fresh`'s vectors
     in its vocabulary. Reasons are worked out for what passes and the first `explain` others.
     `votes` maps a profile id to its readers' net votes (paper id -> +1 / -1, relevance/votes.py
     `net`); the voted papers are looked up in R (by id) or in `examples` (a voted paper found
-    in neither is left out) and feed the profile's vote score (relevance/learned.py)."""
+    in neither is left out) and feed the profile's vote score (relevance/learned.py);
+    `voted_vectors` are the stored vectors of voted papers (Store.vectors_of), read instead of
+    re-analysing their text."""
     result: dict[str, list[Candidate]] = {p.id: [] for p in profiles}
     if not fresh or not profiles:
         return result
@@ -237,8 +240,13 @@ def evaluate(
     in_r = reference.rows_of()
     paper_terms = [terms_of(p.text) for p in fresh]
     profile_parts = [_parts(p, examples) for p in profiles]
-    # Voted papers that are not rows of R are vectorised like example papers.
-    outside = sorted({i for v in voted.values() for i in v if i not in in_r and i in examples})
+    # Voted papers that are not rows of R: their stored vectors, read as R's rows are (the state
+    # keeps voted papers' vectors); the others are vectorised like example papers (analysing
+    # 100 profiles x 100 old voted papers' text costs seconds).
+    beyond_r = sorted({i for v in voted.values() for i in v if i not in in_r})
+    stored_ids = [i for i in beyond_r if voted_vectors and i in voted_vectors]
+    stored_m = reference.decode([voted_vectors[i] for i in stored_ids] if voted_vectors else [])
+    outside = [i for i in beyond_r if i in examples and i not in set(stored_ids)]
     outside_terms = [terms_of(examples[i].text) for i in outside]
     every = [t for parts in profile_parts for _, _, t in parts] + outside_terms
     if fresh_vectors is None:
@@ -251,8 +259,10 @@ def evaluate(
     if cold:
         R = vstack([R, F], format="csr")
     stats = _Stats.of(R)
-    outside_vectors = space.vectors(outside_terms)
-    outside_row = {pid: i for i, pid in enumerate(outside)}
+    outside_vectors = vstack(
+        [widen(stored_m, width), widen(space.vectors(outside_terms), width)], format="csr"
+    )
+    outside_row = {pid: i for i, pid in enumerate([*stored_ids, *outside])}
     for profile, parts in zip(profiles, profile_parts, strict=True):
         pv = _profile_vector(space, parts, stats)
         if voted[profile.id] and R.shape[0]:
@@ -280,11 +290,13 @@ def rank(
     reference: Reference | None = None,
     fresh_vectors: csr_matrix | None = None,
     votes: Mapping[str, Mapping[str, int]] | None = None,
+    voted_vectors: Mapping[str, StoredVector] | None = None,
 ) -> dict[str, list[Match]]:
     """For each profile id, the new papers that match it: best first, with reasons.
     `freqs` gives the IDF, `reference` R; `examples` maps example / counter-example ids (and
     voted papers) to their papers; `fresh_vectors` are the new papers' vectors if already
-    made; `votes` the profiles' net votes (profile id -> paper id -> +1 / -1)."""
+    made; `votes` the profiles' net votes (profile id -> paper id -> +1 / -1) and
+    `voted_vectors` the voted papers' stored vectors."""
     evaluated = evaluate(
         profiles,
         fresh,
@@ -293,6 +305,7 @@ def rank(
         reference=reference,
         fresh_vectors=fresh_vectors,
         votes=votes,
+        voted_vectors=voted_vectors,
     )
     return {pid: [c.match for c in cands if c.passed] for pid, cands in evaluated.items()}
 
