@@ -670,6 +670,7 @@ def test_settings_defaults() -> None:
         "webhook_env": None,
         "webhook_base_url": "https://hooks.slack.com/",
         "token_env": "SLACK_BOT_TOKEN",
+        "app_token_env": "SLACK_APP_TOKEN",
         "base_url": "https://slack.com/api/",
         "timeout": 30,
         "max_retries": 3,
