@@ -182,8 +182,8 @@ def score_day(
     voted_vectors = None
     if votes:
         voted = sorted({i for v in votes.values() for i in v})
-        examples = store.papers_by_id(voted)
-        voted_vectors = store.vectors_of(voted)  # as pipeline.run_once reads them
+        voted_vectors = store.vectors_of(voted)  # as pipeline.run_once reads them: the text
+        examples = store.papers_by_id([i for i in voted if i not in voted_vectors])  # if none
     matches = rank(
         profs,
         new,

@@ -157,7 +157,11 @@ def run_once(
         current = {p.id: p for p in profiles}
         newcomers = [current[p.id] for p in newcomers]
         examples = resolve_examples(
-            app.store, app.http, app.settings.arxiv_api_url, profiles, voted_ids(votes)
+            app.store,
+            app.http,
+            app.settings.arxiv_api_url,
+            profiles,
+            [i for i in voted_ids(votes) if i not in voted_vectors],  # the rest: text needed
         )
     # Before this run's papers are stored: the newcomers' first digests read the stored ones.
     firsts = first_digest.first_digests(

@@ -416,50 +416,71 @@ max_per_digest: 100
 """
 
 
-def ranking(bot: Bot) -> tuple[list[str], dict[str, Any]]:
-    """The day's papers in preview's order: those it would send, then the best few held back
+NEXT_DAY = "2026-08-03"
+
+
+def ranking(bot: Bot, day: str = DAY) -> tuple[list[str], dict[str, Any]]:
+    """`day`'s papers in preview's order: those it would send, then the best few held back
     (a paper scored 0 is held back)."""
     done = bot.run("preview", "agents", "--since", DAY, "--format", "json", "--offline")
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
-    [day] = doc["days"]
-    return [p["id"] for p in day["sent"] + day["under"]], doc
+    [listed] = [d for d in doc["days"] if d["day"] == day]
+    return [p["id"] for p in listed["sent"] + listed["under"]], doc
 
 
 def rank(ids: list[str], pid: str) -> int:
     return ids.index(pid) if pid in ids else len(ids)  # not listed: below every listed one
 
 
+def next_day_copies() -> bytes:
+    """DERIVED from the recorded 2026-07-31 day: the same 30 items, each paper under a new id
+    (2607.x -> 2608.x) and listed on 2026-08-03, so the next day holds a paper exactly like
+    each of the day before's. Nothing else is changed."""
+    items = json.loads(HF_DAY.read_text(encoding="utf-8"))
+    for item in items:
+        item["paper"]["id"] = item["paper"]["id"].replace("2607.", "2608.", 1)
+        item["paper"]["submittedOnDailyAt"] = f"{NEXT_DAY}T00:00:00.000Z"
+    return json.dumps(items).encode()
+
+
 def test_a_vote_moves_the_next_ranking_the_way_it_was_cast(tmp_path: Path) -> None:
+    # A vote counts for the papers that come after it: the reader likes one paper of a digest
+    # and dislikes another; the next day's paper like the liked one rises, the one like the
+    # disliked one sinks. (The voted papers' own scores are held out: a paper is never scored
+    # by its own vote, relevance/learned.py.)
     with make_bot(tmp_path) as bot:
         bot.hf.serve_hf_day(DAY, HF_DAY)
         bot.profile("agents.yaml", AGENTS)
         assert bot.run("once", "--date", DAY).returncode == 0
-        before, _ = ranking(bot)
+        bot.hf.serve_hf_day(NEXT_DAY, next_day_copies())
+        assert bot.run("once", "--date", NEXT_DAY).returncode == 0
+        before, _ = ranking(bot, NEXT_DAY)
         assert len(before) >= 20
-        low, high = before[-3], before[1]  # one near the bottom, one near the top
+        low, high = before[-3], before[1]  # next day: one near the bottom, one near the top
+        liked, disliked = (pid.replace("2608.", "2607.", 1) for pid in (low, high))
 
-        voted = bot.run("feedback", "agents", f"+{low}", f"-{high}")
+        voted = bot.run("feedback", "agents", f"+{liked}", f"-{disliked}")
         assert voted.returncode == 0, voted.stderr
-        after, doc = ranking(bot)
+        after, doc = ranking(bot, NEXT_DAY)
         text = bot.run("preview", "agents", "--since", DAY, "--offline")
         status = bot.run("status")
 
-    assert rank(after, low) < rank(before, low)  # liked: up
-    assert rank(after, high) > rank(before, high)  # disliked: down
-    [day] = doc["days"]
+    assert rank(after, low) < rank(before, low)  # like the liked paper: up
+    assert rank(after, high) > rank(before, high)  # like the disliked paper: down
+    [day] = [d for d in doc["days"] if d["day"] == DAY]
     listed = {p["id"]: p for p in day["sent"] + day["under"]}
-    assert listed[low]["voted"] == 1
-    assert high not in listed or listed[high]["voted"] == -1
-    assert {p["id"] for p in listed.values() if p["voted"] is not None} <= {low, high}
+    assert listed[liked]["voted"] == 1
+    assert disliked not in listed or listed[disliked]["voted"] == -1
+    assert {p["id"] for p in listed.values() if p["voted"] is not None} <= {liked, disliked}
     assert doc["votes"] == {"up": 1, "down": 1}
     lines = text.stdout.splitlines()
     assert lines[1] == (
         "votes: 1 👍, 1 👎 (net: 1 paper(s) liked, 1 disliked; `digestbot feedback agents --list`)"
     )
     assert sum("👍 voted" in ln for ln in lines) == 1
-    assert any(f"  {low}  " in ln and "👍 voted" in ln for ln in lines)
-    assert all("👎 voted" not in ln for ln in lines if f"  {high}  " not in ln)
+    assert any(f"  {liked}  " in ln and "👍 voted" in ln for ln in lines)
+    assert all("👎 voted" not in ln for ln in lines if f"  {disliked}  " not in ln)
     assert "votes for agents: 1 👍, 1 👎" in status.stdout
 
 
