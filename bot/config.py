@@ -41,7 +41,6 @@ from bot.errors import ConfigError, ConfigErrors
 from bot.http import HttpSettings
 from bot.models import Profile, ZoteroLibrary, split_arxiv_id
 from bot.notifiers import NOTIFIERS
-from bot.relevance.library import LibraryError, read_bibtex, with_library
 from bot.schema import Strict, one_line
 from bot.sources import SOURCES
 from bot.sources.base import BaseUrl, SourceSettings
@@ -548,6 +547,10 @@ def _with_library(profile: Profile, library: LibraryModel | None, data: Any, pat
         )
     if library.bibtex is None:
         return profile
+    # Imported here: bibtexparser and the analyzer (scikit-learn) cost ~0.7 s, and every command
+    # reads the config, `digestbot health` (the Docker HEALTHCHECK) included.
+    from bot.relevance.library import LibraryError, read_bibtex, with_library
+
     bib = Path(os.path.normpath(path.parent / library.bibtex))
     try:
         found = read_bibtex(bib)
