@@ -45,7 +45,7 @@ from bot.pipeline import COLD_START_DOCS  # noqa: E402
 from bot.relevance.reference import KEEP_VECTORS, Reference, encode_rows  # noqa: E402
 from bot.relevance.scoring import rank  # noqa: E402
 from bot.relevance.tfidf import MemoryDocFreqs, Space, Vocabulary, terms_of  # noqa: E402
-from bot.store import Store  # noqa: E402
+from bot.state.store import Store  # noqa: E402
 
 DAYS = (
     Path(os.environ.get("DIGESTBOT_BENCH", ROOT.parent / "shared" / "bench"))

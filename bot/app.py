@@ -18,14 +18,14 @@ import httpx
 from bot.config import Settings, load_profiles
 from bot.errors import ConfigError, SecretError
 from bot.http import Http
-from bot.lock import StateLock
 from bot.models import Profile
 from bot.notifiers import NOTIFIERS
 from bot.notifiers.base import Notifier
 from bot.notifiers.console import ConsoleNotifier
 from bot.sources import SOURCES
 from bot.sources.base import Source
-from bot.store import Store
+from bot.state.lock import StateLock
+from bot.state.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@
     ├── DeliveryError              a destination refused or could not be reached
     ├── SecretError                a secret in the environment is malformed (names the variable)
     └── StateError                 the SQLite state cannot be used: too new, a full disk, read-only,
-                                   not SQLite, locked (bot/state_db.py)
+                                   not SQLite, locked (bot/state/db.py)
 
 Foreign exceptions (httpx, slack_sdk, sqlite3, ruamel) are translated into these once, at the
 module that talks to the foreign library, with `raise ... from exc`. Messages never contain

@@ -16,7 +16,7 @@ first among its reasons.
 - Never the whole history: one day per source, its latest.
 - A fresh install has nothing stored before its first run: its profiles are served by the
   normal path (that run digests the latest day) and no first digest is made.
-- One paper, one post per place (bot/outbox.py) still holds: a paper that a channel or mailbox
+- One paper, one post per place (bot/state/outbox.py) still holds: a paper that a channel or mailbox
   already got, or has queued, from another profile (the same profile under its old file name,
   say) is not sent there again; its row is written `merged` into the row that delivers it.
 """
@@ -30,11 +30,11 @@ from datetime import date
 from scipy.sparse import csr_matrix
 
 from bot.models import Match, Paper, Profile
-from bot.outbox import Queued
 from bot.relevance import scoring
 from bot.relevance.reference import Reference, StoredVector, encode_rows
 from bot.relevance.tfidf import Space, Vocabulary, terms_of
-from bot.store import Store
+from bot.state.outbox import Queued
+from bot.state.store import Store
 
 TODAY_NOTE = "first digest: from today's papers already seen"
 

@@ -103,7 +103,7 @@ def with_aliases(paper: Paper, extra: Iterable[str] = ()) -> Paper:
 
 
 class PaperLookup(Protocol):
-    """What `unify` needs of the store (`bot.store.Store` is one)."""
+    """What `unify` needs of the store (`bot.state.store.Store` is one)."""
 
     def known_as(self, keys: Iterable[str]) -> dict[str, str]: ...
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from bot.errors import StateError
 from bot.relevance.library import distinctive_terms, read_bibtex
 from bot.relevance.tfidf import DocFreqs
-from bot.store import Store
+from bot.state.store import Store
 
 log = logging.getLogger(__name__)
 

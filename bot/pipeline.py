@@ -20,14 +20,14 @@
     4 record   new papers + fetch outcomes + queued deliveries + the profiles served, in ONE
                transaction; a paper several profiles match for one channel or mailbox is
                queued there once, under the profile that scored it best ("also matches: ...";
-               bot/outbox.py `share`)
+               bot/state/outbox.py `share`)
     5 health   incidents opened or closed; the operator told once per incident
     6 deliver  every pending digest (this run's and earlier failures'), marked sent only
                after the channel accepted it; a channel that groups profiles (email's `group:
                recipient`) gets a recipient's digests of a day as one message, their rows
-               marked together (bot/outbox.py `messages`); each message's failure is its own (an
-               unexpected exception fails that delivery, with its redacted error kept, and
-               the next one goes)
+               marked together (bot/state/outbox.py `messages`); each message's failure is
+               its own (an unexpected exception fails that delivery, with its redacted error
+               kept, and the next one goes)
     7 report   a RunReport; the CLI turns it into an exit code
 
 `digestbot once` and each scheduled job call `run_once`. With `dry_run` nothing is written:
@@ -48,12 +48,10 @@ from scipy.sparse import csr_matrix
 from bot import first_digest
 from bot.app import App
 from bot.errors import DeliveryError, FetchError, ParseError, StaleError
-from bot.fetch_log import SKIPPED, FetchOutcome
 from bot.health import fingerprint, track_incidents
 from bot.identity import unify
 from bot.models import Delivery, DestinationReport, Match, Paper, Profile, RunReport, SourceReport
 from bot.notifiers.base import Notifier
-from bot.outbox import Queued, messages, share
 from bot.progress import progress
 from bot.relevance import scoring
 from bot.relevance.examples import resolve_examples
@@ -64,6 +62,8 @@ from bot.relevance.votes import voted_ids
 from bot.sanitize import clean_batch
 from bot.secrets import redact
 from bot.sources.base import MAX_CATCHUP_DAYS, Source
+from bot.state.fetch_log import SKIPPED, FetchOutcome
+from bot.state.outbox import Queued, messages, share
 
 log = logging.getLogger(__name__)
 

@@ -37,7 +37,7 @@ from bot.relevance.library import with_zotero
 from bot.relevance.reference import Reference
 from bot.relevance.scoring import Candidate, evaluate
 from bot.relevance.votes import voted_ids
-from bot.store import Store
+from bot.state.store import Store
 
 UNDER = 3  # papers shown under the threshold, per day
 TITLE_WIDTH = 70  # characters of a title in the text output

@@ -33,12 +33,12 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.base import BaseTrigger
 
-from bot import heartbeat
 from bot.app import App
 from bot.errors import DigestbotError
 from bot.notifiers.slack_socket import VoteListener
 from bot.pipeline import run_once
 from bot.sources.base import cron_trigger
+from bot.state import heartbeat
 
 log = logging.getLogger(__name__)
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot import heartbeat
 from bot.config import Settings
 from bot.sources.base import cron_trigger
-from bot.store import Store
+from bot.state import heartbeat
+from bot.state.store import Store
 
 
 def status_lines(settings: Settings, now: datetime | None = None) -> list[str]:

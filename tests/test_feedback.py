@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.relevance.votes import Vote
-from bot.store import Store
+from bot.state.store import Store
 from tests.e2e import BM25_ID, ROOT, SPEC_ID, SPEC_PROFILE, Bot, make_bot
 from tests.fixture_server import FIXTURES, FixtureServer
 from tests.test_preview import TWO_IDS, arxiv_api

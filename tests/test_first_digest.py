@@ -170,7 +170,7 @@ def test_settle_puts_the_note_first_and_merges_into_what_the_place_has() -> None
 
     from bot.first_digest import settle
     from bot.models import Match, Paper
-    from bot.outbox import Queued
+    from bot.state.outbox import Queued
 
     today = date(2026, 7, 31)
     a, b = Paper("2607.00001", "A", "a"), Paper("2607.00002", "B", "b")

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.migrations import MIGRATIONS, SCHEMA_VERSION
 from bot.relevance.reference import REFERENCE_SIZE, Reference, encode_rows
 from bot.relevance.tfidf import MemoryDocFreqs, Space, Vocabulary, terms_of
 from bot.sources.hf_daily import parse_api
-from bot.store import Store
+from bot.state.migrations import MIGRATIONS, SCHEMA_VERSION
+from bot.state.store import Store
 from tests.conftest import FIXTURES
 from tests.e2e import SPEC_PROFILE, Bot
 from tests.test_tfidf import as_dicts, assert_same

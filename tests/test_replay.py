@@ -34,7 +34,7 @@ from bot.http import Http, HttpSettings
 from bot.models import fold_whitespace
 from bot.relevance.examples import find_examples
 from bot.replay import run_replay, thresholds_for
-from bot.store import Store
+from bot.state.store import Store
 from tests.conftest import FIXTURES, ROOT
 from tests.fixture_server import FixtureServer
 from tests.test_preview import LIKE, arxiv_api

@@ -12,11 +12,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import heartbeat
 from bot.app import build_app
 from bot.config import load_settings
 from bot.scheduler import _job, build_scheduler, missed_runs, next_runs
 from bot.sources.base import cron_trigger
+from bot.state import heartbeat
 from tests.conftest import FIXTURES
 from tests.fixture_server import FixtureServer, Reply
 

@@ -24,10 +24,10 @@ from pathlib import Path
 import pytest
 
 from bot.errors import StateError
-from bot.fetch_log import FetchOutcome
 from bot.models import Paper
-from bot.state_db import state_error
-from bot.store import Store
+from bot.state.db import state_error
+from bot.state.fetch_log import FetchOutcome
+from bot.state.store import Store
 from tests.conftest import FIXTURES, ROOT
 from tests.e2e import SPEC_ID, SPEC_PROFILE, Bot, posted_ids
 

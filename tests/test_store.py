@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from bot.errors import StateError
-from bot.fetch_log import FetchOutcome
-from bot.migrations import MIGRATIONS
 from bot.models import Delivery, Match, Paper
-from bot.outbox import Queued, backoff, share
-from bot.store import SCHEMA_VERSION, Store
+from bot.state.fetch_log import FetchOutcome
+from bot.state.migrations import MIGRATIONS
+from bot.state.outbox import Queued, backoff, share
+from bot.state.store import SCHEMA_VERSION, Store
 
 DAY = date(2026, 7, 31)
 NOW = datetime(2026, 7, 31, 9, 0, tzinfo=UTC)

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.migrations import MIGRATIONS
 from bot.relevance.tfidf import (
     BM25_B,
     BM25_K1,
@@ -22,7 +21,8 @@ from bot.relevance.tfidf import (
     terms_of,
 )
 from bot.sources.hf_daily import parse_api
-from bot.store import Store
+from bot.state.migrations import MIGRATIONS
+from bot.state.store import Store
 from tests.conftest import FIXTURES
 
 DAY_0731 = parse_api((FIXTURES / "hf_daily_papers_2026-07-31_30items.json").read_bytes())

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from bot.errors import StateError
-from bot.migrations import MIGRATIONS
 from bot.relevance.votes import Vote, net
-from bot.store import Store
+from bot.state.migrations import MIGRATIONS
+from bot.state.store import Store
 
 DAY = date(2026, 7, 31)
 

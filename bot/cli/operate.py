@@ -77,7 +77,7 @@ def run(config: Path | None, verbose: bool) -> int:
 def retry(config: Path | None, verbose: bool, destination: str | None) -> int:
     """Queue failed and dead deliveries again (of DESTINATION, e.g. slack:#papers, or all);
     the next run sends them."""
-    from bot.store import Store
+    from bot.state.store import Store
 
     _setup_logging(verbose, daemon=False)
     settings = _settings(config)
@@ -134,7 +134,7 @@ def health(config: Path | None, verbose: bool, grace_minutes: int) -> int:
     from datetime import timedelta
     from zoneinfo import ZoneInfo
 
-    from bot.heartbeat import check as check_heartbeat
+    from bot.state.heartbeat import check as check_heartbeat
 
     _setup_logging(verbose, daemon=False)
     settings = _settings(config)

@@ -116,7 +116,7 @@ def _record(settings: Settings, profile_id: str, wishes: list[Wish], offline: bo
 
     from bot.http import Http
     from bot.relevance.feedback import cli_voter, record_feedback
-    from bot.store import Store
+    from bot.state.store import Store
 
     voter = cli_voter()
     day = datetime.now(ZoneInfo(settings.timezone)).date()  # as digests count days
@@ -148,7 +148,7 @@ def _record(settings: Settings, profile_id: str, wishes: list[Wish], offline: bo
 
 def _list(settings: Settings, profile_id: str) -> int:
     from bot.relevance.feedback import list_lines
-    from bot.store import Store
+    from bot.state.store import Store
 
     store = Store.open_readonly(settings.state_path)  # a missing state: no votes
     try:
@@ -167,7 +167,7 @@ def _export(settings: Settings, profile_id: str | None, target: Path) -> int:
         installed_profile,
         write_export,
     )
-    from bot.store import Store
+    from bot.state.store import Store
 
     store = Store.open_readonly(settings.state_path)
     try:
@@ -211,7 +211,7 @@ def profile_learned(config: Path | None, verbose: bool, profile_id: str, write: 
     file does not list yet). With --write, merged into the file for you."""
     from bot.relevance.feedback import FeedbackError, installed_profile
     from bot.relevance.learned_yaml import learned_text, merge_learned, net_votes
-    from bot.store import Store
+    from bot.state.store import Store
 
     _setup_logging(verbose, daemon=False)
     settings = _settings(config)

@@ -66,7 +66,7 @@ from bot.notifiers.slack_blocks import VOTE_DOWN, VOTE_UP, read_vote_value
 from bot.notifiers.slack_client import SlackSettings, retry_handlers
 from bot.relevance.votes import Vote
 from bot.render import escape_mrkdwn, truncate
-from bot.store import Store
+from bot.state.store import Store
 
 log = logging.getLogger(__name__)
 

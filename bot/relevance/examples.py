@@ -27,7 +27,7 @@ from bot.errors import FetchError, StateError
 from bot.http import Http, HttpSettings, Pace
 from bot.models import Paper, Profile, split_arxiv_id
 from bot.sources.arxiv_feed import parse_atom
-from bot.store import Store
+from bot.state.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -39,7 +39,7 @@ from bot.http import Http
 from bot.models import Paper, split_arxiv_id
 from bot.relevance.examples import find_examples
 from bot.relevance.votes import Vote, net
-from bot.store import Store
+from bot.state.store import Store
 
 SIGNS = {"+": 1, "-": -1, "~": 0}  # 0: withdraw
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")

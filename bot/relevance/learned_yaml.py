@@ -29,7 +29,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from bot.config import arxiv_id_entry, load_profile
 from bot.errors import ConfigError, DigestbotError
 from bot.models import Profile
-from bot.store import Store
+from bot.state.store import Store
 
 KEYS = {1: "papers", -1: "not_like"}  # the list a net vote belongs in
 # Indentation settings tried until one reproduces the file: (mapping, sequence, offset).

@@ -38,7 +38,7 @@ StoredVector = tuple[str, bytes]  # (terms, newline-joined; float64 weights)
 
 
 class VectorStore(Protocol):
-    """What R is read from (bot/store.py)."""
+    """What R is read from (bot/state/store.py)."""
 
     def recent_vectors(self, n: int, before: date) -> list[tuple[str, StoredVector | None]]: ...
 

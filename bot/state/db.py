@@ -12,7 +12,7 @@ StateError line that names the file, with a hint saying what to do:
     SQLITE_CORRUPT              the file is damaged
     SQLITE_BUSY, SQLITE_LOCKED  another program holds a lock on it
 
-None of them loses anything: every write of the state is one transaction (bot/store.py), which
+None of them loses anything: every write of the state is one transaction (bot/state/store.py), which
 SQLite rolls back when it fails, so what the run fetched is fetched again and what is queued
 stays queued. Other sqlite3 errors (a constraint, bad SQL) mean a bug: they are not translated,
 and stay internal errors with a traceback.
@@ -104,7 +104,7 @@ def _raise(exc: sqlite3.Error, path: Path) -> NoReturn:
 
 def connect(path: Path, *, uri: str | None = None, **options: Any) -> StateConnection:
     """Open `path` (or the `file:` `uri` naming it) in autocommit mode: transactions are
-    explicit (BEGIN IMMEDIATE .. COMMIT, bot/store.py)."""
+    explicit (BEGIN IMMEDIATE .. COMMIT, bot/state/store.py)."""
     try:
         conn = sqlite3.connect(
             uri or path,

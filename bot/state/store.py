@@ -1,18 +1,18 @@
 """The bot's memory in one SQLite file: papers seen, the delivery outbox, and every fetch.
 
-Tables (schema version in `PRAGMA user_version`; the migrations are in bot/migrations.py):
+Tables (schema version in `PRAGMA user_version`; the migrations are in bot/state/migrations.py):
 - `papers`      every paper ever seen, once, under its canonical id; the corpus for the IDF.
                 Its other ids (a preprint's journal DOI) are in `extras.aliases`: `known_as`
                 finds a paper by either (bot/identity.py).
-- `deliveries`  the outbox (bot/outbox.py): one row per (paper, profile, destination), unique,
+- `deliveries`  the outbox (bot/state/outbox.py): one row per (paper, profile, destination), unique,
                 so a paper reaches a destination once, ever; a paper several profiles match
                 for one place is delivered by one row, the others `merged` into it.
 - `fetches`     one row per (source, digest day) attempt, with its health (ok, expected or
                 unexpected empty, stale, failed) and the batch's fingerprint. A day whose latest
-                attempt was not ok is fetched again by later runs (bot/fetch_log.py), within
+                attempt was not ok is fetched again by later runs (bot/state/fetch_log.py), within
                 `catchup_days`; an older one gets a `skipped` row, never an attempt.
 - `incidents`   a source's trouble from when it was first seen until the source is healthy
-                again; the operator is told once per incident (bot/incidents.py).
+                again; the operator is told once per incident (bot/state/incidents.py).
 - `doc_freq`, `corpus_meta`, `example_papers`   the IDF's counts and cached example papers
                 (bot/relevance/corpus.py).
 - `paper_vectors`  the newest papers' vectors as they were on arrival (bot/relevance/reference.py).
@@ -34,16 +34,16 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from bot import state_db
 from bot.errors import StateError
-from bot.fetch_log import FetchLog, FetchOutcome
-from bot.incidents import Incidents
-from bot.migrations import MIGRATIONS, SCHEMA_VERSION
 from bot.models import Match, Paper
-from bot.outbox import Outbox, Queued
 from bot.progress import progress
 from bot.relevance.corpus import CorpusStats
 from bot.relevance.votes import Votes
+from bot.state import db as state_db
+from bot.state.fetch_log import FetchLog, FetchOutcome
+from bot.state.incidents import Incidents
+from bot.state.migrations import MIGRATIONS, SCHEMA_VERSION
+from bot.state.outbox import Outbox, Queued
 
 
 def _now() -> str:

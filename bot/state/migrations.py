@@ -134,7 +134,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     (
         # A paper several profiles match for one channel or mailbox on one digest day goes there
-        # once (bot/outbox.py `share`): one row delivers it, the others are `merged` into it,
+        # once (bot/state/outbox.py `share`): one row delivers it, the others are `merged` into it,
         # naming that row (same paper) in merged_profile / merged_destination. A new CHECK
         # constraint means rebuilding the table, as in version 4.
         """CREATE TABLE deliveries_v6 (
