@@ -249,7 +249,7 @@ FAULTS = [
     ([Reply(200, SCIENCE.read_bytes()[:5000])], "not well-formed XML"),
     (
         [Reply(200, b"<!DOCTYPE html><html><head><title>Maintenance</title></head></html>")],
-        "answered an HTML page, not a feed",
+        "the feed was an HTML page titled 'Maintenance', not XML",
     ),
     ([Reply(200, b'{"error": "not found"}')], "not well-formed XML"),
     ([Reply(200, b'<opml version="2.0"><body/></opml>')], "expected an RSS or Atom feed"),

@@ -14,11 +14,10 @@ recorded payloads:
   feed whose one entry is titled "Error": that becomes a `FetchError` naming arXiv's message,
   never a paper called "Error".
 
-XML is parsed only with defusedxml, with document type declarations, entities and external
-references forbidden: arXiv sends none, so a payload with them (billion laughs, an external
-entity pointing at a local file) is refused before it is expanded or read. Every XML error is
-translated into `ParseError` here, once. LaTeX in titles and abstracts (`\\textbf{...}`, `$x$`)
-is kept as text: it is what arXiv sends.
+XML is parsed by bot/sources/xml_safe.py (defusedxml; document type declarations, entities and
+external references forbidden: arXiv sends none, so a payload with them is refused before it is
+expanded or read); every XML error is one `ParseError`, in arXiv's words. LaTeX in titles and
+abstracts (`\\textbf{...}`, `$x$`) is kept as text: it is what arXiv sends.
 """
 
 from __future__ import annotations
@@ -28,14 +27,12 @@ import logging
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
-
-from defusedxml import DefusedXmlException
-from defusedxml import ElementTree as SafeET
 
 from bot.errors import FetchError, ParseError
 from bot.models import Paper, fold_whitespace, split_arxiv_id
+from bot.sources.xml_safe import Voice, safe_root
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +51,15 @@ QUERY_HINT = (
 _ANNOUNCE_IN_TEXT = re.compile(r"Announce Type:\s*(?P<type>[a-z-]+)")
 _VERSION_IN_TEXT = re.compile(r"arXiv:\S+?(?P<version>v\d+)\b")
 _AUTHOR_SEPARATORS = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+")
-_HTML_TITLE = re.compile(rb"<title[^>]*>(?P<title>.*?)</title>", re.IGNORECASE | re.DOTALL)
+_ARXIV_VOICE = Voice(
+    what="arXiv's answer",
+    why_refused="arXiv sends none, so it was refused unread",
+    html_hint="arXiv (or a proxy in between) answered with a web page, often during "
+    "maintenance; the day is fetched again on the next run",
+    refused_hint="something other than arXiv answered: check the source's base_url in bot.yaml",
+    garbled_hint="the answer was cut short or garbled on the way; "
+    "the day is fetched again on the next run",
+)
 
 
 @dataclass(frozen=True)
@@ -267,44 +272,8 @@ def _atom_paper(entry: ET.Element) -> Paper | None:
 
 
 def _xml_root(content: bytes, what: str, *, url: str | None = None) -> ET.Element:
-    """The root element, parsed safely; every failure becomes one ParseError."""
-    if _looks_like_html(content):
-        title_match = _HTML_TITLE.search(content[:4096])
-        title = title_match.group("title").decode("utf-8", "replace") if title_match else ""
-        shown = f" titled {fold_whitespace(title)[:80]!r}" if title.strip() else ""
-        raise ParseError(
-            f"{what} was an HTML page{shown}, not XML",
-            url=url,
-            hint="arXiv (or a proxy in between) answered with a web page, often during "
-            "maintenance; the day is fetched again on the next run",
-        )
-    try:
-        root: ET.Element = SafeET.fromstring(
-            content, forbid_dtd=True, forbid_entities=True, forbid_external=True
-        )
-    except DefusedXmlException as exc:
-        raise ParseError(
-            f"{what} declares a document type or entities ({type(exc).__name__}); "
-            "arXiv sends none, so it was refused unread",
-            url=url,
-            hint="something other than arXiv answered: check the source's base_url in bot.yaml",
-        ) from exc
-    except (ET.ParseError, ValueError) as exc:
-        raise ParseError(
-            f"{what} is not well-formed XML ({_first_line(exc)})",
-            url=url,
-            hint="the answer was cut short or garbled on the way; "
-            "the day is fetched again on the next run",
-        ) from exc
-    return root
-
-
-def _looks_like_html(content: bytes) -> bool:
-    """An HTML (or XHTML) page: checked before parsing, as its DOCTYPE would be refused."""
-    head = content[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if head.startswith(b"<?xml"):
-        head = head.partition(b"?>")[2].lstrip()
-    return head.startswith((b"<!doctype html", b"<html"))
+    """The root element, parsed safely (bot/sources/xml_safe.py); every failure one ParseError."""
+    return safe_root(content, replace(_ARXIV_VOICE, what=what), url=url)
 
 
 def _text(element: ET.Element, *tags: str) -> str:
@@ -336,7 +305,3 @@ def _iso_date(text: str | None) -> str:
 
 def _local(tag: str) -> str:
     return tag.rpartition("}")[2]
-
-
-def _first_line(exc: Exception) -> str:
-    return (str(exc) or type(exc).__name__).splitlines()[0][:200]

@@ -39,8 +39,6 @@ from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 import feedparser  # type: ignore[import-untyped]
-from defusedxml import DefusedXmlException
-from defusedxml import ElementTree as SafeET
 from pydantic import AfterValidator, Field, field_validator
 
 from bot.errors import ParseError, StaleError
@@ -49,8 +47,19 @@ from bot.identity import ALIASES, doi_id
 from bot.models import Paper, fold_whitespace, split_arxiv_id
 from bot.sources.arxiv_feed import split_authors as split_and_names
 from bot.sources.base import Source, SourceSettings
+from bot.sources.xml_safe import Voice, safe_root
 
 log = logging.getLogger(__name__)
+
+_FEED_VOICE = Voice(
+    what="the feed",
+    why_refused="refused unread (a feed needs none, and they can expand without bound)",
+    html_hint="the site may be down, or the url is a web page: check the feed's url in "
+    "bot.yaml (the day is fetched again on the next run)",
+    refused_hint="check the feed's url in bot.yaml; if it is right, the publisher's feed "
+    "cannot be read safely",
+    garbled_hint="the answer was cut short or garbled; the day is fetched again on the next run",
+)
 
 FEED_REUSE_SECONDS = 600.0  # a run asks for several days; the feed is read once per run
 DC = "{http://purl.org/dc/elements/1.1/}"
@@ -150,7 +159,7 @@ class Feed(Source):
 def parse_feed(content: bytes, *, name: str) -> FeedBatch:
     """The papers of one feed (see the module docstring). Raises ParseError when the bytes are
     not a feed, or declare a DTD or entities."""
-    root = _safe_root(content)
+    root = safe_root(content, _FEED_VOICE)
     if _local(root.tag) not in ("rss", "RDF", "feed"):
         raise ParseError(
             f"expected an RSS or Atom feed, found <{_local(root.tag)}>",
@@ -277,38 +286,6 @@ def _utc_date(value: object) -> date | None:
         return datetime.fromtimestamp(calendar.timegm(value), UTC).date()
     except (OverflowError, ValueError, OSError):
         return None
-
-
-def _safe_root(content: bytes) -> ET.Element:
-    """The feed parsed by defusedxml with DTDs, entities and external references forbidden;
-    every failure is one ParseError."""
-    head = content[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if head.startswith(b"<?xml"):
-        head = head.partition(b"?>")[2].lstrip()
-    if head.startswith((b"<!doctype html", b"<html")):
-        raise ParseError(
-            "the feed's url answered an HTML page, not a feed",
-            hint="the site may be down, or the url is a web page: check the feed's url in "
-            "bot.yaml (the day is fetched again on the next run)",
-        )
-    try:
-        root: ET.Element = SafeET.fromstring(
-            content, forbid_dtd=True, forbid_entities=True, forbid_external=True
-        )
-    except DefusedXmlException as exc:
-        raise ParseError(
-            f"the feed declares a document type or entities ({type(exc).__name__}): "
-            "refused unread (a feed needs none, and they can expand without bound)",
-            hint="check the feed's url in bot.yaml; if it is right, the publisher's feed "
-            "cannot be read safely",
-        ) from exc
-    except (ET.ParseError, ValueError) as exc:
-        first = (str(exc) or type(exc).__name__).splitlines()[0][:200]
-        raise ParseError(
-            f"the feed is not well-formed XML ({first})",
-            hint="the answer was cut short or garbled; the day is fetched again on the next run",
-        ) from exc
-    return root
 
 
 class _Text(HTMLParser):

@@ -32,6 +32,7 @@ from bot.http import Http
 from bot.models import Paper, canonical_id, fold_whitespace, split_arxiv_id
 from bot.render import safe_http_url
 from bot.sources.base import BaseUrl, Source, SourceSettings
+from bot.sources.xml_safe import first_line
 
 log = logging.getLogger(__name__)
 
@@ -237,7 +238,7 @@ def _json(text: str | bytes) -> Any:
 
 
 def _why(exc: Exception) -> str:
-    return "nested too deeply" if isinstance(exc, RecursionError) else _first_line(exc)
+    return "nested too deeply" if isinstance(exc, RecursionError) else first_line(exc)
 
 
 def _json_list(content: bytes, what: str) -> list[Any]:
@@ -394,7 +395,3 @@ def _kind(value: object) -> str:
     if isinstance(value, str):
         return f"a JSON string ({value[:60]!r})"
     return f"a JSON {'boolean' if isinstance(value, bool) else 'number'} ({value!r})"
-
-
-def _first_line(exc: Exception) -> str:
-    return (str(exc) or type(exc).__name__).splitlines()[0][:200]
