@@ -44,6 +44,7 @@ from bot.notifiers import NOTIFIERS
 from bot.schema import Strict, one_line
 from bot.sources import SOURCES
 from bot.sources.base import BaseUrl, SourceSettings
+from bot.web.settings import WebSettings
 from bot.yaml_budget import check_budget
 
 DEFAULT_CONFIG = "config/bot.yaml"
@@ -75,6 +76,7 @@ class _BotSettingsBase(Strict):
     http: HttpSettings = HttpSettings()
     operator: dict[str, Any] = Field(default_factory=dict)  # where source incidents are told
     arxiv_api: ArxivApiSettings = ArxivApiSettings()  # where example papers are looked up
+    web: WebSettings | None = None  # the web page (bot/web/settings.py)
 
     @field_validator("timezone")
     @classmethod
@@ -105,6 +107,7 @@ class Settings:
     notifiers: Mapping[str, BaseModel]  # notifier name -> its settings, only those configured
     operator: tuple[str, ...] = ()  # destinations ("slack:#ops") told about source incidents
     arxiv_api_url: str = "https://export.arxiv.org"
+    web: WebSettings | None = None  # `web:`: the web page and the vote links in emails
 
 
 # --------------------------------------------------------------------------- YAML with lines
@@ -310,6 +313,7 @@ def load_settings(path: Path) -> Settings:
         notifiers=notifiers,
         operator=operator,
         arxiv_api_url=model.arxiv_api.base_url.rstrip("/"),
+        web=model.web,
     )
 
 

@@ -6,7 +6,7 @@ the bot prints, logs or stores.
                                         raises SecretError naming the VARIABLE, never the value
     slack_token, slack_app_token,       the checks: what each protocol can carry (an HTTP header
     smtp_password, webhook_url(base)    takes printable ASCII, smtplib's AUTH encodes ASCII) and
-                                        the shape the issuer gives it
+    web_password, web_secret            the shape the issuer gives it
     redact(text)                        every secret read so far (also malformed ones, which are
                                         the likeliest to leak), and anything shaped like a token
                                         or an Authorization header, replaced by [redacted]
@@ -105,6 +105,29 @@ def smtp_password(value: str) -> str:
     """An SMTP password, taken as it is (blanks may belong to it): printable ASCII, which is
     what smtplib's AUTH can send (it encodes the password as ASCII)."""
     _characters(value, space=True)
+    return value
+
+
+def web_password(value: str) -> str:
+    """The web page's HTTP Basic password, taken as it is (blanks may belong to it): printable
+    ASCII, which every browser sends the same way (outside ASCII they disagree on the encoding)."""
+    _characters(value, space=True)
+    return value
+
+
+WEB_SECRET_MIN = 32  # characters: a key for HMAC-SHA256 should not be guessable
+
+
+def web_secret(value: str) -> str:
+    """The key signing the vote links in emails: surrounding blanks dropped, then at least
+    WEB_SECRET_MIN printable ASCII characters without spaces (what `token_urlsafe` makes)."""
+    value = value.strip()
+    _characters(value, space=False)
+    if len(value) < WEB_SECRET_MIN:
+        raise ValueError(
+            f"it has fewer than {WEB_SECRET_MIN} characters: use at least {WEB_SECRET_MIN}, e.g. "
+            "the output of: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
     return value
 
 

@@ -70,6 +70,12 @@ def check(config: Path | None, verbose: bool, live: bool) -> int:
         how = notifier.describe()  # e.g. which variable holds the secret, never the secret
         notifier.close()
         click.echo(f"{name}: configured" + (f" ({how})" if how else ""))
+    if settings.web is not None:
+        try:
+            click.echo(settings.web.describe(os.environ))  # names variables, never values
+        except SecretError as exc:
+            _print_error(exc)
+            malformed += 1
     profiles, errors = load_profiles(settings.profiles_dir, settings.notifiers)
     for profile in profiles:
         where = ", ".join(profile.destinations) or "console"

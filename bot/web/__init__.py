@@ -1,3 +1,7 @@
-"""The web page (`digestbot web`, and `digestbot run` with `web:` in bot.yaml): the digests sent,
-the profile editor with its live preview and charts, and votes (from the page and from email
-links). app.py wires it; one module per page family; security.py holds the defences."""
+"""The web page: digests archive, live profile editor, votes, and the landing place of the vote
+links in email digests (issue 16).
+
+`settings` is the `web:` section of bot.yaml; `tokens` signs and checks the vote links. Both are
+light (no web framework imported), because every command reads the config and emails carry the
+links; the ASGI app lives in its own module, imported only by the commands that serve it.
+"""
