@@ -44,7 +44,5 @@ def web(config: Path | None, verbose: bool, listen: str | None) -> int:
             raise ConfigError(message, file="--listen") from None
         settings = dataclasses.replace(settings, web=chosen)
     app, host, port = from_settings(settings)
-    shown = f"[{host}]" if ":" in host else host
-    log.info("the web page is served on http://%s:%d/ (stop: Ctrl-C)", shown, port)
-    serve(app, host, port)
+    serve(app, host, port, lambda url: log.info("the web page is served on %s (stop: Ctrl-C)", url))
     return EXIT_OK

@@ -53,8 +53,10 @@ class Site:
     vote_secret: bytes | None  # signs email vote links (`secret_env`); None: links are off
     now: Callable[[], datetime]
 
-    def render(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
-        page = self.env.get_template(name).render(
+    def render(
+        self, request: Request, template: str, status: int = 200, /, **context: Any
+    ) -> Response:
+        page = self.env.get_template(template).render(
             csrf=request.state.csrf, here=_here(request), **context
         )
         return HTMLResponse(page, status_code=status)
@@ -108,9 +110,7 @@ def _error_page(site: Site, request: Request, status: int, message: str) -> Resp
     heading = HEADINGS.get(status, "Error")
     if getattr(request.state, "csrf", None) is None:  # outside the middleware: never
         return Response(f"{heading}\n", status)
-    return site.render(
-        request, "error.html", status, code=status, heading=heading, message=message
-    )
+    return site.render(request, "error.html", status, code=status, heading=heading, message=message)
 
 
 def _here(request: Request) -> str:

@@ -59,8 +59,9 @@ class Chart:
     plot_height: int = HEIGHT - TOP - BOTTOM
 
 
-def alerts_chart(env: Environment, days: Sequence[tuple[date, int]], min_score: float,
-                 cap: int) -> Markup:
+def alerts_chart(
+    env: Environment, days: Sequence[tuple[date, int]], min_score: float, cap: int
+) -> Markup:
     """Bars: papers sent per stored day at `min_score`; a dashed line at `cap` when in view."""
     top = max([n for _, n in days] + [1])
     top = max(top, min(cap, top * 2))  # the cap shows when it is near the bars
@@ -71,8 +72,11 @@ def alerts_chart(env: Environment, days: Sequence[tuple[date, int]], min_score: 
     for i, (day, n) in enumerate(days):
         h = plot_h * n / top
         x = LEFT + i * step
-        bars.append(Bar(x + step * 0.15, TOP + plot_h - h, step * 0.7, h,
-                        f"{day.isoformat()}: {n} paper(s)"))
+        bars.append(
+            Bar(
+                x + step * 0.15, TOP + plot_h - h, step * 0.7, h, f"{day.isoformat()}: {n} paper(s)"
+            )
+        )
         x_ticks.append(Tick(x + step / 2, day.strftime("%m-%d")))
     line = None
     if cap <= top:
@@ -85,7 +89,9 @@ def alerts_chart(env: Environment, days: Sequence[tuple[date, int]], min_score: 
         desc=(
             f"{total} paper(s) over {len(days)} stored day(s): "
             + ", ".join(f"{d.isoformat()} {n}" for d, n in days)
-        ) if days else "No stored days to draw.",
+        )
+        if days
+        else "No stored days to draw.",
         x_label="digest day (month-day)",
         y_label="papers sent",
         bars=tuple(bars),
@@ -106,8 +112,13 @@ def scores_chart(env: Environment, scores: Sequence[float], min_score: float) ->
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     step = plot_w / BINS
     bars = tuple(
-        Bar(LEFT + i * step + 1, TOP + plot_h - plot_h * n / top, step - 2, plot_h * n / top,
-            f"score {i / BINS:.2f}-{(i + 1) / BINS:.2f}: {n} paper(s)")
+        Bar(
+            LEFT + i * step + 1,
+            TOP + plot_h - plot_h * n / top,
+            step - 2,
+            plot_h * n / top,
+            f"score {i / BINS:.2f}-{(i + 1) / BINS:.2f}: {n} paper(s)",
+        )
         for i, n in enumerate(counts)
     )
     x = LEFT + plot_w * min(max(min_score, 0.0), 1.0)

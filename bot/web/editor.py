@@ -107,8 +107,10 @@ async def _form(request: Request) -> dict[str, Any]:
 def _file(site: Site, request: Request) -> Path:
     path = profile_file(site.settings.profiles_dir, request.path_params["profile"])
     if path is None:
-        raise HTTPException(404, "No such profile file (the editor opens *.yaml files of the "
-                            "profiles folder, by name).")
+        raise HTTPException(
+            404,
+            "No such profile file (the editor opens *.yaml files of the profiles folder, by name).",
+        )
     return path
 
 
@@ -190,8 +192,10 @@ def evaluate(site: Site, path: Path, text: str) -> Outcome:
     finally:
         store.close()
     if not days:
-        return Outcome(message="The draft is valid. No papers are stored yet: run "
-                       "`digestbot once`, then the preview shows what it would send.")
+        return Outcome(
+            message="The draft is valid. No papers are stored yet: run "
+            "`digestbot once`, then the preview shows what it would send."
+        )
     try:
         result = preview_days(site.settings, profile, days[0], days[-1], offline=True)
     except DigestbotError as exc:
@@ -221,14 +225,26 @@ def _shown(err: ConfigError, path: Path) -> ShownError:
 def _save(site: Site, request: Request, path: Path, text: str, hash_: str) -> Response:
     if _hash(path.read_bytes()) != hash_:
         return _editor(
-            site, request, path, text, hash_, status=409,
+            site,
+            request,
+            path,
+            text,
+            hash_,
+            status=409,
             conflict=f"{path.name} was changed on disk since this page loaded it: nothing was "
             "saved. Copy your draft, reload the page, and apply it to the file as it is now.",
         )
     outcome = evaluate(site, path, text)
     if outcome.errors:
-        return _editor(site, request, path, text, hash_, status=400,
-                       conflict="Not saved: the draft has errors (below).")
+        return _editor(
+            site,
+            request,
+            path,
+            text,
+            hash_,
+            status=400,
+            conflict="Not saved: the draft has errors (below).",
+        )
     write_atomically(path, text)
     return RedirectResponse(f"/profiles/{path.stem}?saved=1", status_code=303)
 
@@ -255,13 +271,19 @@ def _new(site: Site, request: Request, name: object) -> Response:
     from bot.onboarding import write_new_profile
 
     if not isinstance(name, str) or not name.strip() or len(name) > 120:
-        return _listing(site, request, 400, error="Give the new profile a title (120 characters"
-                        " at most).")
+        return _listing(
+            site, request, 400, error="Give the new profile a title (120 characters at most)."
+        )
     try:
         path = write_new_profile(site.settings.profiles_dir, name)
     except ValueError as exc:
         return _listing(site, request, 400, error=str(exc), name=name)
     except FileExistsError as exc:
-        return _listing(site, request, 409, name=name,
-                        error=f"A profile {Path(str(exc)).name} exists already: open it instead.")
+        return _listing(
+            site,
+            request,
+            409,
+            name=name,
+            error=f"A profile {Path(str(exc)).name} exists already: open it instead.",
+        )
     return RedirectResponse(f"/profiles/{path.stem}", status_code=303)

@@ -10,9 +10,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import signal
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from types import FrameType
 from typing import TYPE_CHECKING
 
 import uvicorn
@@ -42,12 +44,27 @@ def _config(app: ASGIApp, host: str, port: int) -> uvicorn.Config:
     )
 
 
-def serve(app: ASGIApp, host: str, port: int) -> None:
-    """Serve until SIGINT/SIGTERM (uvicorn handles them in the main thread)."""
-    server = uvicorn.Server(_config(app, host, port))
-    server.run()
-    if not server.started:
-        raise OSError(f"the web page could not listen on {host}:{port} (see the log above)")
+def serve(app: ASGIApp, host: str, port: int, ready: Callable[[str], None]) -> None:
+    """Serve until SIGINT/SIGTERM, then return (uvicorn's own handling would end the process
+    by the signal again, not with exit code 0). `ready` is told the address once it listens."""
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s: stopping the web page", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    server = WebServer(app, host, port)
+    try:
+        server.start()
+        ready(server.address)
+        while not stop.wait(0.5):
+            if not server.thread.is_alive():
+                raise OSError("the web page stopped on its own (see the log above)")
+    finally:
+        server.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class WebServer:
@@ -82,7 +99,9 @@ class WebServer:
         self.thread.join(timeout=10)
 
 
-def from_settings(settings: Settings, env: Mapping[str, str] | None = None) -> tuple[Starlette, str, int]:
+def from_settings(
+    settings: Settings, env: Mapping[str, str] | None = None
+) -> tuple[Starlette, str, int]:
     """The app for `settings` (its `web:`, or the defaults: 127.0.0.1:8080) and where it
     listens. Raises ConfigError when it must not start: a password variable named but unset,
     or an address off loopback without a password (bot.yaml's check refuses that already;
