@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -29,9 +30,10 @@ from bot.state.store import Store
 from bot.web.app import create_app
 from bot.web.security import safe_url
 from bot.web.server import WebServer
+from bot.web.tokens import VoteIntent, sign
 from tests.conftest import ROOT
 from tests.e2e import SPEC_ID, SPEC_PROFILE, Bot, make_bot
-from tests.web_harness import HOSTILE, Web, served, stored_bot
+from tests.web_harness import HOSTILE, NOW, VOTE_SECRET, Web, served, stored_bot
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -433,3 +435,43 @@ def test_run_serves_the_page_and_stops_with_the_daemon(tmp_path: Path) -> None:
     assert f"the web page is served on http://127.0.0.1:{port}/" in err
     with pytest.raises(httpx.TransportError):
         httpx.get(f"http://127.0.0.1:{port}/profiles", timeout=2)
+
+
+def link(intent: VoteIntent, secret: bytes = VOTE_SECRET) -> str:
+    return f"/v/{sign(intent, secret)}"
+
+
+def test_email_vote_links(bot: Bot, client: httpx.Client) -> None:
+    later = NOW.date() + timedelta(days=60)
+    intent = VoteIntent("spec", "2607.26654", 1, "ada@lab.example", later)
+    before = votes_of(bot)
+    # Forged (another key), altered (one character of the payload), expired, malformed: 400.
+    forged = client.get(link(intent, b"another-secret-of-enough-length-000"))
+    assert forged.status_code == 400
+    assert "This vote link is not one digestbot made" in forged.text
+    good = sign(intent, VOTE_SECRET)
+    altered = ("A" if good[0] != "A" else "B") + good[1:]
+    assert client.get(f"/v/{altered}").status_code == 400
+    expired = client.get(
+        link(VoteIntent("spec", "2607.26654", 1, "ada@lab.example", NOW.date() - timedelta(days=1)))
+    )
+    assert expired.status_code == 400 and "This vote link has expired" in expired.text
+    assert client.get("/v/not-a-token").status_code == 400
+    assert (
+        client.post(f"/v/{altered}", data={"csrf": csrf_of(client, "/digests")}).status_code == 400
+    )
+    # GET, as a mail scanner does: a confirm page, nothing recorded.
+    page = client.get(f"/v/{good}")
+    assert page.status_code == 200
+    assert "<h1>More like this?</h1>" in page.text and "Constitutional Midtraining" in page.text
+    assert f'<form method="post" action="/v/{good}">' in page.text
+    assert client.head(f"/v/{good}").status_code == 200
+    assert votes_of(bot) == before
+    # The confirm POST needs the page's CSRF token, then records the vote once.
+    assert client.post(f"/v/{good}").status_code == 403
+    assert votes_of(bot) == before
+    token = CSRF.search(page.text)
+    assert token is not None
+    done = client.post(f"/v/{good}", data={"csrf": token.group(1)})
+    assert done.status_code == 200 and "Your vote is recorded" in done.text
+    assert votes_of(bot) == [*before, ("spec", "2607.26654", 1, "email:ada@lab.example", "email")]

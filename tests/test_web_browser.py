@@ -14,14 +14,16 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from bot.state.store import Store
+from bot.web.tokens import VoteIntent, sign
 from tests.e2e import SPEC_ID, Bot
-from tests.web_harness import Web, served, stored_bot
+from tests.web_harness import VOTE_SECRET, Web, served, stored_bot
 
 CHROMIUM_ENV = "DIGESTBOT_CHROMIUM"
 # Debian's chromium package: /usr/bin/chromium is a shell wrapper, the browser is this.
@@ -143,3 +145,13 @@ def test_vote_on_the_digest_page(web: Web, page: Page) -> None:
     paper.get_by_role("button", name="more like this").click()
     expect(paper.locator(".voted")).to_have_text("liked")
     assert ("spec", SPEC_ID, 1, "web:local", "web") in votes(web.bot)
+
+
+def test_follow_an_email_vote_link_and_confirm(web: Web, page: Page) -> None:
+    intent = VoteIntent("spec", "2607.27851", -1, "ada@lab.example", date(2026, 10, 1))
+    page.goto(f"/v/{sign(intent, VOTE_SECRET)}")  # as from a mail client: a plain GET
+    expect(page.locator("h1")).to_have_text("Less like this?")
+    assert ("spec", "2607.27851", -1, "email:ada@lab.example", "email") not in votes(web.bot)
+    page.get_by_role("button", name="Yes, less like this").click()
+    expect(page.locator("p.done")).to_contain_text("Your vote is recorded")
+    assert ("spec", "2607.27851", -1, "email:ada@lab.example", "email") in votes(web.bot)

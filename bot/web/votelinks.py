@@ -52,17 +52,17 @@ def _intent(site: Site, token: str) -> VoteIntent:
     try:
         return verify(token, site.vote_secret, site.now())
     except BadToken as exc:
-        raise HTTPException(400, f"This vote link is not valid: {exc}") from exc
+        said = str(exc)
+        raise HTTPException(400, f"{said[:1].upper()}{said[1:]}: {exc.hint}.") from exc
 
 
 def _record(site: Site, request: Request, token: str, intent: VoteIntent) -> Response:
-    from bot.web.tokens import record_from_link
+    from bot.web.digests import record
 
-    store = Store.open(site.settings.state_path)
-    try:
-        record_from_link(store, intent)
-    finally:
-        store.close()
+    # TODO(O's record_from_link)
+    record(
+        site, intent.profile_id, intent.paper_id, intent.vote, f"email:{intent.recipient}", "email"
+    )
     return _page(site, request, token, intent, done=True)
 
 
