@@ -39,11 +39,13 @@ def hostile_0731() -> bytes:
 
 
 @contextmanager
-def stored_bot(root: Path) -> Iterator[Bot]:
+def stored_bot(root: Path, *, hostile: bool = True) -> Iterator[Bot]:
     """A bot whose state holds the two days, from two real `once` runs (the `spec` profile
-    installed, its digests posted to the Slack stand-in)."""
+    installed, its digests posted to the Slack stand-in). `hostile=False`: the recorded
+    2026-07-31 as it is (the README's screenshot)."""
+    recorded = FIXTURES / "hf_daily_papers_2026-07-31_30items.json"
     with make_bot(root) as bot:
-        bot.hf.serve_hf_day(DAYS[0], hostile_0731())
+        bot.hf.serve_hf_day(DAYS[0], hostile_0731() if hostile else recorded)
         bot.hf.serve_hf_day(DAYS[1], FIXTURES / "hf_daily_papers_2026-08-03_3items_reindented.json")
         bot.profile("spec.yaml", SPEC_PROFILE)
         for day in DAYS:
