@@ -26,6 +26,8 @@ from bot.sources import SOURCES
 from bot.sources.base import Source
 from bot.state.lock import StateLock
 from bot.state.store import Store
+from bot.web.settings import email_vote_links
+from bot.web.tokens import VoteLinks
 
 log = logging.getLogger(__name__)
 
@@ -164,4 +166,18 @@ def build_notifiers(
             log.info("%s is not usable (%s): its digests go to the console", name, why)
         else:
             notifiers[name] = notifier
+    if notifiers:
+        links, why_not = _vote_links(settings, env)
+        for notifier in notifiers.values():
+            notifier.link_votes(links, why_not)
     return notifiers, unusable, malformed
+
+
+def _vote_links(settings: Settings, env: Mapping[str, str]) -> tuple[VoteLinks | None, str]:
+    """The vote links of email digests (`web:`), or None and why not. A malformed key is
+    logged and leaves the emails without links: a wrong key must not stop the digests."""
+    try:
+        return email_vote_links(settings.web, env)
+    except SecretError as exc:
+        log.error("%s; emails go without vote links until it is fixed", exc)
+        return None, str(exc)

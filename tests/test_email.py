@@ -245,10 +245,14 @@ def test_a_login_in_clear_says_so_in_check() -> None:
     made = notifier(1025, username="bot", password_env="SMTP_PASSWORD", allow_plaintext_auth=True)
     assert made.describe() == (
         "password from $SMTP_PASSWORD; WARNING: logs in as bot without TLS "
-        "(allow_plaintext_auth: true): the password crosses the network in clear"
+        "(allow_plaintext_auth: true): the password crosses the network in clear; "
+        "no vote links: to get them, set web.public_url and web.secret_env"
     )
     tls = notifier(1025, security="starttls", username="bot", password_env="SMTP_PASSWORD")
-    assert tls.describe() == "password from $SMTP_PASSWORD"
+    assert tls.describe() == (
+        "password from $SMTP_PASSWORD; no vote links: to get them, set web.public_url and "
+        "web.secret_env"
+    )
 
 
 def test_create_needs_the_password_variable() -> None:

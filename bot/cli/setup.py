@@ -45,6 +45,7 @@ def check(config: Path | None, verbose: bool, live: bool) -> int:
     _setup_logging(verbose, daemon=False)
     from bot.config import config_path, load_profiles, load_settings
     from bot.http import PLACEHOLDER_CONTACT
+    from bot.web.settings import email_vote_links
 
     path = config_path(str(config) if config else None)
     settings = load_settings(path)
@@ -57,6 +58,10 @@ def check(config: Path | None, verbose: bool, live: bool) -> int:
             "User-Agent names no one)"
         )
     malformed = 0
+    try:
+        links, no_links = email_vote_links(settings.web, os.environ)
+    except SecretError as exc:  # reported on the `web:` line below
+        links, no_links = None, str(exc)
     for name, notifier_settings in settings.notifiers.items():
         try:
             notifier, why = NOTIFIERS[name].create(notifier_settings, os.environ)
@@ -67,6 +72,7 @@ def check(config: Path | None, verbose: bool, live: bool) -> int:
         if notifier is None:
             click.echo(f"{name}: not usable ({why}): digests go to the console")
             continue
+        notifier.link_votes(links, no_links)  # as bot/app.py wires it
         how = notifier.describe()  # e.g. which variable holds the secret, never the secret
         notifier.close()
         click.echo(f"{name}: configured" + (f" ({how})" if how else ""))

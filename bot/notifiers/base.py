@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from bot.models import Check, Delivery
+from bot.web.tokens import VoteLinks
 
 
 class Notifier(ABC):
@@ -87,6 +88,11 @@ class Notifier(ABC):
         works and can reach each of `targets` (every target profiles and `operator:` name).
         One Check per thing proven, yielded as it is known. The default proves nothing."""
         yield Check(self.name, "skipped", "this channel has no live check")
+
+    def link_votes(self, links: VoteLinks | None, why_not: str) -> None:  # noqa: B027
+        """The vote links of email digests (`web:` in bot.yaml, bot/web/tokens.py): where they
+        point and the key signing them, or None and why not ("to get them, set ..."). A channel
+        with its own way to vote (Slack's buttons), or none, ignores them: the default."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -5,6 +5,8 @@ each as people write addresses (`Alice Liu <alice@lab.example>`: bot/notifiers/e
 With `group: recipient` (the default) a recipient on several profiles gets one email a day with
 a section per profile (the pipeline hands their digests over together: `send_group`); with
 `group: profile`, one email per profile.
+With `web.public_url` and the `web.secret_env` key set, each paper carries "more like this" /
+"less like this" links to the web page (signed: bot/web/tokens.py), which asks to confirm.
 The password is read from the environment variable `password_env` names, never from a file.
 
 TLS: `security: starttls` (port 587) upgrades the connection with STARTTLS and fails if the
@@ -46,6 +48,7 @@ from bot.notifiers.base import Notifier
 from bot.notifiers.email_render import build_group_message
 from bot.schema import Strict
 from bot.secrets import read_secret, smtp_password
+from bot.web.tokens import VoteLinks
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +122,9 @@ class EmailNotifier(Notifier):
     def __init__(self, settings: EmailSettings, password: str | None) -> None:
         self.settings = settings
         self._password = password
+        # Vote links under each paper: set by `link_votes` (bot/app.py wires `web:` in).
+        self._links: VoteLinks | None = None
+        self._no_links = "to get them, set web.public_url and web.secret_env"
 
     def __repr__(self) -> str:  # never the password
         s = self.settings
@@ -145,6 +151,9 @@ class EmailNotifier(Notifier):
         local, _, domain = email_address.addr_spec(target).rpartition("@")
         return f"{local}@{domain.lower()}"
 
+    def link_votes(self, links: VoteLinks | None, why_not: str) -> None:
+        self._links, self._no_links = links, why_not
+
     def describe(self) -> str:
         s = self.settings
         parts = [f"password from ${s.password_env}"] if s.password_env else []
@@ -153,6 +162,10 @@ class EmailNotifier(Notifier):
                 f"WARNING: logs in as {s.username} without TLS (allow_plaintext_auth: true): "
                 "the password crosses the network in clear"
             )
+        if self._links is not None:
+            parts.append(f"vote links to {self._links.public_url}")
+        else:
+            parts.append(f"no vote links: {self._no_links}")
         return "; ".join(parts)
 
     @property
@@ -164,7 +177,7 @@ class EmailNotifier(Notifier):
 
     def send_group(self, deliveries: Sequence[Delivery], target: str) -> None:
         s = self.settings
-        message = build_group_message(deliveries, target, s.sender, s.reply_to)
+        message = build_group_message(deliveries, target, s.sender, s.reply_to, links=self._links)
         self._deliver(message, target)
         log.info(
             "email: delivered %d papers of %d profile(s) to %s",

@@ -6,7 +6,10 @@ of one day for one recipient (email's `group: recipient`), a section per profile
 comes from a Jinja2 template with autoescape on, so a `<script>` in a title is text; only
 http(s) URLs become links (a `javascript:` link from a feed is dropped). The Message-ID is
 derived from the delivery keys, so the same digest (or group of digests) always has the same
-id (a resend after a crash is recognisable by mail systems and by the reader).
+id (a resend after a crash is recognisable by mail systems and by the reader). Given `links`
+(`web:` configured), each paper gets "more like this" / "less like this" links, signed for its
+profile, its paper and the recipient (bot/web/tokens.py); in plain text every paper field is
+kept on one line, so that no title can pass for such a link.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from bot.models import Delivery, Match
 from bot.notifiers.email_address import addr_spec, formatted
 from bot.notifiers.email_address import parse as parse_address
 from bot.render import headline, paper_url, safe_http_url, score_fact, short_authors, why_line
+from bot.web.tokens import VoteLinks
 
 # Why the reader gets this email, naming the profiles (both templates; escaped in HTML).
 _FOOTER = """\
@@ -45,15 +49,18 @@ _TEXT = """\
 {{ s.headline }}
 {% endif %}
 {%- for p in s.papers %}
-{{ loop.index }}. {{ p.title }}
+{{ loop.index }}. {{ p.title|line }}
    {{ p.url or "(no link)" }}
-   {{ p.authors }}
+   {{ p.authors|line }}
 {%- if p.facts %}
-   {{ p.facts }}{% endif %}
+   {{ p.facts|line }}{% endif %}
 {%- if p.why %}
-   why: {{ p.why }}{% endif %}
+   why: {{ p.why|line }}{% endif %}
 {%- if p.summary %}
-   summary: {{ p.summary }}{% endif %}
+   summary: {{ p.summary|line }}{% endif %}
+{%- if p.votes %}
+   more like this: {{ p.votes[0] }}
+   less like this: {{ p.votes[1] }}{% endif %}
 {% endfor %}
 {%- endfor %}
 --
@@ -88,6 +95,9 @@ _HTML = """\
 <span>{{ p.facts }}</span>{% endif %}
 {% if p.why %}<br><span><em>why:</em> {{ p.why }}</span>{% endif %}
 {% if p.summary %}<br><span><em>summary:</em> {{ p.summary }}</span>{% endif %}
+{%- if p.votes %}
+<br><span><a href="{{ p.votes[0] }}">more like this</a> ·
+<a href="{{ p.votes[1] }}">less like this</a></span>{% endif %}
 </li>
 {% endfor %}
 </ol>
@@ -100,6 +110,9 @@ To stop, <a href="mailto:{{ unsubscribe }}?subject=unsubscribe">write to {{ unsu
 
 _ENV = Environment(autoescape=True, keep_trailing_newline=True)
 _TEXT_ENV = Environment(autoescape=False, keep_trailing_newline=True)  # plain: no escaping
+# In plain text a line break in a paper's text would start a line of its own, one that could
+# pass for the bot's (a fake "more like this:" link): each value is kept on its line.
+_TEXT_ENV.filters["line"] = lambda text: " ".join(str(text).split())
 TEXT_TEMPLATE = _TEXT_ENV.from_string(_FOOTER + _TEXT)
 HTML_TEMPLATE = _ENV.from_string(_FOOTER + _HTML)
 
@@ -134,7 +147,8 @@ def group_message_id(deliveries: Sequence[Delivery], domain: str) -> str:
     return f"<{digest}@{domain}>"
 
 
-def _paper(match: Match) -> dict[str, Any]:
+def _paper(match: Match, votes: tuple[str, str] | None = None) -> dict[str, Any]:
+    """What the templates show of one paper; `votes`: its (more, less like this) links."""
     paper = match.paper
     upvotes = paper.extras.get("upvotes")
     summary = paper.extras.get("ai_summary")
@@ -148,6 +162,7 @@ def _paper(match: Match) -> dict[str, Any]:
         "facts": " · ".join(f for f in facts if f),
         "why": why_line(match),
         "summary": summary if isinstance(summary, str) else "",
+        "votes": votes,
     }
 
 
@@ -157,9 +172,10 @@ def build_message(
     sender: str,
     reply_to: str | None = None,
     now: datetime | None = None,
+    links: VoteLinks | None = None,
 ) -> EmailMessage:
     """The digest for one recipient, ready for SMTP."""
-    return build_group_message([delivery], recipient, sender, reply_to, now)
+    return build_group_message([delivery], recipient, sender, reply_to, now, links)
 
 
 def build_group_message(
@@ -168,11 +184,16 @@ def build_group_message(
     sender: str,
     reply_to: str | None = None,
     now: datetime | None = None,
+    links: VoteLinks | None = None,
 ) -> EmailMessage:
     """One email for one recipient carrying `deliveries` (one digest day, one per profile):
     with one, that profile's digest; with several, a section per profile, in their order.
     `recipient`, `sender` and `reply_to` are checked addresses, with or without a display
-    name (bot/notifiers/email_address.py); the sender without one is shown as "digestbot"."""
+    name (bot/notifiers/email_address.py); the sender without one is shown as "digestbot".
+    With `links`, each paper carries its vote links for its section's profile and the bare
+    address of `recipient`, valid 60 days from `now` (the sending time, default: now)."""
+    sent = now or datetime.now(UTC)
+    to = addr_spec(recipient)
     name, sender_addr = parse_address(sender)
     domain = sender_addr.rpartition("@")[2] or "digestbot.invalid"
     unsubscribe = addr_spec(reply_to or sender)
@@ -198,7 +219,10 @@ def build_group_message(
             {
                 "profile": d.profile_name,
                 "headline": headline(d),
-                "papers": [_paper(m) for m in d.matches],
+                "papers": [
+                    _paper(m, links.pair(d.profile_id, m.paper.id, to, sent) if links else None)
+                    for m in d.matches
+                ],
             }
             for d in deliveries
         ],
@@ -209,7 +233,7 @@ def build_group_message(
     msg["From"] = formatted(name or "digestbot", sender_addr)
     msg["To"] = recipient
     msg["Subject"] = group_subject(deliveries)
-    msg["Date"] = format_datetime(now or datetime.now(UTC))
+    msg["Date"] = format_datetime(sent)
     msg["Message-ID"] = group_message_id(deliveries, domain)
     msg["List-Id"] = f"{one_line(list_name)} <{label}.digestbot.{domain}>"
     msg["List-Unsubscribe"] = (

@@ -30,6 +30,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from bot.schema import Strict
 from bot.secrets import read_secret, web_password, web_secret
+from bot.web.tokens import VoteLinks
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"  # as every other *_env key (profiles' api_key_env)
@@ -161,6 +162,17 @@ class WebSettings(Strict):
             return None
         return self.public_url, secret
 
+    def email_links(self, env: Mapping[str, str] | None = None) -> tuple[VoteLinks | None, str]:
+        """(links, "") when email digests carry vote links, else (None, why not: what to set).
+        Raises SecretError when the key is set but malformed."""
+        secret = self.secret(env)
+        if self.public_url is not None and secret is not None:
+            return VoteLinks(self.public_url, secret), ""
+        missing = [f"web.{k}" for k in ("public_url", "secret_env") if getattr(self, k) is None]
+        if missing:
+            return None, "to get them, set " + " and ".join(missing)
+        return None, f"${self.secret_env} is not set"
+
     def describe(self, env: Mapping[str, str] | None = None) -> str:
         """The `web:` line of `digestbot check`: where it listens, which variables hold the
         password and the signing key (never their values), what is missing. Raises
@@ -178,9 +190,16 @@ class WebSettings(Strict):
         return ("web: configured (" if served else "web: not served (") + "; ".join(parts) + ")"
 
     def _links_line(self, env: Mapping[str, str] | None) -> str:
-        if self.vote_links(env) is not None:
-            return f"vote links in emails to {self.public_url}, signed with ${self.secret_env}"
-        missing = [f"web.{k}" for k in ("public_url", "secret_env") if getattr(self, k) is None]
-        if missing:
-            return "no vote links in emails: to get them, set " + " and ".join(missing)
-        return f"no vote links in emails: ${self.secret_env} is not set"
+        links, why_not = self.email_links(env)
+        if links is None:
+            return f"no vote links in emails: {why_not}"
+        return f"vote links in emails to {links.public_url}, signed with ${self.secret_env}"
+
+
+def email_vote_links(
+    web: WebSettings | None, env: Mapping[str, str] | None = None
+) -> tuple[VoteLinks | None, str]:
+    """`web.email_links(env)`, also without a `web:` section. Raises SecretError."""
+    if web is None:
+        return None, "to get them, set web.public_url and web.secret_env"
+    return web.email_links(env)

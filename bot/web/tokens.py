@@ -5,6 +5,7 @@ profile, paper, vote and recipient it was made for and until which day, signed w
     sign(intent, secret) -> token              vote_link(public_url, intent, secret) -> URL
     verify(token, secret, now) -> VoteIntent   or BadToken, .reason "forged" | "expired" |
                                                "malformed", whatever the token holds
+    VoteLinks(public_url, secret).pair(...)    the two links of one paper in one email
 
 A token is `<payload>.<signature>`, both base64url without padding (letters, digits, - and _,
 nothing a URL escapes). The payload is the UTF-8 JSON array [profile id, paper id, vote,
@@ -32,7 +33,7 @@ import hashlib
 import hmac
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
@@ -181,3 +182,30 @@ def vote_link(public_url: str, intent: VoteIntent, secret: bytes) -> str:
     if not public_url.startswith(("https://", "http://")):
         raise ValueError(f"a vote link needs an http(s) address, not {public_url[:40]!r}")
     return f"{public_url.rstrip('/')}/v/{sign(intent, secret)}"
+
+
+@dataclass(frozen=True)
+class VoteLinks:
+    """Where vote links point and the key that signs them: what an email digest needs to put
+    "more like this" / "less like this" under each paper (bot/notifiers/email_render.py)."""
+
+    public_url: str
+    secret: bytes = field(repr=False)  # never in a repr, a log line or a traceback's locals
+
+    def pair(
+        self, profile_id: str, paper_id: str, recipient: str, sent: datetime
+    ) -> tuple[str, str] | None:
+        """(more like this, less like this) for `recipient` (an addr-spec), valid LIFETIME
+        from `sent`; None when a link would be too long (the paper goes out without them)."""
+        try:
+            more, less = (
+                vote_link(
+                    self.public_url,
+                    VoteIntent.for_email(profile_id, paper_id, vote, recipient, sent),
+                    self.secret,
+                )
+                for vote in (1, -1)
+            )
+        except ValueError:  # too long, or an empty id: no links rather than no email
+            return None
+        return more, less
