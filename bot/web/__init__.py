@@ -4,4 +4,8 @@ links in email digests (issue 16).
 `settings` is the `web:` section of bot.yaml; `tokens` signs and checks the vote links. Both are
 light (no web framework imported), because every command reads the config and emails carry the
 links; the ASGI app lives in its own module, imported only by the commands that serve it.
+
+The page itself: app.py wires it (served by server.py: `digestbot web`, and `digestbot run` with
+`web:`), one module per page family (digests.py, vote_page.py, editor.py), charts.py draws the
+SVG charts, security.py holds the defences.
 """

@@ -3,7 +3,7 @@
     /                      -> /digests
     /digests, /search      the digests sent, by day and profile; search of the stored papers
     /vote                  POST: 👍/👎 on a paper for a profile (bot/web/digests.py)
-    /v/<token>             an email vote link: GET confirms, POST records (bot/web/votelinks.py)
+    /v/<token>             an email vote link: GET confirms, POST records (bot/web/vote_page.py)
     /profiles[/<id>]       the profile editor with its live preview and charts (bot/web/editor.py)
     /static/...            the stylesheet and the editor's script (package data, no CDN)
 
@@ -31,7 +31,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.config import Settings
-from bot.web import digests, editor, votelinks
+from bot.web import digests, editor, vote_page
 from bot.web.security import SecurityMiddleware, Signer, safe_url
 
 HEADINGS = {
@@ -87,7 +87,7 @@ def create_app(
     routes = [
         Route("/", lambda _: RedirectResponse("/digests", status_code=303)),
         *digests.routes(site),
-        *votelinks.routes(site),
+        *vote_page.routes(site),
         *editor.routes(site),
         Mount("/static", StaticFiles(packages=[("bot.web", "static")]), name="static"),
     ]

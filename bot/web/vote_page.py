@@ -2,7 +2,8 @@
 
 GET verifies the token (bot/web/tokens.py: signed over profile, paper, vote, recipient and
 expiry) and shows what it would record, with a confirm button; only the POST of that button
-records, because mail scanners and link previews follow links. A forged, altered or expired
+records (bot/web/vote_link.py `record_from_link`: voter `email:<recipient>`), because mail
+scanners and link previews follow links. A forged, altered or expired
 token is a 400 page saying so; nothing is recorded. The token is the permission: these two
 addresses need no password (bot/web/security.py), but the POST still needs the CSRF token of
 the confirm page.
@@ -11,6 +12,7 @@ the confirm page.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -57,12 +59,18 @@ def _intent(site: Site, token: str) -> VoteIntent:
 
 
 def _record(site: Site, request: Request, token: str, intent: VoteIntent) -> Response:
-    from bot.web.digests import record
+    from bot.web.digests import profiles_by_id
+    from bot.web.vote_link import VoteRefused, record_from_link
 
-    # TODO(O's record_from_link)
-    record(
-        site, intent.profile_id, intent.paper_id, intent.vote, f"email:{intent.recipient}", "email"
-    )
+    today = site.now().astimezone(ZoneInfo(site.settings.timezone)).date()
+    store = Store.open(site.settings.state_path)
+    try:
+        record_from_link(store, intent, profiles_by_id(site).keys(), today)
+    except VoteRefused as exc:
+        said = str(exc)
+        raise HTTPException(400, f"{said[:1].upper()}{said[1:]}.") from exc
+    finally:
+        store.close()
     return _page(site, request, token, intent, done=True)
 
 
