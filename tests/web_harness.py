@@ -2,10 +2,11 @@
 uvicorn on 127.0.0.1 (a port the system picks) on a thread of the test process.
 
 The state holds two recorded Hugging Face days (tests/e2e.py serves them on loopback):
-2026-07-31 (30 papers) and 2026-08-03 (3 papers). The 2026-07-31 answer is DERIVED here, in
-memory, from the recording `hf_daily_papers_2026-07-31_30items.json`: the title of SPEC_ID (the
-paper the `spec` profile is sent) gets a hostile prefix, HOSTILE, so every page that shows it
-must escape it; nothing else changes.
+2026-07-31 (30 papers) and 2026-08-03 (3 papers), stored by the pipeline of `once` run in this
+process (`build_app` + `run_once`, as `digestbot once --date` does). The 2026-07-31 answer is
+DERIVED here, in memory, from the recording `hf_daily_papers_2026-07-31_30items.json`: the title
+of SPEC_ID (the paper the `spec` profile is sent) gets a hostile prefix, HOSTILE, so every page
+that shows it must escape it; nothing else changes.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+from bot.app import build_app
 from bot.config import Settings, load_settings
+from bot.pipeline import run_once
 from bot.web.app import create_app
 from bot.web.server import WebServer
 from tests.e2e import SPEC_ID, SPEC_PROFILE, Bot, make_bot
@@ -48,9 +51,14 @@ def stored_bot(root: Path, *, hostile: bool = True) -> Iterator[Bot]:
         bot.hf.serve_hf_day(DAYS[0], hostile_0731() if hostile else recorded)
         bot.hf.serve_hf_day(DAYS[1], FIXTURES / "hf_daily_papers_2026-08-03_3items_reindented.json")
         bot.profile("spec.yaml", SPEC_PROFILE)
-        for day in DAYS:
-            done = bot.run("once", "--date", day)
-            assert done.returncode == 0, done.stderr
+        settings = load_settings(bot.config)
+        for day in DAYS:  # `once --date day`, in this process (a subprocess costs seconds)
+            app = build_app(settings, env=bot.env)
+            try:
+                report = run_once(app, day=date.fromisoformat(day))
+            finally:
+                app.close()
+            assert not report.failed and not report.profile_errors, report.summary()
         yield bot
 
 
