@@ -6,7 +6,10 @@ was sent (score, reasons, destination, upvotes) and the papers just under the th
 finds papers by title, author and id; a vote is the same row Slack and `feedback` write; every
 POST needs the CSRF token; a profile name can spell no path; hostile titles are escaped; a
 failure shows no traceback; the editor checks, previews, saves atomically and refuses a file
-changed on disk; the password guards every page but the static files and vote links.
+changed on disk; the password guards every page but the static files and vote links; an email
+vote link records only on its confirm POST, and a forged, altered or expired one is a 400;
+`digestbot web` serves until SIGTERM (exit 0) and refuses an open address without a password;
+`digestbot run` with `web:` serves the page and stops it with the daemon.
 """
 
 from __future__ import annotations
