@@ -29,6 +29,7 @@ import httpx
 import pytest
 from starlette.routing import Route
 
+from bot.errors import DigestbotError
 from bot.state.store import Store
 from bot.web.app import create_app
 from bot.web.security import safe_url
@@ -478,3 +479,13 @@ def test_email_vote_links(bot: Bot, client: httpx.Client) -> None:
     done = client.post(f"/v/{good}", data={"csrf": token.group(1)})
     assert done.status_code == 200 and "Your vote is recorded" in done.text
     assert votes_of(bot) == [*before, ("spec", "2607.26654", 1, "email:ada@lab.example", "email")]
+
+
+def test_a_port_in_use_is_a_clear_error(web: Web) -> None:
+    taken = WebServer(create_app(web.settings), "127.0.0.1", web.server.port)
+    with pytest.raises(DigestbotError) as caught:
+        taken.start()
+    assert str(caught.value) == (
+        f"the web page cannot listen on 127.0.0.1:{web.server.port} (in use, or not an address"
+        " of this machine; the log above says which)"
+    )

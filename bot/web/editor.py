@@ -135,9 +135,8 @@ def _listing(site: Site, request: Request, status: int = 200, **context: Any) ->
         try:
             profile = load_profile(path, site.settings.notifiers)
             rows.append({"id": path.stem, "name": profile.name, "error": ""})
-        except (ConfigError, ConfigErrors) as exc:
+        except (ConfigError, ConfigErrors):  # shown, with its lines, when it is opened
             rows.append({"id": path.stem, "name": path.stem, "error": "has an error: open it"})
-            del exc
     return site.render(request, "profiles.html", status, profiles=rows, **context)
 
 

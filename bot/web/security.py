@@ -146,8 +146,8 @@ class SecurityMiddleware:
 
 
 def check_csrf(request: Request, form: Mapping[str, Any]) -> None:
-    """Raise HTTPException 403 unless the form's CSRF token is the cookie's and validly
-    signed (the middleware put the signer's verdict on the cookie into state)."""
+    """Raise HTTPException 403 unless the form's CSRF token equals the cookie's and this
+    process's signer made it (`request.app.state.signer`, the middleware's)."""
     sent = form.get(CSRF_FIELD)
     cookie = request.cookies.get(CSRF_COOKIE)
     signer: Signer = request.app.state.signer

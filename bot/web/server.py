@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import uvicorn
 from starlette.types import ASGIApp
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, DigestbotError
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -60,7 +60,7 @@ def serve(app: ASGIApp, host: str, port: int, ready: Callable[[str], None]) -> N
         ready(server.address)
         while not stop.wait(0.5):
             if not server.thread.is_alive():
-                raise OSError("the web page stopped on its own (see the log above)")
+                raise DigestbotError("the web page stopped on its own (the log above says why)")
     finally:
         server.stop()
         for sig, handler in previous.items():
@@ -72,7 +72,13 @@ class WebServer:
 
     def __init__(self, app: ASGIApp, host: str, port: int) -> None:
         self.server = uvicorn.Server(_config(app, host, port))
-        self.thread = threading.Thread(target=self.server.run, name="web", daemon=True)
+        self.thread = threading.Thread(target=self._run, name="web", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.server.run()
+        except SystemExit:  # uvicorn exits when it cannot bind (logged); start() says so
+            log.debug("the web server thread ended at start-up")
 
     def start(self) -> None:
         self.thread.start()
@@ -80,7 +86,12 @@ class WebServer:
         while not self.server.started:
             if not self.thread.is_alive() or time.monotonic() > deadline:
                 self.stop()
-                raise OSError("the web page could not start listening (see the log above)")
+                where = f"{self.server.config.host}:{self.server.config.port}"
+                raise DigestbotError(
+                    f"the web page cannot listen on {where} (in use, or not an address of "
+                    "this machine; the log above says which)",
+                    hint="change web.listen (or --listen), or stop what listens there",
+                )
             time.sleep(0.01)
 
     @property
