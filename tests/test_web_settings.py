@@ -98,6 +98,7 @@ BAD_LISTEN = [
     ("127.0.0.1:http", "port"),
     ('"::1:8080"', "[::1]:8080"),  # an IPv6 address goes in brackets
     ('"[::1]"', "host:port"),
+    ("[::1]", "quote an IPv6 address"),  # unquoted: a YAML list
     ('"[nonsense]:8080"', "IPv6"),
     ('"bad host:8080"', "host"),
     ('"http://127.0.0.1:8080"', "host:port"),
@@ -261,3 +262,22 @@ def test_check_fails_on_a_malformed_secret(tmp_path: Path) -> None:
     )
     assert code == 2
     assert "$DIGESTBOT_WEB_SECRET is malformed" in err and "tooshort" not in out + err
+
+
+def test_the_shipped_web_block_uncommented_is_valid(tmp_path: Path) -> None:
+    """config/bot.yaml's commented `web:` example, uncommented, loads as documented."""
+    shipped = (Path(__file__).resolve().parents[1] / "config" / "bot.yaml").read_text("utf-8")
+    lines = shipped.splitlines()
+    start = lines.index("# web:")
+    block = ["web:"]
+    for line in lines[start + 1 :]:
+        if not line.startswith("#   "):
+            break
+        block.append(line[1:])  # "#   listen: ..." -> "  listen: ..."; comment lines stay
+    web = web_of(tmp_path, "\n".join(block) + "\n")
+    assert web == WebSettings(
+        listen="127.0.0.1:8080",
+        public_url="https://papers.lab.example",
+        password_env="DIGESTBOT_WEB_PASSWORD",
+        secret_env="DIGESTBOT_WEB_SECRET",
+    )

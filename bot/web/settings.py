@@ -2,7 +2,7 @@
 environment variables holding its password and the key that signs those links.
 
     web:
-      listen: 127.0.0.1:8080                    # host:port; [::1]:8080 for IPv6
+      listen: 127.0.0.1:8080                    # host:port; "[::1]:8080" for IPv6 (quoted)
       public_url: https://papers.lab.example    # optional: where links in emails point
       password_env: DIGESTBOT_WEB_PASSWORD      # HTTP Basic password; required off loopback
       secret_env: DIGESTBOT_WEB_SECRET          # signs the vote links in emails
@@ -105,6 +105,16 @@ class WebSettings(Strict):
     listen: str = DEFAULT_LISTEN
     public_url: str | None = None
     secret_env: str | None = Field(None, pattern=_ENV_NAME)
+
+    @field_validator("listen", mode="before")
+    @classmethod
+    def _not_a_list(cls, value: object) -> object:
+        if isinstance(value, list):  # `listen: [::1]` unquoted is a YAML list
+            raise ValueError(
+                "YAML reads an unquoted [...] as a list: quote an IPv6 address, "
+                'listen: "[::1]:8080"'
+            )
+        return value
 
     @field_validator("listen")
     @classmethod
