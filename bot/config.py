@@ -113,10 +113,12 @@ class Settings:
 # --------------------------------------------------------------------------- YAML with lines
 
 
-def _load_yaml(path: Path) -> Any:
-    """Read one YAML file safely, keeping line numbers. Raises ConfigError."""
+def _load_yaml(path: Path, text: str | None = None) -> Any:
+    """Read one YAML file safely, keeping line numbers. Raises ConfigError. `text`: the file's
+    contents as given (a draft not written yet: the web editor), instead of reading `path`."""
     try:
-        text = path.read_text(encoding="utf-8")
+        if text is None:
+            text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(
             f"cannot read: {exc.strerror or exc}",
@@ -229,8 +231,8 @@ def _pydantic_errors(
     return errors
 
 
-def _load_mapping(path: Path) -> CommentedMap:
-    data = _load_yaml(path)
+def _load_mapping(path: Path, text: str | None = None) -> CommentedMap:
+    data = _load_yaml(path, text)
     if data is None:
         data = CommentedMap()
     if not isinstance(data, CommentedMap):
@@ -486,10 +488,13 @@ class ProfileModel(Strict):
         return [v.strip() for v in values]
 
 
-def load_profile(path: Path, notifiers: Mapping[str, BaseModel] | None = None) -> Profile:
+def load_profile(
+    path: Path, notifiers: Mapping[str, BaseModel] | None = None, *, text: str | None = None
+) -> Profile:
     """Read and validate one profile file. Raises ConfigErrors. `notifiers`: bot.yaml's
-    notifier settings, when known (`Settings.notifiers`), to check destinations against."""
-    data = _load_mapping(path)
+    notifier settings, when known (`Settings.notifiers`), to check destinations against.
+    `text`: the file's contents as given instead of as on disk (a draft in the web editor)."""
+    data = _load_mapping(path, text)
     try:
         model = ProfileModel.model_validate(dict(data))
     except ValidationError as exc:

@@ -95,6 +95,7 @@ class PreviewDay:
     papers: int  # stored papers listed that day
     sent: list[Candidate]
     under: list[Candidate]  # the best ones not sent, with `held_back`
+    scores: tuple[float, ...] = ()  # every stored paper's score that day, best first (charts)
 
 
 @dataclass
@@ -196,6 +197,7 @@ def _preview(
                 papers=len(papers),
                 sent=[c for c in ranked if c.passed],
                 under=[c for c in ranked if not c.passed][:UNDER],
+                scores=tuple(c.match.score for c in ranked),
             )
         )
     return result

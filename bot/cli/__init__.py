@@ -1,5 +1,5 @@
 """The `digestbot` command: once, run, check, init, profile new, retry, status, health, preview,
-replay, feedback, profile learned. Each command returns an exit code; `main` is the
+replay, feedback, profile learned, web. Each command returns an exit code; `main` is the
 console-script entry point.
 
 Exit codes: 0 ok (also "nothing new"), 1 a source or a delivery failed (or the state is
@@ -13,6 +13,7 @@ fast.
     setup     check, init, profile new
     tuning    preview, replay
     teach     feedback, profile learned
+    web       web (the web page)
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import sys
 
 import click
 
-from bot.cli import operate, setup, teach, tuning  # noqa: F401  (importing registers the commands)
+from bot.cli import operate, setup, teach, tuning, web  # noqa: F401  (importing registers the commands)
 from bot.cli.base import EXIT_FAILED, EXIT_OK, cli
 
 __all__ = ["cli", "main"]

@@ -57,16 +57,27 @@ def once(config: Path | None, verbose: bool, day: datetime | None, dry_run: bool
 @_common
 @_guard
 def run(config: Path | None, verbose: bool) -> int:
-    """Start the daemon: one cron job per source, until SIGINT/SIGTERM."""
+    """Start the daemon: one cron job per source, until SIGINT/SIGTERM; with `web:` in
+    bot.yaml it serves the web page too."""
     from bot.app import build_app
     from bot.scheduler import run_daemon
 
     _setup_logging(verbose, daemon=True)
     settings = _settings(config)
+    page = None
+    if settings.web is not None:  # the web page, on a thread of the daemon until it stops
+        from bot.web.server import WebServer, from_settings
+
+        page = WebServer(*from_settings(settings))
     app = build_app(settings)
     try:
+        if page is not None:
+            page.start()
+            log.info("the web page is served on %s", page.address)
         return run_daemon(app)
     finally:
+        if page is not None:
+            page.stop()
         app.close()
 
 

@@ -64,6 +64,17 @@ class Queued(NamedTuple):
     merged_into: tuple[str, str] | None = None
 
 
+class Delivered(NamedTuple):
+    """A paper a profile's digest delivered on a day, as the outbox recorded it (web page)."""
+
+    profile_id: str
+    profile_name: str
+    score: float
+    why: tuple[str, ...]
+    destinations: tuple[str, ...]
+    paper: Paper
+
+
 def share(queued: Sequence[Queued], place: Callable[[str], str]) -> list[Queued]:
     """`queued` (in profile order) with each paper queued once per digest day and place: the
     best-scored row of a group delivers it, "also matches: ..." first among its reasons; the
@@ -288,6 +299,38 @@ class Outbox:
             (paper_id, profile_id),
         )
         return [dest for (dest,) in rows]
+
+    def digest_days(self) -> list[date]:
+        """Every digest day with a delivered (or delivering) paper, newest first."""
+        rows = self._db.execute(
+            "SELECT DISTINCT digest_day FROM deliveries"
+            " WHERE status IN ('sent', 'sending', 'merged') ORDER BY 1 DESC"
+        )
+        return [date.fromisoformat(day) for (day,) in rows]
+
+    def delivered(self, day: date) -> list[Delivered]:
+        """The papers delivered (or being delivered) on digest day `day`, per profile, best
+        score first: one entry per (profile, paper), its destinations gathered."""
+        rows = self._db.execute(
+            f"""SELECT d.profile_id, d.profile_name, d.score, d.why,
+                       group_concat(d.destination, ' '), {self._paper_columns}
+                FROM deliveries d JOIN papers p ON p.id = d.paper_id
+                WHERE d.digest_day = ? AND d.status IN ('sent', 'sending', 'merged')
+                GROUP BY d.profile_id, d.paper_id
+                ORDER BY d.profile_id, d.score DESC, d.paper_id""",
+            (day.isoformat(),),
+        )
+        return [
+            Delivered(
+                str(profile_id),
+                str(name),
+                float(score),
+                tuple(json.loads(why)),
+                tuple(sorted(str(dests).split(" "))),
+                self._paper_from_row(tuple(paper)),
+            )
+            for profile_id, name, score, why, dests, *paper in rows
+        ]
 
     def destinations(self) -> list[str]:
         """Every destination the outbox has rows for, sorted."""

@@ -231,6 +231,27 @@ class Store:
         )
         return [_paper_from_row(r) for r in rows]
 
+    def stored_days(self, n: int) -> list[date]:
+        """The last `n` digest days that have stored papers, oldest first (the web editor's
+        preview window: what a draft would have sent over the last stored days)."""
+        rows = self._db.execute(
+            "SELECT DISTINCT day FROM papers WHERE day IS NOT NULL ORDER BY day DESC LIMIT ?",
+            (n,),
+        )
+        return sorted(date.fromisoformat(day) for (day,) in rows)
+
+    def search_papers(self, text: str, limit: int = 50) -> list[Paper]:
+        """Stored papers whose id, title or authors contain `text` (case-insensitive for
+        ASCII), newest digest day first (the web page's search)."""
+        needle = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = self._db.execute(
+            f"SELECT {_PAPER_COLUMNS} FROM papers WHERE id LIKE ? ESCAPE '\\'"
+            " OR title LIKE ? ESCAPE '\\' OR authors LIKE ? ESCAPE '\\'"
+            " ORDER BY COALESCE(day, first_seen_day) DESC, id LIMIT ?",
+            (needle, needle, needle, limit),
+        )
+        return [_paper_from_row(r) for r in rows]
+
     def recent_vectors(self, n: int, before: date) -> list[tuple[str, tuple[str, bytes] | None]]:
         """The last `n` papers stored for digest days before `before`, oldest first (by day,
         then id): their ids, each with its stored vector (terms, weights) or None. They are the
