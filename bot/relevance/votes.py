@@ -11,11 +11,14 @@ way they reach it, and only when asked. `Store.votes` is the instance.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.state.backend import Db
 
 ORIGINS = ("slack", "cli", "email", "web", "file")
 
@@ -62,7 +65,7 @@ class Votes:
 
     def __init__(
         self,
-        db: sqlite3.Connection,
+        db: Db,
         transaction: Callable[[], AbstractContextManager[None]],
         writable: Callable[[], None],
     ) -> None:
@@ -110,7 +113,9 @@ class Votes:
         if row is not None and int(row[0]) == vote.value:
             return False
         self._db.execute(
-            f"INSERT OR REPLACE INTO votes ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO votes ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (profile_id, paper_id, voter) DO UPDATE SET vote = excluded.vote,"
+            " origin = excluded.origin, day = excluded.day, at = excluded.at",
             (
                 vote.profile_id,
                 vote.paper_id,
@@ -153,7 +158,8 @@ class Votes:
     def counts(self) -> dict[str, tuple[int, int]]:
         """Per profile id: (votes +1, votes -1)."""
         rows = self._db.execute(
-            "SELECT profile_id, SUM(vote = 1), SUM(vote = -1) FROM votes GROUP BY profile_id"
+            "SELECT profile_id, SUM(CASE WHEN vote = 1 THEN 1 ELSE 0 END),"
+            " SUM(CASE WHEN vote = -1 THEN 1 ELSE 0 END) FROM votes GROUP BY profile_id"
         ).fetchall()
         return {str(p): (int(up), int(down)) for p, up, down in rows}
 

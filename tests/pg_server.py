@@ -1,0 +1,105 @@
+"""A throwaway PostgreSQL server for the tests, on a loopback port, from the `pgserver` wheel.
+
+The binaries come from the `pgserver` wheel (a test dependency: `pip install -e '.[test]'` is
+all a fresh machine needs; no apt, no system PostgreSQL). Only its bundled `bin/` is used: its
+own server manager (`pgserver.get_server`) adds a system user, changes folder modes up the
+venv's path and cannot stop and restart a server on demand, which the tests of a PostgreSQL
+outage need. Here `initdb` and `pg_ctl` run directly; as root (CI, containers) they run as
+`nobody`, since PostgreSQL refuses to run as root.
+
+One server per pytest process (an xdist worker, or the whole run without xdist), started on
+first use, stopped and deleted at the end of the session; each test gets its own database,
+copied from a migrated template (`CREATE DATABASE ... TEMPLATE`, a few tens of milliseconds).
+`DIGESTBOT_TEST_PG_BIN` names another folder of PostgreSQL binaries (13 or newer) to use
+instead, e.g. /usr/lib/postgresql/15/bin.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+BIN_ENV = "DIGESTBOT_TEST_PG_BIN"
+SUPERUSER = "postgres"
+
+
+def bin_dir() -> Path:
+    """The folder of PostgreSQL binaries: $DIGESTBOT_TEST_PG_BIN, else the pgserver wheel's."""
+    if os.environ.get(BIN_ENV):
+        return Path(os.environ[BIN_ENV])
+    # find_spec does not import pgserver (its import warns about XDG_RUNTIME_DIR).
+    spec = importlib.util.find_spec("pgserver")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            f"no PostgreSQL binaries: install the test extra (pip install -e '.[test]', which "
+            f"brings the pgserver wheel) or set {BIN_ENV}"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class PgServer:
+    """`initdb` in a temp folder, then `start()` / `stop()` (again and again), `remove()`."""
+
+    def __init__(self) -> None:
+        self.bin = bin_dir()
+        self.root = Path(tempfile.mkdtemp(prefix="digestbot-pg-"))
+        self.data = self.root / "data"
+        self.log = self.root / "server.log"
+        self.port = _free_port()
+        # PostgreSQL refuses to run as root: then it runs as nobody, owning the folder.
+        self._user: pwd.struct_passwd | None = pwd.getpwnam("nobody") if os.geteuid() == 0 else None
+        if self._user is not None:
+            os.chown(self.root, self._user.pw_uid, self._user.pw_gid)
+        self._run(
+            "initdb", "-D", str(self.data), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8",
+            "--locale=C", "--no-sync", "--no-instructions",
+        )  # fmt: skip
+
+    def _run(self, program: str, *args: str) -> None:
+        kwargs: dict[str, object] = {}
+        if self._user is not None:
+            kwargs = {"user": self._user.pw_uid, "group": self._user.pw_gid, "extra_groups": []}
+        done = subprocess.run(
+            [str(self.bin / program), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            cwd=self.root,
+            **kwargs,  # type: ignore[call-overload]
+        )
+        if done.returncode:
+            log = self.log.read_text(errors="replace") if self.log.exists() else ""
+            raise RuntimeError(f"{program} failed ({done.returncode}): {done.stderr}\n{log}")
+
+    def start(self) -> None:
+        # Loopback TCP only (no Unix socket); durability off: a test server's data is thrown away.
+        options = (
+            f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories=''"
+            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "start")
+
+    def stop(self) -> None:
+        """Stop at once (`-m immediate`: what a crash or a pulled plug does to the clients)."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def remove(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
