@@ -59,12 +59,12 @@ class CorpusStats:
             length += len(terms)
         self._db.executemany(
             "INSERT INTO doc_freq (term, n) VALUES (?, ?)"
-            " ON CONFLICT(term) DO UPDATE SET n = n + excluded.n",
+            " ON CONFLICT(term) DO UPDATE SET n = doc_freq.n + excluded.n",
             counts.items(),
         )
         self._db.execute(
             "INSERT INTO corpus_meta (key, value) VALUES ('n_docs', ?)"
-            " ON CONFLICT(key) DO UPDATE SET value = value + excluded.value",
+            " ON CONFLICT(key) DO UPDATE SET value = corpus_meta.value + excluded.value",
             (len(papers),),
         )
         self._add_terms(length)
@@ -72,7 +72,7 @@ class CorpusStats:
     def _add_terms(self, n: int) -> None:
         self._db.execute(
             "INSERT INTO corpus_meta (key, value) VALUES ('n_terms', ?)"
-            " ON CONFLICT(key) DO UPDATE SET value = value + excluded.value",
+            " ON CONFLICT(key) DO UPDATE SET value = corpus_meta.value + excluded.value",
             (n,),
         )
 
