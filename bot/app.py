@@ -110,13 +110,13 @@ def build_app(
     """Open the state, build the sources and the notifiers that can be used."""
     env = os.environ if env is None else env
     if dry_run:
-        lock, store = None, Store.open_readonly(settings.state_path)
+        lock, store = None, Store.open_readonly(settings.state, env)
     else:
         # Before anything is read: a second writer must not even start fetching.
         lock = StateLock(settings.state_path)
         lock.acquire()
         try:
-            store = Store.open(settings.state_path)
+            store = Store.open(settings.state, env)
         except BaseException:
             lock.release()
             raise

@@ -81,12 +81,7 @@ _databases = itertools.count(1)
 
 def new_database(server: PgServer) -> str:
     """A new empty database on `server`; its URL."""
-    import psycopg
-
-    name = f"state_{os.getpid()}_{next(_databases)}"
-    with psycopg.connect(server.url(), autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name} TEMPLATE template0")
-    return server.url(name)
+    return server.create_database(f"state_{os.getpid()}_{next(_databases)}")
 
 
 @pytest.fixture

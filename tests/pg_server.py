@@ -50,9 +50,11 @@ def _free_port() -> int:
 
 
 class PgServer:
-    """`initdb` in a temp folder, then `start()` / `stop()` (again and again), `remove()`."""
+    """`initdb` in a temp folder, then `start()` / `stop()` (again and again), `remove()`.
+    With a `password`, TCP logins need it (scram-sha-256); without, anyone may log in."""
 
-    def __init__(self) -> None:
+    def __init__(self, password: str | None = None) -> None:
+        self.password = password
         self.bin = bin_dir()
         self.root = Path(tempfile.mkdtemp(prefix="digestbot-pg-"))
         self.data = self.root / "data"
@@ -62,8 +64,15 @@ class PgServer:
         self._user: pwd.struct_passwd | None = pwd.getpwnam("nobody") if os.geteuid() == 0 else None
         if self._user is not None:
             os.chown(self.root, self._user.pw_uid, self._user.pw_gid)
+        auth = ["--auth=trust"]
+        if password is not None:
+            pwfile = self.root / "pwfile"
+            pwfile.write_text(password + "\n", encoding="utf-8")
+            if self._user is not None:
+                os.chown(pwfile, self._user.pw_uid, self._user.pw_gid)
+            auth = ["--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={pwfile}"]
         self._run(
-            "initdb", "-D", str(self.data), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8",
+            "initdb", "-D", str(self.data), "-U", SUPERUSER, *auth, "-E", "UTF8",
             "--locale=C", "--no-sync", "--no-instructions",
         )  # fmt: skip
 
@@ -85,10 +94,13 @@ class PgServer:
             raise RuntimeError(f"{program} failed ({done.returncode}): {done.stderr}\n{log}")
 
     def start(self) -> None:
-        # Loopback TCP only (no Unix socket); durability off: a test server's data is thrown away.
+        # Loopback TCP only (no Unix socket). No fsync: the data is thrown away, and what a
+        # commit wrote reaches the kernel, so it survives the server's process being stopped
+        # at once (`stop`), as the outage tests need; only a power cut would lose it. So
+        # synchronous_commit stays on: off, a commit returns before its WAL is written at all.
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories=''"
-            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            " -c fsync=off -c full_page_writes=off"
         )
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "start")
 
@@ -102,4 +114,13 @@ class PgServer:
         shutil.rmtree(self.root, ignore_errors=True)
 
     def url(self, database: str = "postgres") -> str:
+        """The database's URL, without the password (as `state:` takes it)."""
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        """A new empty database; its URL."""
+        import psycopg
+
+        with psycopg.connect(self.url(), password=self.password, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name} TEMPLATE template0")
+        return self.url(name)

@@ -9,14 +9,21 @@ for the outage a server of the test's own that it stops and starts again.
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
 from bot.state.backend import PostgresState
 from bot.state.migrations import SCHEMA_VERSION
 from bot.state.store import Store
+from tests.conftest import FIXTURES, ROOT
+from tests.e2e import Bot, posted_ids
+from tests.pg_server import PgServer
 
 # SQLite's declared column types, as the PostgreSQL dialect maps them (backend.py `_DDL`).
 _TYPES = {"TEXT": "text", "INTEGER": "bigint", "REAL": "double precision", "BLOB": "bytea"}
@@ -112,3 +119,98 @@ def test_both_backends_reach_the_same_schema(tmp_path: Path, pg_state: PostgresS
         "example_papers", "paper_vectors", "served_profiles", "votes",
     }  # fmt: skip
     assert pg == lite
+
+
+# --------------------------------------------------------------------------- PostgreSQL down
+
+PASSWORD = "s3cret-for-the-test"
+HF_0731 = FIXTURES / "hf_daily_papers_2026-07-31_30items.json"
+ALL_PROFILE = """\
+name: Anything about language models
+description: language models training data benchmark evaluation agents reasoning
+min_score: 0.01
+max_per_digest: 50
+notify:
+  slack: "#papers-spec"
+"""
+
+
+@pytest.fixture(scope="module")
+def own_server() -> Iterator[PgServer]:
+    """A server of this module's own, with a password: the outage test stops and starts it."""
+    server = PgServer(password=PASSWORD)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()
+
+
+def errors(stderr: str) -> list[str]:
+    return [ln for ln in stderr.splitlines() if ln.startswith(("error:", "  hint:"))]
+
+
+def test_postgresql_down_is_one_line_exit_1_and_the_next_run_catches_up(
+    bot: Bot, own_server: PgServer
+) -> None:
+    url = own_server.create_database("digest")
+    text = bot.config.read_text(encoding="utf-8").replace(
+        "state: ../data/state.sqlite3", f"state: {url}\nstate_password_env: STATE_PG_PASSWORD"
+    )
+    bot.config.write_text(text, encoding="utf-8")
+    bot.env["STATE_PG_PASSWORD"] = PASSWORD
+    bot.profile("all.yaml", ALL_PROFILE)
+    bot.hf.serve_hf_day("2026-07-31", HF_0731)
+    where = f"127.0.0.1:{own_server.port}/digest"
+    hint = (
+        "  hint: start the server or check `state:` in bot.yaml, then run again; nothing was "
+        "lost: the failed write was rolled back, so what this run fetched is fetched again and "
+        "what is queued stays queued"
+    )
+
+    # Down before the run: one line, exit 1, nothing fetched or sent.
+    own_server.stop()
+    down = bot.run("once", "--date", "2026-07-31")
+    assert down.returncode == 1, down.stderr
+    [error, said] = errors(down.stderr)
+    assert down.stderr.splitlines() == [error, said]  # nothing else: no traceback, no log
+    assert error.startswith(f"error: the PostgreSQL state {where} cannot be reached (")
+    assert said == hint
+    assert PASSWORD not in down.stderr + down.stdout
+    assert bot.hf.requests == [] and posted_ids(bot.slack, "#papers-spec") == []
+
+    # Down mid-run: Slack accepted the digest, then the server went away before it was marked
+    # sent. One line, exit 1; the delivery stays `sending` in the database.
+    own_server.start()
+    bot.slack.hold_after_accept(1.0)
+    with subprocess.Popen(
+        [sys.executable, "-m", "bot", "once", "--date", "2026-07-31", "--config", str(bot.config)],
+        cwd=ROOT,
+        env=bot.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as run:
+        assert bot.slack.wait_until(lambda s: len(s.posts) == 1, timeout=60)
+        own_server.stop()
+        _, err = run.communicate(timeout=60)
+    assert run.returncode == 1, err
+    [error, said] = errors(err)
+    assert err.splitlines() == [error, said]  # not the pool's reconnection attempts
+    assert error.startswith(f"error: the PostgreSQL state {where} cannot be reached (")
+    assert said == hint
+    sent = posted_ids(bot.slack, "#papers-spec")
+    assert sent
+
+    # Back: the run finds the digest Slack already has (the delivery key in its metadata),
+    # marks it sent without posting it again; each paper reached the channel once.
+    own_server.start()
+    back = bot.run("once", "--date", "2026-07-31")
+    assert back.returncode == 0, back.stderr
+    assert posted_ids(bot.slack, "#papers-spec") == sent
+    state = Store.open_readonly(PostgresState(url, "STATE_PG_PASSWORD"), bot.env)
+    try:
+        assert state.paper_count() == 30
+        assert state.outbox.counts() == {("slack:#papers-spec", "sent"): len(sent)}
+    finally:
+        state.close()

@@ -23,6 +23,7 @@ they need no rewriting. psycopg and its pool are imported only for a PostgreSQL 
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 
 URL_SCHEMES = ("postgresql://", "postgres://")
 POOL_TIMEOUT = 10.0  # seconds to wait for a connection before a run gives up with one line
+_QUICK = 1.0  # seconds after which a connection the pool does not give is looked into
 
 
 def is_url(state: str) -> bool:
@@ -221,14 +223,16 @@ class PostgresDb:
 
     dialect = POSTGRES
 
-    def __init__(self, target: PostgresState, pool: ConnectionPool[Any]) -> None:
+    def __init__(
+        self, target: PostgresState, pool: ConnectionPool[Any], kwargs: dict[str, Any]
+    ) -> None:
         self.target = target
         self._pool = pool
+        self._kwargs = kwargs  # the connection's options, password included
         self._held: psycopg.Connection[Any] | None = None
 
     @classmethod
     def open(cls, target: PostgresState, password: str | None, *, readonly: bool) -> PostgresDb:
-        import psycopg
         from psycopg_pool import ConnectionPool
 
         kwargs: dict[str, Any] = {"autocommit": True, "connect_timeout": 10}
@@ -236,12 +240,10 @@ class PostgresDb:
             kwargs["password"] = password
         if readonly:
             kwargs["options"] = "-c default_transaction_read_only=on"
-        # A first connection outside the pool: its error (refused, no such database, bad
-        # password) is the one line the person needs; the pool would only say "timed out".
-        try:
-            psycopg.connect(target.url, **kwargs).close()
-        except psycopg.Error as exc:
-            _raise(exc, target)
+        # The pool logs each failed reconnection as a warning; a failure that matters reaches
+        # the person once, as a StateError (below), so its own log says nothing less grave.
+        logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
+        _probe(target, kwargs)
         pool: ConnectionPool[Any] = ConnectionPool(
             target.url,
             kwargs=kwargs,
@@ -257,18 +259,31 @@ class PostgresDb:
         except Exception as exc:
             pool.close()
             _raise(exc, target)
-        return cls(target, pool)
+        return cls(target, pool, kwargs)
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        from psycopg_pool import PoolTimeout
+
         if self._held is not None:
             yield self._held
             return
         try:
-            with self._pool.connection() as conn:
-                yield conn
+            try:
+                conn = self._pool.getconn(timeout=_QUICK)
+            except PoolTimeout:
+                # The server may have gone (its connections were dropped): say why at once,
+                # rather than after the pool's whole timeout; if it is up, wait for the pool.
+                _probe(self.target, self._kwargs)
+                conn = self._pool.getconn()
         except Exception as exc:
             _raise(exc, self.target)
+        try:
+            yield conn
+        except Exception as exc:
+            _raise(exc, self.target)
+        finally:
+            self._pool.putconn(conn)
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
         with self._connection() as conn:
@@ -331,6 +346,17 @@ class PostgresDb:
 
     def close(self) -> None:
         self._pool.close()
+
+
+def _probe(target: PostgresState, kwargs: dict[str, Any]) -> None:
+    """Connect once outside the pool: its error (refused, no such database, a bad password) is
+    the one line the person needs, where the pool would only say that it timed out."""
+    import psycopg
+
+    try:
+        psycopg.connect(target.url, **kwargs).close()
+    except psycopg.Error as exc:
+        _raise(exc, target)
 
 
 def _raise(exc: BaseException, target: PostgresState) -> NoReturn:
