@@ -18,6 +18,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from bot.config import load_settings
+from bot.errors import ConfigError, ConfigErrors, StateError
 from bot.state.backend import PostgresState
 from bot.state.migrations import SCHEMA_VERSION
 from bot.state.store import Store
@@ -214,3 +216,80 @@ def test_postgresql_down_is_one_line_exit_1_and_the_next_run_catches_up(
         assert state.outbox.counts() == {("slack:#papers-spec", "sent"): len(sent)}
     finally:
         state.close()
+
+
+# --------------------------------------------------------------------------- `state:` in bot.yaml
+
+BAD_STATES = [
+    pytest.param(
+        "state: postgresql://digest:hunter2@db.example.org:5432/digest\n",
+        2,
+        "state",
+        "the URL carries a password",
+        id="a password in the URL",
+    ),
+    pytest.param(
+        "state: postgresql://digest@db.example.org:5432/\n",
+        2,
+        "state",
+        "names no database",
+        id="no database",
+    ),
+    pytest.param(
+        "state: ../data/digestbot.sqlite3\nstate_password_env: PGPASS\n",
+        3,
+        "state_password_env",
+        "only a PostgreSQL state",
+        id="a password for a SQLite file",
+    ),
+    pytest.param(
+        "state: postgresql://digest@db.example.org/digest\nstate_password_env: not a name\n",
+        3,
+        "state_password_env",
+        "not an environment variable's name",
+        id="not a variable name",
+    ),
+]
+
+
+@pytest.mark.parametrize(("lines", "line", "field", "message"), BAD_STATES)
+def test_a_bad_state_setting_names_file_line_and_field(
+    tmp_path: Path, lines: str, line: int, field: str, message: str
+) -> None:
+    path = tmp_path / "bot.yaml"
+    path.write_text("timezone: UTC\n" + lines, encoding="utf-8")
+    with pytest.raises((ConfigError, ConfigErrors)) as caught:
+        load_settings(path)
+    exc = caught.value
+    err = exc.errors[0] if isinstance(exc, ConfigErrors) else exc
+    assert (err.file, err.line, err.field) == (str(path), line, field)
+    assert message in str(err)
+    assert "hunter2" not in str(err)  # the secret is not repeated in the error
+
+
+def test_a_postgresql_state_names_the_database_and_the_password_variable(tmp_path: Path) -> None:
+    path = tmp_path / "config" / "bot.yaml"
+    path.parent.mkdir()
+    path.write_text(
+        "state: postgresql://digest@db.example.org:5433/papers\nstate_password_env: PGPASS\n",
+        encoding="utf-8",
+    )
+    settings = load_settings(path)
+    assert settings.state == PostgresState(
+        "postgresql://digest@db.example.org:5433/papers", "PGPASS"
+    )
+    assert settings.state_exists()
+    # Its local files (heartbeat, lock) go where the default SQLite file would.
+    assert settings.state_path == tmp_path / "data" / "digestbot-postgresql"
+    default = tmp_path / "bot.yaml"
+    default.write_text("timezone: UTC\n", encoding="utf-8")
+    assert load_settings(default).state == (tmp_path / "../data/digestbot.sqlite3").resolve()
+
+
+def test_a_missing_password_variable_is_one_line(pg_state: PostgresState) -> None:
+    target = PostgresState(pg_state.url, "DIGESTBOT_TEST_UNSET_PASSWORD")
+    with pytest.raises(StateError) as caught:
+        Store.open(target, env={})
+    assert str(caught.value) == (
+        "the variable DIGESTBOT_TEST_UNSET_PASSWORD (state_password_env) is not set"
+    )
