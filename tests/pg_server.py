@@ -16,6 +16,7 @@ instead, e.g. /usr/lib/postgresql/15/bin.
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
 import pwd
@@ -60,10 +61,13 @@ class PgServer:
         self.data = self.root / "data"
         self.log = self.root / "server.log"
         self.port = _free_port()
+        atexit.register(self.remove)  # also when the session ends without its fixture teardown
         # PostgreSQL refuses to run as root: then it runs as nobody, owning the folder.
         self._user: pwd.struct_passwd | None = pwd.getpwnam("nobody") if os.geteuid() == 0 else None
         if self._user is not None:
             os.chown(self.root, self._user.pw_uid, self._user.pw_gid)
+            if not self._can_run():
+                self.bin = self._linked_copy()
         auth = ["--auth=trust"]
         if password is not None:
             pwfile = self.root / "pwfile"
@@ -75,6 +79,35 @@ class PgServer:
             "initdb", "-D", str(self.data), "-U", SUPERUSER, *auth, "-E", "UTF8",
             "--locale=C", "--no-sync", "--no-instructions",
         )  # fmt: skip
+
+    def _can_run(self) -> bool:
+        """Whether `nobody` can reach the binaries (a venv under a private folder, /root...)."""
+        try:
+            self._run("pg_ctl", "--version")
+        except (OSError, RuntimeError):
+            return False
+        return True
+
+    def _linked_copy(self) -> Path:
+        """The installation (bin, lib, share) under our own folder: hard links where the file
+        system allows (instant), else copies."""
+
+        def link(src: str, dst: str) -> None:
+            try:
+                os.link(src, dst)
+            except OSError:
+                shutil.copy2(src, dst)
+
+        install = self.bin.parent  # <site-packages>/pgserver/pginstall
+        copy = self.root / "pgserver" / "pginstall"
+        shutil.copytree(install, copy, copy_function=link, symlinks=True)
+        # The wheel's binaries find their vendored libraries at $ORIGIN/../../../pgserver.libs.
+        libs = install.parent.parent / "pgserver.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, self.root / "pgserver.libs", copy_function=link, symlinks=True)
+        for folder, _, _ in os.walk(self.root):
+            os.chmod(folder, 0o755)
+        return copy / "bin"
 
     def _run(self, program: str, *args: str) -> None:
         kwargs: dict[str, object] = {}
