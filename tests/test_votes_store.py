@@ -1,4 +1,4 @@
-"""Votes in the state (bot/relevance/votes.py, the `votes` table, migration 8), on SQLite and on
+"""Votes in the state (bot/state/votes.py, the `votes` table, migration 8), on SQLite and on
 PostgreSQL (tests taking `state` run once per backend).
 
 What these prove: a later vote of one person on one paper replaces the earlier one, the same

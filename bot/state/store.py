@@ -16,11 +16,11 @@ migrations are in bot/state/migrations.py):
 - `incidents`   a source's trouble from when it was first seen until the source is healthy
                 again; the operator is told once per incident (bot/state/incidents.py).
 - `doc_freq`, `corpus_meta`, `example_papers`   the IDF's counts and cached example papers
-                (bot/relevance/corpus.py).
+                (bot/state/corpus.py).
 - `paper_vectors`  the newest papers' vectors as they were on arrival (bot/relevance/reference.py).
 - `served_profiles`  every profile id a run has served; one not listed is new and gets a first
                 digest from the papers already stored (bot/first_digest.py).
-- `votes`       readers' votes on a profile's papers, the latest per person (relevance/votes.py).
+- `votes`       readers' votes on a profile's papers, the latest per person (bot/state/votes.py).
 
 `record()` writes the new papers, their vectors, their fetch outcomes and their queued
 deliveries in ONE transaction: a crash either loses the whole run (it is fetched again) or none
@@ -39,14 +39,14 @@ from pathlib import Path
 from bot.errors import StateError
 from bot.models import Match, Paper
 from bot.progress import progress
-from bot.relevance.corpus import CorpusStats
-from bot.relevance.votes import Votes
 from bot.state import db as state_db
 from bot.state.backend import Db, PostgresDb, PostgresState, SqliteDb, StateTarget, read_password
+from bot.state.corpus import CorpusStats
 from bot.state.fetch_log import FetchLog, FetchOutcome
 from bot.state.incidents import Incidents
 from bot.state.migrations import MIGRATIONS, SCHEMA_VERSION
 from bot.state.outbox import Outbox, Queued
+from bot.state.votes import Votes
 
 
 def _now() -> str:
