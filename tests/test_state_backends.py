@@ -293,3 +293,48 @@ def test_a_missing_password_variable_is_one_line(pg_state: PostgresState) -> Non
     assert str(caught.value) == (
         "the variable DIGESTBOT_TEST_UNSET_PASSWORD (state_password_env) is not set"
     )
+
+
+# --------------------------------------------------------------------------- PostgreSQL refusals
+
+
+def test_each_refusal_of_the_server_is_one_line_with_a_hint(own_server: PgServer) -> None:
+    """Real refusals of a password-protected server: a wrong password, a missing database, a
+    user without rights. Each is one StateError naming the database, never the password."""
+    url = own_server.create_database("refusals")
+    where = f"127.0.0.1:{own_server.port}"
+    cases = [
+        (PostgresState(url, "PW"), {"PW": "wrong"}, f"{where}/refusals refused the login", "28P01"),
+        (
+            PostgresState(own_server.url("nothere"), "PW"),
+            {"PW": PASSWORD},
+            "does not exist",
+            "3D000",
+        ),
+    ]
+    with psycopg.connect(url, password=PASSWORD, autocommit=True) as admin:
+        admin.execute("CREATE ROLE reader LOGIN PASSWORD 'reader-pw'")
+        admin.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    reader = url.replace("postgres@", "reader@")
+    cases.append((PostgresState(reader, "PW"), {"PW": "reader-pw"}, "may not do this", "42501"))
+    for target, env, message, reason in cases:
+        with pytest.raises(StateError) as caught:
+            Store.open(target, env)
+        assert message in str(caught.value) and caught.value.reason == reason
+        assert caught.value.hint
+        assert "\n" not in str(caught.value)
+        assert env["PW"] not in str(caught.value) + caught.value.hint
+
+
+def test_a_read_only_postgresql_state_refuses_writes_in_the_server_too(
+    pg_state: PostgresState,
+) -> None:
+    Store.open(pg_state).close()
+    ro = Store.open_readonly(pg_state)
+    try:
+        # Past the store's own guard, the session itself is read-only.
+        with pytest.raises(StateError, match="is read-only here") as caught:
+            ro._db.execute("DELETE FROM papers")
+        assert caught.value.reason == "25006"
+    finally:
+        ro.close()

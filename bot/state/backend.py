@@ -383,7 +383,7 @@ def _pg_error(exc: BaseException, target: PostgresState) -> StateError | None:
         )
     if not isinstance(exc, psycopg.Error):
         return None
-    sqlstate = exc.sqlstate or ""
+    sqlstate = exc.sqlstate or _connect_sqlstate(str(exc))
     detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if sqlstate.startswith("28"):  # invalid authorization: a wrong password or user
         return StateError(
@@ -425,6 +425,26 @@ def _pg_error(exc: BaseException, target: PostgresState) -> StateError | None:
             reason=sqlstate or "connection",
         )
     return None
+
+
+# A refused connection carries no SQLSTATE in psycopg (libpq reports it as text): the server's
+# FATAL message says which refusal it was.
+_CONNECT_REFUSALS = (
+    (
+        re.compile(r"password authentication failed|no password supplied|authentication failed"),
+        "28P01",
+    ),
+    (re.compile(r'role "[^"]*" does not exist'), "28000"),
+    (re.compile(r'database "[^"]*" does not exist'), "3D000"),
+    (re.compile(r"permission denied for database"), "42501"),
+)
+
+
+def _connect_sqlstate(message: str) -> str:
+    for pattern, sqlstate in _CONNECT_REFUSALS:
+        if pattern.search(message):
+            return sqlstate
+    return ""
 
 
 def read_password(target: PostgresState, env: Mapping[str, str]) -> str | None:
