@@ -58,7 +58,7 @@ _CATEGORY = re.compile(r"[a-z][a-z-]*(\.[A-Za-z-]+)?")  # cs.LG, hep-th, math.AP
 _SEXAGESIMAL = re.compile(r"[-+]?\d+(?::[0-5]?\d)+(?:\.\d*)?")
 _NEW_STYLE_ID = re.compile(r"\d{4}\.\d{4,5}")  # 2401.01234: what an unquoted id looks like
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-POSTGRES_LOCAL = "../data/digestbot-postgresql"  # `<this>.heartbeat`, `<this>.lock`
+POSTGRES_LOCAL = "../data/digestbot-postgresql"  # where `<this>.heartbeat` goes
 
 
 def _notifier_fields() -> dict[str, Any]:
@@ -339,8 +339,8 @@ def load_settings(path: Path) -> Settings:
     return Settings(
         path=path,
         timezone=model.timezone,
-        # A PostgreSQL state's local files (the heartbeat, the lock) go where the default SQLite
-        # file would be.
+        # A PostgreSQL state's local file (the heartbeat) goes where the default SQLite file
+        # would be.
         state_path=(base / (POSTGRES_LOCAL if is_url(model.state) else model.state)).resolve(),
         state_url=model.state if is_url(model.state) else None,
         state_password_env=model.state_password_env,

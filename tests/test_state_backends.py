@@ -8,9 +8,11 @@ for the outage a server of the test's own that it stops and starts again.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,9 +20,11 @@ from typing import Any
 import psycopg
 import pytest
 
+from bot.app import build_app
 from bot.config import load_settings
 from bot.errors import ConfigError, ConfigErrors, StateError
 from bot.state.backend import PostgresState
+from bot.state.lock import PostgresLock
 from bot.state.migrations import SCHEMA_VERSION
 from bot.state.store import Store
 from tests.conftest import FIXTURES, ROOT
@@ -279,7 +283,7 @@ def test_a_postgresql_state_names_the_database_and_the_password_variable(tmp_pat
         "postgresql://digest@db.example.org:5433/papers", "PGPASS"
     )
     assert settings.state_exists()
-    # Its local files (heartbeat, lock) go where the default SQLite file would.
+    # Its local file (the heartbeat) goes where the default SQLite file would.
     assert settings.state_path == tmp_path / "data" / "digestbot-postgresql"
     default = tmp_path / "bot.yaml"
     default.write_text("timezone: UTC\n", encoding="utf-8")
@@ -338,3 +342,66 @@ def test_a_read_only_postgresql_state_refuses_writes_in_the_server_too(
         assert caught.value.reason == "25006"
     finally:
         ro.close()
+
+
+# --------------------------------------------------------------------------- one writer
+
+
+def test_one_writer_per_postgresql_state_across_machines(
+    tmp_path: Path, pg_state: PostgresState
+) -> None:
+    """Two config folders (two machines: their lock files are apart) on one database: the
+    second writer is refused, naming the first; once the first is gone, it may start."""
+    apps = []
+    for name in ("a", "b"):
+        path = tmp_path / name / "config" / "bot.yaml"
+        path.parent.mkdir(parents=True)
+        path.write_text(f"state: {pg_state.url}\n", encoding="utf-8")
+        apps.append(load_settings(path))
+    first = build_app(apps[0], env={})
+    try:
+        with pytest.raises(StateError) as caught:
+            build_app(apps[1], env={})
+        assert str(caught.value).startswith(
+            "another digestbot is already using the PostgreSQL state "
+            f"{pg_state.describe()} (pid {os.getpid()} on "
+        )
+    finally:
+        first.close()
+    build_app(apps[1], env={}).close()
+
+
+def test_a_killed_writer_leaves_no_stale_lock(pg_state: PostgresState) -> None:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from bot.state.backend import PostgresState;"
+            " from bot.state.lock import PostgresLock;"
+            f" lock = PostgresLock(PostgresState({pg_state.url!r})); lock.acquire();"
+            " print('locked', flush=True); time.sleep(120)",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        with pytest.raises(StateError, match=f"pid {holder.pid} on "):
+            PostgresLock(pg_state).acquire()
+    finally:
+        holder.kill()  # SIGKILL: no clean-up of its own
+        holder.wait()
+        holder.stdout.close() if holder.stdout else None
+    # The server ends the dead client's session, and its lock with it, as it notices.
+    deadline = time.monotonic() + 10
+    while True:
+        lock = PostgresLock(pg_state)
+        try:
+            lock.acquire()
+            break
+        except StateError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    lock.release()

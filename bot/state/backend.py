@@ -359,6 +359,11 @@ def _probe(target: PostgresState, kwargs: dict[str, Any]) -> None:
         _raise(exc, target)
 
 
+def translate(exc: BaseException, target: PostgresState) -> BaseException:
+    """`exc` as the StateError it means for the state, or itself when it means a bug."""
+    return _pg_error(exc, target) or exc
+
+
 def _raise(exc: BaseException, target: PostgresState) -> NoReturn:
     error = _pg_error(exc, target)
     if error is None:
