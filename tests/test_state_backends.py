@@ -405,3 +405,19 @@ def test_a_killed_writer_leaves_no_stale_lock(pg_state: PostgresState) -> None:
                 raise
             time.sleep(0.05)
     lock.release()
+
+
+def test_replay_finds_example_papers_in_a_postgresql_state(pg_state: PostgresState) -> None:
+    """`replay` and `preview` read example papers from the state before asking arXiv: from a
+    PostgreSQL state too (the arXiv URL here is a closed loopback port: never reached)."""
+    from bot.http import HttpSettings
+    from bot.models import Paper, Profile
+    from bot.relevance.examples import for_tuning
+
+    example = Paper(id="1706.03762", title="Attention", abstract="Transformers.", authors=("V",))
+    store = Store.open(pg_state)
+    store.cache_examples([example])
+    store.close()
+    profile = Profile(id="p", name="P", description="d", examples=("1706.03762",))
+    found = for_tuning(pg_state, HttpSettings(), "http://127.0.0.1:9", [profile])
+    assert found == {"1706.03762": example}
