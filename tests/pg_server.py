@@ -61,6 +61,7 @@ class PgServer:
         self.data = self.root / "data"
         self.log = self.root / "server.log"
         self.port = _free_port()
+        self._started = False  # once started, the port stays (clients know it)
         atexit.register(self.remove)  # also when the session ends without its fixture teardown
         # PostgreSQL refuses to run as root: then it runs as nobody, owning the folder.
         self._user: pwd.struct_passwd | None = pwd.getpwnam("nobody") if os.geteuid() == 0 else None
@@ -127,6 +128,20 @@ class PgServer:
             raise RuntimeError(f"{program} failed ({done.returncode}): {done.stderr}\n{log}")
 
     def start(self) -> None:
+        """Start on `port`; the first time, on another free port if that one was taken
+        meanwhile (other processes pick free ports too)."""
+        for attempt in range(3):
+            try:
+                self._start()
+                break
+            except RuntimeError:
+                log = self.log.read_text(errors="replace") if self.log.exists() else ""
+                if self._started or attempt == 2 or "could not bind" not in log:
+                    raise
+                self.port = _free_port()
+        self._started = True
+
+    def _start(self) -> None:
         # Loopback TCP only (no Unix socket). No fsync: the data is thrown away, and what a
         # commit wrote reaches the kernel, so it survives the server's process being stopped
         # at once (`stop`), as the outage tests need; only a power cut would lose it. So
