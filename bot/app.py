@@ -24,7 +24,7 @@ from bot.notifiers.base import Notifier
 from bot.notifiers.console import ConsoleNotifier
 from bot.sources import SOURCES
 from bot.sources.base import Source
-from bot.state.lock import StateLock
+from bot.state.lock import PostgresLock, StateLock, lock_for
 from bot.state.store import Store
 from bot.web.settings import email_vote_links
 from bot.web.tokens import VoteLinks
@@ -49,7 +49,8 @@ class App:
     malformed: dict[str, SecretError] = field(default_factory=dict)
     console: Notifier = field(default_factory=ConsoleNotifier)
     dry_run: bool = False
-    lock: StateLock | None = None  # held while the app writes to the state (not in dry runs)
+    # Held while the app writes to the state (not in dry runs).
+    lock: StateLock | PostgresLock | None = None
     # The last version of each profile file that loaded (by path): a daemon keeps serving it
     # while an edit of that file is broken, instead of dropping the profile's subscribers.
     last_good: dict[str, Profile] = field(default_factory=dict)
@@ -112,13 +113,13 @@ def build_app(
     """Open the state, build the sources and the notifiers that can be used."""
     env = os.environ if env is None else env
     if dry_run:
-        lock, store = None, Store.open_readonly(settings.state_path)
+        lock, store = None, Store.open_readonly(settings.state, env)
     else:
         # Before anything is read: a second writer must not even start fetching.
-        lock = StateLock(settings.state_path)
+        lock = lock_for(settings.state, env)
         lock.acquire()
         try:
-            store = Store.open(settings.state_path)
+            store = Store.open(settings.state, env)
         except BaseException:
             lock.release()
             raise

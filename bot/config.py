@@ -27,6 +27,7 @@ from pydantic import (
     BeforeValidator,
     Field,
     ValidationError,
+    ValidationInfo,
     create_model,
     field_validator,
 )
@@ -44,6 +45,7 @@ from bot.notifiers import NOTIFIERS
 from bot.schema import Strict, one_line
 from bot.sources import SOURCES
 from bot.sources.base import BaseUrl, SourceSettings
+from bot.state.backend import PostgresState, StateTarget, is_url, url_problem
 from bot.web.settings import WebSettings
 from bot.yaml_budget import check_budget
 
@@ -56,6 +58,8 @@ CONFIG_ENV = "DIGESTBOT_CONFIG"
 _CATEGORY = re.compile(r"[a-z][a-z-]*(\.[A-Za-z-]+)?")  # cs.LG, hep-th, math.AP, q-bio.NC
 _SEXAGESIMAL = re.compile(r"[-+]?\d+(?::[0-5]?\d)+(?:\.\d*)?")
 _NEW_STYLE_ID = re.compile(r"\d{4}\.\d{4,5}")  # 2401.01234: what an unquoted id looks like
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+POSTGRES_LOCAL = "../data/digestbot-postgresql"  # where `<this>.heartbeat` goes
 
 
 def _notifier_fields() -> dict[str, Any]:
@@ -70,13 +74,34 @@ class ArxivApiSettings(Strict):
 
 class _BotSettingsBase(Strict):
     timezone: str = "UTC"
-    state: str = "../data/digestbot.sqlite3"
+    state: str = "../data/digestbot.sqlite3"  # a SQLite file, or postgresql://user@host:5432/db
+    state_password_env: str | None = None  # the variable holding a PostgreSQL state's password
     profiles: str = "profiles/"
     sources: list[dict[str, Any]] = Field(default_factory=list)
     http: HttpSettings = HttpSettings()
     operator: dict[str, Any] = Field(default_factory=dict)  # where source incidents are told
     arxiv_api: ArxivApiSettings = ArxivApiSettings()  # where example papers are looked up
     web: WebSettings | None = None  # the web page (bot/web/settings.py)
+
+    @field_validator("state")
+    @classmethod
+    def _state_url(cls, value: str) -> str:
+        problem = url_problem(value) if is_url(value) else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("state_password_env")
+    @classmethod
+    def _password_env(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and not is_url(str(info.data.get("state", ""))):
+            raise ValueError(
+                "only a PostgreSQL state (state: postgresql://...) has a password; a SQLite "
+                "file has none"
+            )
+        if value is not None and not _ENV_NAME.fullmatch(value):
+            raise ValueError(f"not an environment variable's name: {value!r}")
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -100,7 +125,7 @@ class Settings:
 
     path: Path
     timezone: str
-    state_path: Path
+    state_path: Path  # the SQLite file; for a PostgreSQL state, where its local files go
     profiles_dir: Path
     sources: tuple[SourceSettings, ...]
     http: HttpSettings
@@ -108,6 +133,19 @@ class Settings:
     operator: tuple[str, ...] = ()  # destinations ("slack:#ops") told about source incidents
     arxiv_api_url: str = "https://export.arxiv.org"
     web: WebSettings | None = None  # `web:`: the web page and the vote links in emails
+    state_url: str | None = None  # `state: postgresql://...` (no password in it), else None
+    state_password_env: str | None = None
+
+    @property
+    def state(self) -> StateTarget:
+        """What `state:` names: the SQLite file, or the PostgreSQL database."""
+        if self.state_url is not None:
+            return PostgresState(self.state_url, self.state_password_env)
+        return self.state_path
+
+    def state_exists(self) -> bool:
+        """False while a SQLite state file has not been created yet (no run so far)."""
+        return self.state_url is not None or self.state_path.exists()
 
 
 # --------------------------------------------------------------------------- YAML with lines
@@ -306,7 +344,11 @@ def load_settings(path: Path) -> Settings:
     return Settings(
         path=path,
         timezone=model.timezone,
-        state_path=(base / model.state).resolve(),
+        # A PostgreSQL state's local file (the heartbeat) goes where the default SQLite file
+        # would be.
+        state_path=(base / (POSTGRES_LOCAL if is_url(model.state) else model.state)).resolve(),
+        state_url=model.state if is_url(model.state) else None,
+        state_password_env=model.state_password_env,
         profiles_dir=(base / model.profiles).resolve(),
         sources=tuple(sources),
         http=model.http,

@@ -30,6 +30,7 @@ from pathlib import Path
 from bot.errors import StateError
 from bot.relevance.library import distinctive_terms, read_bibtex
 from bot.relevance.tfidf import DocFreqs
+from bot.state.backend import StateTarget
 from bot.state.store import Store
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ def new_profile_text(
     return text
 
 
-def library_profile_text(name: str, bib: Path, folder: Path, state: Path | None) -> str:
+def library_profile_text(name: str, bib: Path, folder: Path, state: StateTarget | None) -> str:
     """A profile titled `name` seeded from the BibTeX file `bib`, to be written into `folder`:
     its description and keywords are the library's most distinctive terms (against the stored
     corpus of `state`, when it has one). Raises LibraryError if `bib` cannot be read."""
@@ -124,9 +125,9 @@ def library_profile_text(name: str, bib: Path, folder: Path, state: Path | None)
     )
 
 
-def _open_corpus(state: Path | None) -> Store | None:
+def _open_corpus(state: StateTarget | None) -> Store | None:
     """The state (read-only) whose stored corpus weighs the terms; None if there is none."""
-    if state is None or not state.is_file():
+    if state is None or (isinstance(state, Path) and not state.is_file()):
         return None
     try:
         store = Store.open_readonly(state)

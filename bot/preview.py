@@ -143,12 +143,12 @@ def preview_days(
 ) -> Preview:
     """Score the papers stored for days `first`..`last` against `profile`, day by day."""
     path = settings.state_path
-    if not path.is_file():
+    if settings.state_url is None and not path.is_file():
         raise StateError(
             f"no state file at {path}: no papers are stored yet",
             hint="run `digestbot once` first (or check `state:` in bot.yaml)",
         )
-    store = Store.open_readonly(path)  # a file that is not SQLite is a StateError (state_db)
+    store = Store.open_readonly(settings.state)  # not SQLite: a StateError (state_db)
     try:
         votes = {profile.id: store.votes.net(profile.id)}  # as the next live run reads them
         voted = voted_ids(votes)

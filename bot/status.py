@@ -19,10 +19,10 @@ def status_lines(settings: Settings, now: datetime | None = None) -> list[str]:
     """One line for the state, one per source, one per destination, one per profile with
     votes, then the daemon's heartbeat and the next scheduled runs."""
     now = now or datetime.now(ZoneInfo(settings.timezone))
-    if not settings.state_path.exists():
+    if not settings.state_exists():
         lines = [f"state: {settings.state_path} does not exist yet (no run so far)"]
     else:
-        store = Store.open_readonly(settings.state_path)
+        store = Store.open_readonly(settings.state)
         try:
             lines = _lines(settings, store)
         finally:
@@ -44,7 +44,8 @@ def schedule_lines(settings: Settings, now: datetime) -> list[str]:
 
 
 def _lines(settings: Settings, store: Store) -> list[str]:
-    lines = [f"state: {settings.state_path} ({store.paper_count()} papers)"]
+    where = settings.state_url or settings.state_path
+    lines = [f"state: {where} ({store.paper_count()} papers)"]
     by_source = store.papers_by_source()
     names = [s.label for s in settings.sources]
     names += sorted(set(by_source) - set(names))  # sources removed from the config since

@@ -3,6 +3,7 @@ the network guard (tests/netguard/sitecustomize.py) around every test and its su
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
 from collections.abc import Iterator
@@ -10,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.state.backend import PostgresState, StateTarget
 from tests.e2e import Bot, make_bot
 from tests.fixture_server import FIXTURES, FixtureServer
 from tests.netguard.sitecustomize import LOG_ENV, install
+from tests.pg_server import PgServer
 
 ROOT = Path(__file__).resolve().parent.parent
 NETGUARD = ROOT / "tests" / "netguard"
@@ -41,7 +44,7 @@ def _network_guard() -> Iterator[None]:
         pytest.fail("the test tried to reach the network:\n" + refused, pytrace=False)
 
 
-__all__ = ["FIXTURES", "ROOT", "bot", "fixture_server"]
+__all__ = ["FIXTURES", "ROOT", "bot", "fixture_server", "pg_server", "pg_state", "state"]
 
 
 @pytest.fixture
@@ -56,3 +59,43 @@ def bot(tmp_path: Path) -> Iterator[Bot]:
     """The end-to-end harness (tests/e2e.py): config, loopback HF and Slack, the real CLI."""
     with make_bot(tmp_path) as harness:
         yield harness
+
+
+# --------------------------------------------------------------------------- PostgreSQL state
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """One PostgreSQL server per pytest process (per xdist worker), started on first use (about
+    a second) on a free loopback port, stopped and deleted at the end (tests/pg_server.py)."""
+    server = PgServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()
+
+
+_databases = itertools.count(1)
+
+
+def new_database(server: PgServer) -> str:
+    """A new empty database on `server`; its URL."""
+    return server.create_database(f"state_{os.getpid()}_{next(_databases)}")
+
+
+@pytest.fixture
+def pg_state(pg_server: PgServer) -> PostgresState:
+    """A PostgreSQL state of its own for the test: a new, empty database (left for the server's
+    removal at the end of the session)."""
+    return PostgresState(new_database(pg_server))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state(request: pytest.FixtureRequest, tmp_path: Path) -> StateTarget:
+    """The test's state on each backend in turn: a new SQLite file, then a new PostgreSQL
+    database."""
+    if request.param == "sqlite":
+        return tmp_path / "state" / "bot.sqlite3"
+    target: PostgresState = request.getfixturevalue("pg_state")
+    return target

@@ -1,17 +1,22 @@
-"""The SQLite state on a real file: migrations, the one-transaction record, the outbox, and the
-fetch history that decides which days are fetched again."""
+"""The state on a real SQLite file and on a real PostgreSQL database (tests/pg_server.py):
+migrations, the one-transaction record, the outbox, and the fetch history that decides which days
+are fetched again. Tests taking `store` (or `state`) run once per backend; the others are about
+SQLite files (WAL, `PRAGMA user_version`, upgrading old files)."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from bot.errors import StateError
 from bot.models import Delivery, Match, Paper
+from bot.state.backend import StateTarget
 from bot.state.fetch_log import FetchOutcome
 from bot.state.migrations import MIGRATIONS
 from bot.state.outbox import Queued, backoff, share
@@ -35,8 +40,9 @@ def paper(pid: str, title: str = "A title") -> Paper:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store.open(tmp_path / "state" / "bot.sqlite3")
+def store(state: StateTarget) -> Iterator[Store]:
+    """A new state, on SQLite and then on PostgreSQL (the `state` fixture, tests/conftest.py)."""
+    s = Store.open(state)
     yield s
     s.close()
 
@@ -91,7 +97,7 @@ def test_record_stores_papers_once_and_queues_deliveries(store: Store) -> None:
 
 def test_record_is_one_transaction(store: Store) -> None:
     bad = Match(paper("2607.09999"), "norm", 0.5)  # refers to a paper that is not stored
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises((sqlite3.IntegrityError, psycopg.errors.ForeignKeyViolation)):
         store.record(
             [paper("2607.00001")],
             [FetchOutcome("hf_daily", DAY, 1)],
@@ -320,3 +326,131 @@ def test_an_upgraded_state_counts_the_profiles_it_delivered_for_as_served(tmp_pa
         assert store.served_profiles() == {"norm", "new"}
     finally:
         store.close()
+
+
+# --------------------------------------------------------------------------- every operation
+
+
+def test_papers_aliases_vectors_and_metadata_read_back_alike(store: Store) -> None:
+    day2 = date(2026, 8, 3)
+    a = paper("2607.00001")
+    b = Paper(
+        id="biorxiv:10.1101/2026.07.01.1",
+        title="B",
+        abstract="Another abstract.",
+        day=day2,
+        source="biorxiv",
+        extras={"aliases": ["doi:10.1038/x", "pmid:1"]},
+    )
+    vectors = {a.id: ("layer\nnorm", b"\x00\x01\xff" * 4), b.id: ("b", b"\x80" * 8)}
+    store.record([a], [], [], digest_day=DAY, vectors=vectors)
+    store.record([b], [], [], digest_day=day2, vectors=vectors, served=["norm", "norm"])
+    assert store.known_as(["doi:10.1038/x", a.id, "nothing"]) == {
+        "doi:10.1038/x": b.id,
+        a.id: a.id,
+    }
+    assert store.vectors_of([a.id, b.id, "nothing"]) == vectors  # bytes come back as bytes
+    assert store.recent_vectors(5, day2) == [(a.id, vectors[a.id])]
+    assert store.latest_day_papers(["hf_daily", "biorxiv"]) == {DAY: [a], day2: [b]}
+    assert store.papers_of_days(DAY, DAY) == [a]
+    assert [p.id for p in store.stored_papers()] == sorted([a.id, b.id])
+    assert store.papers_by_id([b.id]) == {b.id: b}
+    assert store.papers_by_source() == {"hf_daily": 1, "biorxiv": 1}
+    assert store.served_profiles() == {"norm"}
+    newer = replace(a, categories=("cs.LG",), extras={"upvotes": 9})
+    store.record([newer], [], [], digest_day=day2, updated=[newer])
+    assert store.get_paper(a.id) == replace(a, categories=("cs.LG",), extras={"upvotes": 9})
+    assert store.paper_count() == 2
+
+
+def test_corpus_counts_and_example_papers_alike(store: Store) -> None:
+    store.record([paper("2607.00001", "Layer norm"), paper("2607.00002")], [], [], digest_day=DAY)
+    assert store.corpus.n_docs() == 2
+    assert store.corpus.lookup(["abstract", "layer", "absent"]) == {
+        "abstract": 2,
+        "layer": 1,
+        "absent": 0,
+    }
+    assert store.corpus.n_terms() > 0
+    example = Paper(id="1706.03762", title="Attention", abstract="Transformers.", authors=("V",))
+    store.cache_examples([example])
+    store.cache_examples([replace(example, title="Attention is all you need")])  # replaced
+    assert store.corpus.example("1706.03762") == replace(example, title="Attention is all you need")
+    assert store.corpus.example("nothing") is None
+
+
+def test_incidents_and_fetch_history_alike(store: Store) -> None:
+    earlier, day2 = date(2026, 7, 30), date(2026, 8, 3)
+    store.record(
+        [],
+        [
+            FetchOutcome("hf_daily", earlier, 3, fingerprint="f1"),
+            FetchOutcome("hf_daily", DAY, 0, "HTTP 503", health="failed"),
+            FetchOutcome("hf_daily", date(2026, 7, 1), 0, "HTTP 503", health="skipped"),
+        ],
+        [],
+        digest_day=DAY,
+    )
+    log = store.fetches
+    assert log.has_history()
+    assert log.last_ok_day("hf_daily") == earlier
+    assert log.last_run_at("hf_daily") is not None
+    assert log.last_fingerprint("hf_daily", day2) == "f1"
+    assert log.owed_before("hf_daily", day2) == [DAY]
+    assert log.skipped_days("hf_daily") == [date(2026, 7, 1)]
+    first = store.incidents.note("hf_daily", "failed", DAY, "HTTP 503")
+    again = store.incidents.note("hf_daily", "stale", DAY, "the same batch")
+    assert (again.id, again.kind, again.message) == (first.id, "stale", "the same batch")
+    store.incidents.mark_notified(again)
+    store.incidents.close(again)
+    assert store.incidents.open("hf_daily") is None
+    last = store.incidents.last("hf_daily")
+    assert last is not None and last.notified_at and last.closed_at
+    assert store.incidents.note("hf_daily", "failed", day2, "again").id != first.id
+
+
+def test_outbox_reads_alike(store: Store) -> None:
+    p1, p2 = paper("2607.00001"), paper("2607.00002")
+    store.record(
+        [p1, p2],
+        [],
+        [
+            (Match(p1, "norm", 0.5), "slack:#x", "Norm", DAY, 2),
+            (Match(p2, "norm", 0.25), "console", "Norm", DAY, 2),
+        ],
+        digest_day=DAY,
+    )
+    outbox = store.outbox
+    assert outbox.destinations() == ["console", "slack:#x"]
+    assert outbox.delivering([p2.id, p1.id]) == [
+        (p1.id, "norm", "slack:#x"),
+        (p2.id, "norm", "console"),
+    ]
+    [console, slack] = sorted(outbox.due(NOW), key=lambda d: d.destination)
+    assert slack.matches[0].score == 0.5 and console.matches[0].score == 0.25
+    outbox.mark_sending(slack)
+    assert outbox.posted_to(p1.id, "norm") == ["slack:#x"]
+    outbox.mark_failed(console, [p2.id], "first", permanent=False, now=NOW)
+    outbox.mark_failed(slack, [p1.id], "second", permanent=False, now=NOW)
+    assert outbox.last_errors() == {
+        "console": ("first", "2026-07-31T09:05:00+00:00"),
+        "slack:#x": ("second", "2026-07-31T09:05:00+00:00"),
+    }
+    assert outbox.retry() == 2
+    assert outbox.counts() == {("console", "pending"): 1, ("slack:#x", "pending"): 1}
+
+
+def test_a_read_only_state_refuses_writes_on_each_backend(state: StateTarget) -> None:
+    empty = Store.open_readonly(state)  # nothing there yet: an empty state, nothing created
+    assert empty.paper_count() == 0
+    empty.close()
+    if isinstance(state, Path):
+        assert not state.exists()
+    Store.open(state).close()
+    ro = Store.open_readonly(state)
+    try:
+        with pytest.raises(StateError, match="read-only"):
+            ro.record([paper("2607.00001")], [], [], digest_day=DAY)
+        assert ro.paper_count() == 0
+    finally:
+        ro.close()

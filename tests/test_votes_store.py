@@ -1,4 +1,5 @@
-"""Votes in the state file (bot/relevance/votes.py, the `votes` table, migration 8).
+"""Votes in the state (bot/state/votes.py, the `votes` table, migration 8), on SQLite and on
+PostgreSQL (tests taking `state` run once per backend).
 
 What these prove: a later vote of one person on one paper replaces the earlier one, the same
 vote again changes nothing (a retried Slack envelope), several people's votes are kept apart and
@@ -16,6 +17,7 @@ import pytest
 
 from bot.errors import StateError
 from bot.relevance.votes import Vote, net
+from bot.state.backend import StateTarget
 from bot.state.migrations import MIGRATIONS
 from bot.state.store import Store
 
@@ -26,8 +28,8 @@ def vote(paper: str, value: int, voter: str = "slack:U1", profile: str = "norm")
     return Vote(profile, paper, value, voter, "slack", DAY)
 
 
-def test_a_later_vote_replaces_the_earlier_and_a_repeat_changes_nothing(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "state.sqlite3")
+def test_a_later_vote_replaces_the_earlier_and_a_repeat_changes_nothing(state: StateTarget) -> None:
+    store = Store.open(state)
     try:
         assert store.votes.record(vote("2607.00001", 1)) is True
         assert store.votes.record(vote("2607.00001", 1)) is False  # Slack retried the envelope
@@ -39,8 +41,8 @@ def test_a_later_vote_replaces_the_earlier_and_a_repeat_changes_nothing(tmp_path
         store.close()
 
 
-def test_votes_of_several_people_are_netted_per_paper(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "state.sqlite3")
+def test_votes_of_several_people_are_netted_per_paper(state: StateTarget) -> None:
+    store = Store.open(state)
     try:
         store.votes.record(vote("2607.00001", 1, "slack:U1"))
         store.votes.record(vote("2607.00001", 1, "slack:U2"))
@@ -66,8 +68,10 @@ def test_net_before_a_day_keeps_only_earlier_votes() -> None:
     assert net(v for v in [early, late] if v.day < date(2026, 7, 31)) == {"a": 1}
 
 
-def test_votes_survive_reopening_and_a_readonly_store_refuses_to_write(tmp_path: Path) -> None:
-    path = tmp_path / "state.sqlite3"
+def test_votes_survive_reopening_and_a_readonly_store_refuses_to_write(
+    state: StateTarget,
+) -> None:
+    path = state
     store = Store.open(path)
     store.votes.record(vote("2607.00001", 1))
     store.close()
@@ -137,8 +141,8 @@ def test_a_state_from_before_votes_upgrades_and_keeps_its_papers(tmp_path: Path)
         store.close()
 
 
-def test_apply_records_and_withdraws_in_one_go(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "state.sqlite3")
+def test_apply_records_and_withdraws_in_one_go(state: StateTarget) -> None:
+    store = Store.open(state)
     try:
         store.votes.record(vote("2607.00001", 1, "slack:U1"))
         store.votes.record(vote("2607.00001", -1, "slack:U2"))
@@ -153,7 +157,7 @@ def test_apply_records_and_withdraws_in_one_go(tmp_path: Path) -> None:
         store.close()
 
 
-def test_a_voted_papers_vector_outlives_the_prune(tmp_path: Path) -> None:
+def test_a_voted_papers_vector_outlives_the_prune(state: StateTarget) -> None:
     # Scoring reads voted papers' stored vectors (relevance/scoring.py `voted_vectors`): the
     # prune that keeps only the newest vectors keeps those of papers with a vote as well.
     from bot.models import Paper
@@ -162,7 +166,7 @@ def test_a_voted_papers_vector_outlives_the_prune(tmp_path: Path) -> None:
         return Paper(pid, f"title {pid}", f"abstract {pid}", day=day, source="hf_daily")
 
     old, other, new = "2607.00001", "2607.00002", "2608.00001"
-    store = Store.open(tmp_path / "state.sqlite3")
+    store = Store.open(state)
     try:
         vectors = {pid: ("a", b"\0" * 8) for pid in (old, other)}
         store.record([paper(old, DAY), paper(other, DAY)], [], [], digest_day=DAY, vectors=vectors)

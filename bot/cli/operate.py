@@ -92,10 +92,10 @@ def retry(config: Path | None, verbose: bool, destination: str | None) -> int:
 
     _setup_logging(verbose, daemon=False)
     settings = _settings(config)
-    if not settings.state_path.exists():
+    if not settings.state_exists():
         click.echo(f"state: {settings.state_path} does not exist yet: nothing to retry")
         return EXIT_OK
-    store = Store.open(settings.state_path)
+    store = Store.open(settings.state)
     try:
         known = store.outbox.destinations()
         if destination is not None and destination not in known:

@@ -184,7 +184,7 @@ def profile_new(config: Path | None, verbose: bool, name: str, bibtex: Path | No
     text = None
     if bibtex is not None:
         try:
-            text = library_profile_text(name, bibtex, settings.profiles_dir, settings.state_path)
+            text = library_profile_text(name, bibtex, settings.profiles_dir, settings.state)
         except LibraryError as exc:
             click.echo(f"error: --from-bibtex: {exc}", err=True)
             if exc.hint:

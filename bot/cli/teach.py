@@ -120,7 +120,7 @@ def _record(settings: Settings, profile_id: str, wishes: list[Wish], offline: bo
 
     voter = cli_voter()
     day = datetime.now(ZoneInfo(settings.timezone)).date()  # as digests count days
-    store = Store.open(settings.state_path)
+    store = Store.open(settings.state)
     try:
         if offline:
             outcomes = record_feedback(
@@ -150,7 +150,7 @@ def _list(settings: Settings, profile_id: str) -> int:
     from bot.relevance.feedback import list_lines
     from bot.state.store import Store
 
-    store = Store.open_readonly(settings.state_path)  # a missing state: no votes
+    store = Store.open_readonly(settings.state)  # a missing state: no votes
     try:
         lines = list_lines(store, profile_id)
     finally:
@@ -169,7 +169,7 @@ def _export(settings: Settings, profile_id: str | None, target: Path) -> int:
     )
     from bot.state.store import Store
 
-    store = Store.open_readonly(settings.state_path)
+    store = Store.open_readonly(settings.state)
     try:
         if profile_id is not None:
             try:
@@ -220,7 +220,7 @@ def profile_learned(config: Path | None, verbose: bool, profile_id: str, write: 
     except FeedbackError as exc:
         _print_error(exc)
         return EXIT_CONFIG
-    store = Store.open_readonly(settings.state_path)
+    store = Store.open_readonly(settings.state)
     try:
         votes = net_votes(store, profile_id)
     finally:

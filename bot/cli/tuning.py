@@ -254,4 +254,4 @@ def _examples_for_replay(
 
     if settings is None:
         return for_tuning(None, HttpSettings(), ArxivApiSettings().base_url, profiles, voted)
-    return for_tuning(settings.state_path, settings.http, settings.arxiv_api_url, profiles, voted)
+    return for_tuning(settings.state, settings.http, settings.arxiv_api_url, profiles, voted)

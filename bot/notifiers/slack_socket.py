@@ -233,7 +233,7 @@ class VoteListener:
                     return
                 try:
                     if store is None:
-                        store = Store.open(self._settings.state_path)
+                        store = Store.open(self._settings.state)
                     self._handle(envelope, store)
                 except DigestbotError as exc:
                     hint = f" (hint: {exc.hint})" if exc.hint else ""

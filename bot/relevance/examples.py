@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 from bot.errors import FetchError, StateError
 from bot.http import Http, HttpSettings, Pace
 from bot.models import Paper, Profile, split_arxiv_id
 from bot.sources.arxiv_feed import parse_atom
+from bot.state.backend import PostgresState, StateTarget
 from bot.state.store import Store
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ def find_examples(
 
 
 def for_tuning(
-    state: Path | None,
+    state: StateTarget | None,
     http_settings: HttpSettings,
     api_url: str,
     profiles: Sequence[Profile],
@@ -101,7 +101,7 @@ def for_tuning(
     if not wanted:
         return known
     store = None
-    if state is not None and state.is_file():
+    if state is not None and (isinstance(state, PostgresState) or state.is_file()):
         try:
             store = Store.open_readonly(state)
         except StateError as exc:  # an old or unreadable state: its cache is only a shortcut

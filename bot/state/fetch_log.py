@@ -7,10 +7,11 @@ looks like, the daemon what it missed, and `status` when each source last worked
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+
+from bot.state.backend import Db
 
 # Healths after which the day is done; any other is fetched again by the next run.
 DONE_HEALTHS = frozenset({"ok", "expected_empty"})
@@ -39,7 +40,7 @@ class FetchOutcome:
 class FetchLog:
     """Reads and writes of the `fetches` table (writes inside the store's transaction)."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: Db) -> None:
         self._db = db
 
     def add(self, fetches: Sequence[FetchOutcome], now: str) -> None:

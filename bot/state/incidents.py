@@ -6,11 +6,12 @@ bot/health.py decides when to call it, `status` reads it.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+
+from bot.state.backend import Db
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class Incidents:
 
     def __init__(
         self,
-        db: sqlite3.Connection,
+        db: Db,
         transaction: Callable[[], AbstractContextManager[None]],
         writable: Callable[[], None],
     ) -> None:

@@ -6,6 +6,11 @@ sending the same digests twice. The lock is `flock(2)` on an open file: the kern
 when the process dies, even by SIGKILL, so a crash never leaves a stale lock behind. The file
 keeps the holder's pid and command for the refusal message; its presence alone means nothing.
 Read-only commands (`status`, `preview`, `--dry-run`) do not take it.
+
+A PostgreSQL state (`PostgresLock`) is locked the same way by a session advisory lock in that
+database, held on a connection of its own: the server releases it when the connection ends,
+process death included, and the holder's `application_name` names it in the refusal. (Several
+workers sharing one database need claims on the work instead: issue 17, item 2.)
 """
 
 from __future__ import annotations
@@ -13,11 +18,15 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import socket
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from bot.errors import StateError
+from bot.state.backend import PostgresState, StateTarget, read_password, translate
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +85,81 @@ class StateLock:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+
+_ADVISORY_KEY = 0x64696766  # "digf": the one writer of a database (migrations take "dige")
+
+
+class PostgresLock:
+    """`StateLock` for a PostgreSQL state: `pg_try_advisory_lock` on a connection it keeps."""
+
+    def __init__(self, target: PostgresState, env: Mapping[str, str] | None = None) -> None:
+        self.target = target
+        self._env = os.environ if env is None else env
+        self._conn: Any = None
+
+    def acquire(self) -> None:
+        """Take the lock or raise StateError naming the process that holds it."""
+        import psycopg
+
+        kwargs: dict[str, Any] = {"autocommit": True, "connect_timeout": 10}
+        password = read_password(self.target, self._env)
+        if password is not None:
+            kwargs["password"] = password
+        # What the refusal names (PostgreSQL keeps 63 bytes of it).
+        kwargs["application_name"] = (
+            f"pid {os.getpid()} on {socket.gethostname()}: {' '.join(_command())}"[:63]
+        )
+        try:
+            conn = psycopg.connect(self.target.url, **kwargs)
+        except psycopg.Error as exc:
+            raise translate(exc, self.target) from exc
+        try:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (_ADVISORY_KEY,)).fetchone()
+            locked = bool(row and row[0])
+            holder = None if locked else _holder(conn)
+        except psycopg.Error as exc:
+            conn.close()
+            raise translate(exc, self.target) from exc
+        if not locked:
+            conn.close()
+            raise StateError(
+                f"another digestbot is already using the PostgreSQL state {self.target.describe()}"
+                + (f" ({holder})" if holder else ""),
+                hint="only one daemon or `digestbot once` may run against a state; stop the other "
+                "one, or give this one its own `state:`",
+            )
+        self._conn = conn
+
+    def release(self) -> None:
+        if self._conn is not None:
+            self._conn.close()  # ending the session drops its advisory lock
+            self._conn = None
+
+    def __enter__(self) -> PostgresLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.release()
+
+
+def _holder(conn: Any) -> str | None:
+    row = conn.execute(
+        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+        " WHERE l.locktype = 'advisory' AND l.granted AND l.database = ("
+        "   SELECT oid FROM pg_database WHERE datname = current_database())"
+        " AND l.classid = 0 AND l.objid = %s AND l.objsubid = 1",
+        (_ADVISORY_KEY,),
+    ).fetchone()
+    return str(row[0]) if row and row[0] else None
+
+
+def lock_for(state: StateTarget, env: Mapping[str, str] | None = None) -> StateLock | PostgresLock:
+    """The lock of a state: a file beside a SQLite file, an advisory lock in a database."""
+    if isinstance(state, PostgresState):
+        return PostgresLock(state, env)
+    return StateLock(state)
 
 
 def _read(fd: int) -> str:

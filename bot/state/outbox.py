@@ -35,7 +35,6 @@ outbox has no transactions of its own beyond the small ones each method runs.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
@@ -43,6 +42,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 
 from bot.models import FOLLOWED_REASON, Delivery, Match, Paper
+from bot.state.backend import Db
 
 BACKOFF_START = timedelta(minutes=5)
 BACKOFF_MAX = timedelta(hours=6)
@@ -134,7 +134,7 @@ class Outbox:
 
     def __init__(
         self,
-        db: sqlite3.Connection,
+        db: Db,
         transaction: Callable[[], AbstractContextManager[None]],
         paper_columns: str,
         paper_from_row: PaperFromRow,
@@ -356,7 +356,8 @@ class Outbox:
         """Destination -> (latest error, next attempt time) of rows not delivered."""
         rows = self._db.execute(
             "SELECT destination, last_error, next_attempt_at FROM deliveries"
-            " WHERE status IN ('failed', 'dead') AND last_error IS NOT NULL ORDER BY rowid"
+            " WHERE status IN ('failed', 'dead') AND last_error IS NOT NULL"
+            f" ORDER BY {self._db.dialect.row_order}"
         )
         return {dest: (err, nxt) for dest, err, nxt in rows}
 

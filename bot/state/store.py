@@ -1,6 +1,8 @@
-"""The bot's memory in one SQLite file: papers seen, the delivery outbox, and every fetch.
+"""The bot's memory: papers seen, the delivery outbox, and every fetch, in one SQLite file or
+one PostgreSQL database (`state:`; what differs between the two is in bot/state/backend.py).
 
-Tables (schema version in `PRAGMA user_version`; the migrations are in bot/state/migrations.py):
+Tables (schema version in `PRAGMA user_version`, or PostgreSQL's `schema_version` table; the
+migrations are in bot/state/migrations.py):
 - `papers`      every paper ever seen, once, under its canonical id; the corpus for the IDF.
                 Its other ids (a preprint's journal DOI) are in `extras.aliases`: `known_as`
                 finds a paper by either (bot/identity.py).
@@ -14,11 +16,11 @@ Tables (schema version in `PRAGMA user_version`; the migrations are in bot/state
 - `incidents`   a source's trouble from when it was first seen until the source is healthy
                 again; the operator is told once per incident (bot/state/incidents.py).
 - `doc_freq`, `corpus_meta`, `example_papers`   the IDF's counts and cached example papers
-                (bot/relevance/corpus.py).
+                (bot/state/corpus.py).
 - `paper_vectors`  the newest papers' vectors as they were on arrival (bot/relevance/reference.py).
 - `served_profiles`  every profile id a run has served; one not listed is new and gets a first
                 digest from the papers already stored (bot/first_digest.py).
-- `votes`       readers' votes on a profile's papers, the latest per person (relevance/votes.py).
+- `votes`       readers' votes on a profile's papers, the latest per person (bot/state/votes.py).
 
 `record()` writes the new papers, their vectors, their fetch outcomes and their queued
 deliveries in ONE transaction: a crash either loses the whole run (it is fetched again) or none
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import sqlite3
+import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -37,13 +39,14 @@ from pathlib import Path
 from bot.errors import StateError
 from bot.models import Match, Paper
 from bot.progress import progress
-from bot.relevance.corpus import CorpusStats
-from bot.relevance.votes import Votes
 from bot.state import db as state_db
+from bot.state.backend import Db, PostgresDb, PostgresState, SqliteDb, StateTarget, read_password
+from bot.state.corpus import CorpusStats
 from bot.state.fetch_log import FetchLog, FetchOutcome
 from bot.state.incidents import Incidents
 from bot.state.migrations import MIGRATIONS, SCHEMA_VERSION
 from bot.state.outbox import Outbox, Queued
+from bot.state.votes import Votes
 
 
 def _now() -> str:
@@ -51,23 +54,27 @@ def _now() -> str:
 
 
 class Store:
-    """All reads and writes of the state file. Not thread-safe: one Store per thread."""
+    """All reads and writes of the state. Not thread-safe: one Store per thread."""
 
-    def __init__(self, conn: sqlite3.Connection, *, readonly: bool = False) -> None:
-        self._db = conn
+    def __init__(self, db: Db, *, readonly: bool = False) -> None:
+        self._db = db
         self.readonly = readonly
-        self.corpus = CorpusStats(conn)  # document frequencies (the IDF) and example papers
-        self.outbox = Outbox(conn, self._transaction, _prefixed("p"), _paper_from_row)
-        self.incidents = Incidents(conn, self._transaction, self._writable)
-        self.fetches = FetchLog(conn)  # what each source fetch gave, per digest day
-        self.votes = Votes(conn, self._transaction, self._writable)  # readers' 👍/👎
+        self.corpus = CorpusStats(db)  # document frequencies (the IDF) and example papers
+        self.outbox = Outbox(db, self._transaction, _prefixed("p"), _paper_from_row)
+        self.incidents = Incidents(db, self._transaction, self._writable)
+        self.fetches = FetchLog(db)  # what each source fetch gave, per digest day
+        self.votes = Votes(db, self._transaction, self._writable)  # readers' 👍/👎
 
     # ------------------------------------------------------------------ opening
 
     @classmethod
-    def open(cls, path: Path) -> Store:
-        """Open (creating it and its folder if needed) and migrate the state file. Raises
+    def open(cls, path: StateTarget, env: Mapping[str, str] | None = None) -> Store:
+        """Open (creating it and its folder if needed) and migrate the state file, or the
+        PostgreSQL database (its password from `env`, default the process environment). Raises
         StateError, before anything is fetched, when it cannot be written."""
+        if isinstance(path, PostgresState):
+            password = read_password(path, os.environ if env is None else env)
+            return cls._opened(PostgresDb.open(path, password, readonly=False))
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -81,23 +88,41 @@ class Store:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA synchronous=NORMAL")
-            store = cls(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return cls._opened(SqliteDb(conn))
+
+    @classmethod
+    def _opened(cls, db: Db) -> Store:
+        store = cls(db)
+        try:
             store.migrate()
             store._check_writable()
         except BaseException:
-            conn.close()
+            db.close()
             raise
         return store
 
     @classmethod
-    def open_readonly(cls, path: Path) -> Store:
+    def open_readonly(cls, path: StateTarget, env: Mapping[str, str] | None = None) -> Store:
         """The state as it is, for `status`, `preview` and --dry-run: nothing is ever written.
-        A missing file is an empty in-memory state."""
-        if not path.exists():
-            store = cls(state_db.connect(path, uri="file::memory:"))
-            store.migrate()
-            store.readonly = True
+        A missing file (or a PostgreSQL database never migrated) is an empty in-memory state."""
+        if isinstance(path, PostgresState):
+            password = read_password(path, os.environ if env is None else env)
+            db = PostgresDb.open(path, password, readonly=True)
+            if db.version() == 0:
+                db.close()
+                return cls._empty(Path("state"))
+            store = cls(db, readonly=True)
+            try:
+                store._check_version()
+            except BaseException:
+                db.close()
+                raise
             return store
+        if not path.exists():
+            return cls._empty(path)
         try:
             return cls._open_readonly(path, "mode=ro")
         except StateError as exc:
@@ -110,9 +135,16 @@ class Store:
             return cls._open_readonly(path, "immutable=1")
 
     @classmethod
+    def _empty(cls, path: Path) -> Store:
+        store = cls(SqliteDb(state_db.connect(path, uri="file::memory:")))
+        store.migrate()
+        store.readonly = True
+        return store
+
+    @classmethod
     def _open_readonly(cls, path: Path, how: str) -> Store:
         conn = state_db.connect(path, uri=f"{path.resolve().as_uri()}?{how}")
-        store = cls(conn, readonly=True)
+        store = cls(SqliteDb(conn), readonly=True)
         try:
             store._check_version()
         except BaseException:
@@ -124,7 +156,7 @@ class Store:
         self._db.close()
 
     def _version(self) -> int:
-        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        return self._db.version()
 
     def _check_version(self) -> int:
         version = self._version()
@@ -145,7 +177,7 @@ class Store:
         """A write that is rolled back: a read-only file or folder is refused now rather than
         after a run fetched everything (SQLite opens such a file read-only without a word)."""
         with contextlib.suppress(_Rollback), self._transaction():
-            self._db.execute(f"PRAGMA user_version = {self._version()}")
+            self._db.set_version(self._version())
             raise _Rollback
 
     def migrate(self) -> None:
@@ -153,9 +185,12 @@ class Store:
         version = self._check_version()
         for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
             with self._transaction():
+                self._db.lock_schema()
+                if self._version() >= number:  # another worker applied it meanwhile
+                    continue
                 for statement in statements:
-                    self._db.execute(statement)
-                self._db.execute(f"PRAGMA user_version = {number}")
+                    self._db.execute(self._db.migration(statement))
+                self._db.set_version(number)
         if self.corpus.needs_backfill():
             # A state from before document frequencies were kept: count its papers once.
             papers = list(self.stored_papers())
@@ -175,8 +210,8 @@ class Store:
                 for k in range(0, len(papers), 1000):
                     self.corpus.add_lengths(papers[k : k + 1000])
 
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
+    def _transaction(self) -> contextlib.AbstractContextManager[None]:
+        return self._db.transaction()
 
     # ------------------------------------------------------------------ papers
 
@@ -207,8 +242,9 @@ class Store:
             )
             # Aliases live in the extras' JSON: a scan of the papers, once per run (no index:
             # a state of 100,000 papers reads it in well under a second).
+            aliases = self._db.dialect.json_array_items("p.extras", "aliases", "a")
             rows = self._db.execute(
-                "SELECT a.value, p.id FROM papers p, json_each(p.extras, '$.aliases') a"
+                f"SELECT a.value, p.id FROM papers p, {aliases}"
                 f" WHERE p.extras LIKE '%\"aliases\"%' AND a.value IN ({marks})",
                 chunk,
             )
@@ -354,16 +390,17 @@ class Store:
             known = self.known_ids(p.id for p in papers)
             self.corpus.add([p for p in papers if p.id not in known])
             self._db.executemany(
-                f"INSERT OR IGNORE INTO papers ({_PAPER_COLUMNS}, first_seen_day, first_seen_at)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT INTO papers ({_PAPER_COLUMNS}, first_seen_day, first_seen_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                 [(*_paper_row(p), digest_day.isoformat(), now) for p in papers],
             )
             self.fetches.add(fetches, now)
             rows = [Queued(*q) for q in queued]
             self._db.executemany(
-                "INSERT OR IGNORE INTO deliveries (paper_id, profile_id, destination,"
+                "INSERT INTO deliveries (paper_id, profile_id, destination,"
                 " profile_name, digest_day, candidates, score, why, created_at, status,"
-                " merged_profile, merged_destination) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                " merged_profile, merged_destination) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT DO NOTHING",
                 [
                     (
                         q.match.paper.id,
@@ -382,14 +419,15 @@ class Store:
                 ],
             )
             self._db.executemany(
-                "INSERT OR IGNORE INTO served_profiles (profile_id, first_day, first_at)"
-                " VALUES (?,?,?)",
+                "INSERT INTO served_profiles (profile_id, first_day, first_at)"
+                " VALUES (?,?,?) ON CONFLICT DO NOTHING",
                 [(pid, digest_day.isoformat(), now) for pid in served],
             )
             if vectors:
                 self._db.executemany(
-                    "INSERT OR IGNORE INTO paper_vectors (id, terms, weights)"
-                    " SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM papers WHERE id = ?)",
+                    "INSERT INTO paper_vectors (id, terms, weights)"
+                    " SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM papers WHERE id = ?)"
+                    " ON CONFLICT DO NOTHING",
                     [(pid, terms, weights, pid) for pid, (terms, weights) in vectors.items()],
                 )
             if keep_vectors:
@@ -439,34 +477,6 @@ class Store:
 
 class _Rollback(Exception):
     """Leaves a transaction without committing it."""
-
-
-class _Transaction:
-    """BEGIN IMMEDIATE .. COMMIT, or ROLLBACK on any exception (autocommit connection)."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: object, *_: object) -> None:
-        if exc_type is None:
-            try:
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._rollback()
-                raise
-        else:
-            self._rollback()
-
-    def _rollback(self) -> None:
-        # A full disk or an I/O error may have rolled the transaction back already; and if the
-        # ROLLBACK itself fails, the error being raised says more (SQLite discards the unfinished
-        # transaction when the file is next opened).
-        if self._db.in_transaction:
-            with contextlib.suppress(StateError):
-                self._db.execute("ROLLBACK")
 
 
 _PAPER_FIELDS = (

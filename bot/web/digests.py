@@ -80,7 +80,7 @@ def profiles_by_id(site: Site) -> dict[str, Profile]:
 
 
 def _digests(site: Site, request: Request) -> Response:
-    store = Store.open_readonly(site.settings.state_path)
+    store = Store.open_readonly(site.settings.state)
     try:
         days = store.outbox.digest_days()
         day = _day(request.query_params.get("day"), days)
@@ -151,7 +151,7 @@ def _search(site: Site, request: Request) -> Response:
     if len(query) < 2:
         message = "Type at least two characters of a title, an author or an arXiv id."
     else:
-        store = Store.open_readonly(site.settings.state_path)
+        store = Store.open_readonly(site.settings.state)
         try:
             papers = store.search_papers(query, SEARCH_LIMIT)
         finally:
@@ -172,7 +172,7 @@ def _vote(site: Site, request: Request, form: dict[str, Any]) -> Response:
         raise HTTPException(400, "A vote names a profile, a paper and 1 or -1.")
     if profile_id not in profiles_by_id(site):
         raise HTTPException(404, "No such profile is installed.")
-    reader = Store.open_readonly(site.settings.state_path)
+    reader = Store.open_readonly(site.settings.state)
     try:
         known = reader.get_paper(paper_id) is not None
     finally:
@@ -186,7 +186,7 @@ def _vote(site: Site, request: Request, form: dict[str, Any]) -> Response:
 def record(site: Site, profile_id: str, paper_id: str, value: int, voter: str, origin: str) -> None:
     """Record one vote, on a state connection opened for it alone."""
     today = site.now().astimezone(ZoneInfo(site.settings.timezone)).date()
-    store = Store.open(site.settings.state_path)
+    store = Store.open(site.settings.state)
     try:
         store.votes.record(Vote(profile_id, paper_id, value, voter, origin, today))
     finally:

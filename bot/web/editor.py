@@ -185,7 +185,7 @@ def evaluate(site: Site, path: Path, text: str) -> Outcome:
         return Outcome(errors=[_shown(e, path) for e in exc.errors])
     except ConfigError as exc:
         return Outcome(errors=[_shown(exc, path)])
-    store = Store.open_readonly(site.settings.state_path)
+    store = Store.open_readonly(site.settings.state)
     try:
         days = store.stored_days(WINDOW)
     finally:

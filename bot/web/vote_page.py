@@ -63,7 +63,7 @@ def _record(site: Site, request: Request, token: str, intent: VoteIntent) -> Res
     from bot.web.vote_link import VoteRefused, record_from_link
 
     today = site.now().astimezone(ZoneInfo(site.settings.timezone)).date()
-    store = Store.open(site.settings.state_path)
+    store = Store.open(site.settings.state)
     try:
         record_from_link(store, intent, profiles_by_id(site).keys(), today)
     except VoteRefused as exc:
@@ -75,7 +75,7 @@ def _record(site: Site, request: Request, token: str, intent: VoteIntent) -> Res
 
 
 def _page(site: Site, request: Request, token: str, intent: VoteIntent, *, done: bool) -> Response:
-    store = Store.open_readonly(site.settings.state_path)
+    store = Store.open_readonly(site.settings.state)
     try:
         paper = store.get_paper(intent.paper_id)
     finally:

@@ -10,13 +10,13 @@ example papers fetched from arXiv, so each is fetched once.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from bot.models import Paper
 from bot.relevance.tfidf import terms_of
+from bot.state.backend import Db
 
 _CHUNK = 500  # stay under SQLite's bound-parameter limit
 
@@ -25,7 +25,7 @@ class CorpusStats:
     """Document frequencies and example papers on one SQLite connection (no transactions of
     its own: callers wrap writes in theirs)."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: Db) -> None:
         self._db = db
 
     def n_docs(self) -> int:
@@ -59,12 +59,12 @@ class CorpusStats:
             length += len(terms)
         self._db.executemany(
             "INSERT INTO doc_freq (term, n) VALUES (?, ?)"
-            " ON CONFLICT(term) DO UPDATE SET n = n + excluded.n",
+            " ON CONFLICT(term) DO UPDATE SET n = doc_freq.n + excluded.n",
             counts.items(),
         )
         self._db.execute(
             "INSERT INTO corpus_meta (key, value) VALUES ('n_docs', ?)"
-            " ON CONFLICT(key) DO UPDATE SET value = value + excluded.value",
+            " ON CONFLICT(key) DO UPDATE SET value = corpus_meta.value + excluded.value",
             (len(papers),),
         )
         self._add_terms(length)
@@ -72,7 +72,7 @@ class CorpusStats:
     def _add_terms(self, n: int) -> None:
         self._db.execute(
             "INSERT INTO corpus_meta (key, value) VALUES ('n_terms', ?)"
-            " ON CONFLICT(key) DO UPDATE SET value = value + excluded.value",
+            " ON CONFLICT(key) DO UPDATE SET value = corpus_meta.value + excluded.value",
             (n,),
         )
 
@@ -110,7 +110,9 @@ class CorpusStats:
     def save_examples(self, papers: Iterable[Paper]) -> None:
         now = datetime.now(UTC).isoformat(timespec="seconds")
         self._db.executemany(
-            "INSERT OR REPLACE INTO example_papers (id, title, abstract, authors, fetched_at)"
-            " VALUES (?,?,?,?,?)",
+            "INSERT INTO example_papers (id, title, abstract, authors, fetched_at)"
+            " VALUES (?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET title = excluded.title,"
+            " abstract = excluded.abstract, authors = excluded.authors,"
+            " fetched_at = excluded.fetched_at",
             [(p.id, p.title, p.abstract, json.dumps(list(p.authors)), now) for p in papers],
         )
