@@ -229,6 +229,8 @@ def test_check_reports_missing_variables(tmp_path: Path) -> None:
     assert code == 0, err
     [line] = [ln for ln in out.splitlines() if ln.startswith("web:")]
     assert "DIGESTBOT_WEB_PASSWORD is not set" in line
+    # What `run` and `web` then do (tests/test_web.py: they refuse to start), said the same way.
+    assert "`digestbot run` and `digestbot web` refuse to start without it" in line
     assert "DIGESTBOT_WEB_SECRET is not set" in line
     assert "no vote links in emails" in line
 

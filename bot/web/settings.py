@@ -193,7 +193,10 @@ class WebSettings(Strict):
             parts.append("no password")
         elif self.password(env) is None:
             served = False
-            parts.append(f"${self.password_env} is not set: the page is served only with it")
+            parts.append(
+                f"${self.password_env} is not set: `digestbot run` and `digestbot web` refuse to"
+                " start without it"
+            )
         else:
             parts.append(f"password from ${self.password_env}")
         parts.append(self._links_line(env))
