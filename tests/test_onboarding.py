@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bot.config import load_profile
@@ -18,15 +20,22 @@ from bot.onboarding import STARTER_FILES, new_profile_text, slugify
 from tests.conftest import FIXTURES, ROOT
 from tests.e2e import SPEC_ID, Bot
 from tests.fixture_server import FixtureServer
+from tests.web_harness import free_port, wait_for
 
 DAY = "2026-07-31"
 HF_0731 = FIXTURES / "hf_daily_papers_2026-07-31_30items.json"
 
 
-def digestbot(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """The CLI as a user runs it: from `cwd`, no --config, no Slack token in the environment."""
+def digestbot_env() -> dict[str, str]:
+    """The environment of a user's shell: no Slack token, no digestbot variable."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK", "DIGESTBOT"))}
     env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+def digestbot(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The CLI as a user runs it: from `cwd`, no --config, no Slack token in the environment."""
+    env = digestbot_env()
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         cwd=cwd,
@@ -94,6 +103,33 @@ def test_an_initialised_folder_checks_and_runs_a_dry_run(
     real = digestbot("once", "--date", DAY, cwd=folder)
     assert real.returncode == 0, real.stderr
     assert (folder / "data" / "digestbot.sqlite3").is_file()  # `state:` resolves inside DIR
+
+    # After that one run, `digestbot web` on the same shipped config serves the three pages: the
+    # day's digest (with its vote buttons), search, and the profile editor.
+    port = free_port()
+    web = subprocess.Popen(
+        [sys.executable, "-m", "bot", "web", "--listen", f"127.0.0.1:{port}"],
+        cwd=folder,
+        env=digestbot_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        digests = wait_for(f"http://127.0.0.1:{port}/digests", web)
+        editor = httpx.get(f"http://127.0.0.1:{port}/profiles/normalization", timeout=10)
+        search = httpx.get(f"http://127.0.0.1:{port}/search?q=normalization", timeout=10)
+    finally:
+        web.send_signal(signal.SIGTERM)
+        _, err = web.communicate(timeout=30)
+    assert web.returncode == 0, err
+    assert digests.status_code == 200 and "Normalization in transformers" in digests.text
+    # Nothing passed min_score that day (matches=0): the page shows what came closest, votable.
+    assert DAY in digests.text and "Just under the threshold" in digests.text
+    assert 'action="/vote"' in digests.text
+    assert editor.status_code == 200 and "<textarea" in editor.text
+    assert "Normalization in transformers" in editor.text  # the profile's own YAML
+    assert search.status_code == 200
 
 
 def test_init_never_overwrites_without_force(tmp_path: Path) -> None:

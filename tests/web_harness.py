@@ -12,11 +12,17 @@ that shows it must escape it; nothing else changes.
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+
+import httpx
+import pytest
 
 from bot.app import build_app
 from bot.config import Settings, load_settings
@@ -85,3 +91,22 @@ def served(bot: Bot, *, password: str | None = None) -> Iterator[Web]:
         yield Web(bot, settings, server)
     finally:
         server.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_for(url: str, proc: subprocess.Popen[str]) -> httpx.Response:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return httpx.get(url, timeout=5)
+        except httpx.TransportError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                _, err = proc.communicate(timeout=5)
+                pytest.fail(f"the page did not come up (exit {proc.returncode}): {err}")
+            time.sleep(0.05)

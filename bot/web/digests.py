@@ -1,9 +1,11 @@
 """The digests page, the search of the stored papers, and the 👍/👎 every paper shown carries.
 
-A digest day shows, per profile, the papers the outbox delivered (or is delivering) with the
-score, reasons and destinations recorded when it was queued, then the few just under the
-threshold: those come from the `preview` logic (bot/preview.py) run on that one day, so they
-are scored as `digestbot preview` would score them today (its IDF is the corpus as it is now).
+A digest day (a day with deliveries, or one of the last RECENT_DAYS days with stored papers)
+shows, per profile, the papers the outbox delivered (or is delivering) with the score, reasons
+and destinations recorded when it was queued, then the few just under the threshold (on a day
+when nothing passed `min_score`, what came closest): those come from the `preview` logic
+(bot/preview.py) run on that one day, so they are scored as `digestbot preview` would score them
+today (its IDF is the corpus as it is now). Without a `day`, the newest day with a digest.
 
 A vote is `Store.votes.record` with origin `web` and voter `web:<the Basic user, or "local">`,
 the same row Slack's buttons and `digestbot feedback` write: one state connection opened for
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SEARCH_LIMIT = 50
+RECENT_DAYS = 14  # days with stored papers listed even when nothing was sent on them
 
 
 @dataclass
@@ -80,16 +83,22 @@ def profiles_by_id(site: Site) -> dict[str, Profile]:
 
 
 def _digests(site: Site, request: Request) -> Response:
+    profiles = profiles_by_id(site)
     store = Store.open_readonly(site.settings.state)
     try:
-        days = store.outbox.digest_days()
-        day = _day(request.query_params.get("day"), days)
+        # Days with a digest, and the recent days with stored papers: a day on which nothing
+        # passed min_score (a new user's first run, often) still shows what came closest.
+        sent_days = store.outbox.digest_days()
+        days = sorted({*sent_days, *store.stored_days(RECENT_DAYS)}, reverse=True)
+        day = _day(request.query_params.get("day"), days, sent_days)
         delivered = store.outbox.delivered(day) if day else []
         counts = {}
         groups: dict[str, Group] = {}
         for item in delivered:
             group = groups.setdefault(item.profile_id, Group(item.profile_id, item.profile_name))
             group.sent.append(item)
+        for profile in profiles.values() if day else ():
+            groups.setdefault(profile.id, Group(profile.id, profile.name))
         for group in groups.values():
             counts[group.id] = store.votes.net(group.id)
     finally:
@@ -99,7 +108,6 @@ def _digests(site: Site, request: Request) -> Response:
         chosen = None
     day_profiles = [{"id": g.id, "name": g.name} for g in groups.values()]
     shown = [groups[chosen]] if chosen else list(groups.values())
-    profiles = profiles_by_id(site)
     for group in shown:
         group.votes = counts[group.id]
         if day is not None:
@@ -132,16 +140,16 @@ def _add_under(site: Site, group: Group, profile: Profile | None, day: date) -> 
     group.under = [c for d in result.days for c in d.under if c.match.paper.id not in sent]
 
 
-def _day(given: str | None, days: list[date]) -> date | None:
+def _day(given: str | None, days: list[date], sent_days: list[date]) -> date | None:
     if given:
         try:
             chosen = date.fromisoformat(given)
         except ValueError:
             raise HTTPException(404, "No such day: use a date like 2026-07-31.") from None
         if chosen not in days:
-            raise HTTPException(404, f"Nothing was sent on {chosen}.")
+            raise HTTPException(404, f"No digest and no stored papers on {chosen}.")
         return chosen
-    return days[0] if days else None
+    return (sent_days or days)[0] if days else None
 
 
 def _search(site: Site, request: Request) -> Response:
