@@ -109,13 +109,14 @@ class _Stats:
     R_inv: csr_matrix  # row i: r_i * inv_-i (inv of R without row i; eps kept)
     base: np.ndarray  # row i: r_i . offset_-i
     along_b: np.ndarray  # row i: r_i . b_-i
+    self_inv: np.ndarray  # row i: r_i . (r_i * inv_-i), a voted row's own share (learned.py)
 
     @classmethod
     def of(cls, R: csr_matrix) -> _Stats:
         n, width = R.shape
         if n == 0:
             zero = np.zeros(width)
-            return cls(R, zero, zero, zero, zero, R, np.zeros(0), np.zeros(0))
+            return cls(R, zero, zero, zero, zero, R, np.zeros(0), np.zeros(0), np.zeros(0))
         rbar = np.asarray(R.mean(axis=0)).ravel()
         norm = float(np.linalg.norm(rbar))
         sq = np.asarray(R.multiply(R).mean(axis=0)).ravel()
@@ -141,7 +142,8 @@ class _Stats:
         norm_i = np.sqrt(np.maximum(n * n * norm**2 - 2 * n * along + self_sq, 0.0))
         along_b = np.divide(n * along - self_sq, norm_i, out=np.zeros(n), where=norm_i > 0)
         b = rbar / norm if norm else rbar
-        return cls(R, b, rbar, inv, rbar * inv, R_inv, base, along_b)
+        self_inv = np.bincount(rows, weights=xx * inv_i, minlength=n)
+        return cls(R, b, rbar, inv, rbar * inv, R_inv, base, along_b, self_inv)
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,7 @@ class _ProfileVector:
     vote_q: np.ndarray | None = None  # the votes' part of q and offset (learned.py), scaled
     vote_offset: np.ndarray | None = None
     categories: Mapping[str, float] = field(default_factory=dict)  # learned.category_bonus
+    fresh_raw: np.ndarray | None = None  # a non-linear vote model's raw scores of the new papers
 
 
 def excluded_by(profile: Profile, paper: Paper) -> str | None:
@@ -263,15 +266,18 @@ def evaluate(
         [widen(stored_m, width), widen(space.vectors(outside_terms), width)], format="csr"
     )
     outside_row = {pid: i for i, pid in enumerate([*stored_ids, *outside])}
+    # Every voted paper's vector is a row of one matrix, R's rows first: a profile's liked and
+    # disliked papers are then one slice each.
+    pool = vstack([R, widen(outside_vectors, R.shape[1])], format="csr") if beyond_r else R
     for profile, parts in zip(profiles, profile_parts, strict=True):
         pv = _profile_vector(space, parts, stats)
         if voted[profile.id] and R.shape[0]:
-            pv = _with_vote_score(
-                pv, voted[profile.id], R, in_r, outside_vectors, outside_row, stats
-            )
+            pv = _with_vote_score(pv, voted[profile.id], pool, in_r, outside_row, stats, F)
         if voted[profile.id]:
             pv = replace(pv, categories=_learned_categories(voted[profile.id], examples))
         raw_f = F @ pv.q - F @ pv.offset
+        if pv.fresh_raw is not None:
+            raw_f = pv.fresh_raw
         if cold:  # the day's papers are R's last rows, and may have helped fit the profile
             raw_f = pv.held_out[R.shape[0] - len(fresh) :]
         raw_r = np.sort(pv.held_out)
@@ -411,31 +417,34 @@ def _profile_vector(
 def _with_vote_score(
     pv: _ProfileVector,
     votes: Mapping[str, int],
-    R: csr_matrix,
+    pool: csr_matrix,
     in_r: Mapping[str, int],
-    outside: csr_matrix,
     outside_row: Mapping[str, int],
     stats: _Stats,
+    F: csr_matrix,
 ) -> _ProfileVector:
     """The text model `pv` blended with the profile's vote score (relevance/learned.py): each
-    score divided by its spread over R (held out), the votes weighted by how many there are."""
-    width = R.shape[1]
+    score divided by its spread over R (held out), the votes weighted by how many there are.
+    `pool`: R's rows, then the vectors of voted papers outside R (`outside_row`)."""
+    R = stats.R
+    n_r = R.shape[0]
     sides: list[tuple[list[str], csr_matrix, np.ndarray]] = []
     for sign in (1, -1):
         # Sorted ids: the same votes give the same sums in the same order (determinism).
         ids = sorted(i for i, v in votes.items() if v == sign and (i in in_r or i in outside_row))
-        # Slice R and `outside` once each (row by row, 200 votes x 100 profiles cost seconds).
         ids = [i for i in ids if i in in_r] + [i for i in ids if i not in in_r]
         rows = np.array([in_r.get(i, -1) for i in ids], dtype=np.int64)
-        from_r = R[rows[rows >= 0]]
-        elsewhere = widen(outside, width)[[outside_row[i] for i in ids if i not in in_r]]
-        vectors = vstack([from_r, elsewhere], format="csr")
-        sides.append((ids, vectors, rows))
+        at = [in_r[i] if i in in_r else n_r + outside_row[i] for i in ids]
+        sides.append((ids, pool[np.array(at, dtype=np.int64)], rows))
     (liked_ids, liked, liked_rows), (_, disliked, disliked_rows) = sides
     found = learned.VoteSet(liked, liked_rows, disliked, disliked_rows)
     if not found.n:
         return pv
-    vs = learned.vote_score(found, R, stats.R_inv, stats.inv, stats.rbar, stats.base)
+    if learned.MODEL:
+        return _nonlinear(pv, found, liked_ids, R, F)
+    vs = learned.vote_score(
+        found, R, stats.R_inv, stats.inv, stats.rbar, stats.base, stats.self_inv
+    )
     s_text, s_vote = float(np.std(pv.held_out)), float(np.std(vs.held_out))
     if not s_vote:
         return pv
@@ -450,6 +459,35 @@ def _with_vote_score(
         liked=liked,
         vote_q=lam * vs.q,
         vote_offset=lam * vs.offset,
+    )
+
+
+def _nonlinear(
+    pv: _ProfileVector, found: learned.VoteSet, liked_ids: list[str], R: csr_matrix, F: csr_matrix
+) -> _ProfileVector:
+    s_text = float(np.std(pv.held_out)) or 1.0
+    t_r = pv.held_out / s_text
+    t_f = (F @ pv.q - F @ pv.offset) / s_text
+    if learned.MODEL == 2:
+        held, fresh = learned.knn_scores(found, R, F)
+    else:
+        X = vstack([found.liked, found.disliked], format="csr")
+        rows = np.r_[found.liked_rows, found.disliked_rows]
+        t_v = (X @ pv.q - X @ pv.offset) / s_text
+        t_v[rows >= 0] = t_r[rows[rows >= 0]]
+        held, fresh = learned.lr_scores(found, R, F, t_r, t_v, t_f)
+        if not learned.LR_BLEND:
+            return replace(
+                pv, held_out=held, fresh_raw=fresh, liked_ids=liked_ids, liked=found.liked
+            )
+    s_vote = float(np.std(held)) or 1.0
+    lam = learned.weight(found.n) / s_vote
+    return replace(
+        pv,
+        held_out=t_r + lam * held,
+        fresh_raw=t_f + lam * fresh,
+        liked_ids=liked_ids,
+        liked=found.liked,
     )
 
 
