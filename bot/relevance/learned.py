@@ -170,6 +170,7 @@ WEAK_N = 500  # rows of R sampled (a fixed stride) as weak negatives
 TEXT_SCALE = 3.0  # the text score's feature scale (larger: less shrunk by L2)
 FOLDS = 5  # cross-fitting folds over the voted rows of R
 KNN_K = 5  # kNN: the mean of the k most similar liked (and disliked) papers
+CATEGORY_RAW = 0.0  # the voted papers' categories as a raw-score term (R's categories needed)
 LR_BLEND = 0.0  # 0: the LR's decision (text coefficient learned); 1: text + lam * LR terms
 
 

@@ -241,20 +241,23 @@ def evaluate(
     profiles = [with_votes(p, voted[p.id]) for p in profiles]
     reference = reference if reference is not None else Reference()
     in_r = reference.rows_of()
-    paper_terms = [terms_of(p.text) for p in fresh]
     profile_parts = [_parts(p, examples) for p in profiles]
     # Voted papers that are not rows of R: their stored vectors, read as R's rows are (the state
     # keeps voted papers' vectors); the others are vectorised like example papers (analysing
     # 100 profiles x 100 old voted papers' text costs seconds).
     beyond_r = sorted({i for v in voted.values() for i in v if i not in in_r})
     stored_ids = [i for i in beyond_r if voted_vectors and i in voted_vectors]
-    stored_m = reference.decode([voted_vectors[i] for i in stored_ids] if voted_vectors else [])
-    outside = [i for i in beyond_r if i in examples and i not in set(stored_ids)]
+    stored = set(stored_ids)
+    outside = [i for i in beyond_r if i in examples and i not in stored]
     outside_terms = [terms_of(examples[i].text) for i in outside]
     every = [t for parts in profile_parts for _, _, t in parts] + outside_terms
-    if fresh_vectors is None:
-        every = paper_terms + every
-    space = Space(every, freqs, vocabulary=reference.vocabulary)
+    paper_terms = [terms_of(p.text) for p in fresh] if fresh_vectors is None else []
+    space = Space(paper_terms + every, freqs, vocabulary=reference.vocabulary)
+    # After the day's papers' terms joined the vocabulary: the voted papers' terms that no
+    # paper of R or of the day carries are left out (they add nothing to any score).
+    stored_m = reference.decode_known(
+        [voted_vectors[i] for i in stored_ids] if voted_vectors else []
+    )
     width = len(space.vocabulary)
     F = widen(fresh_vectors, width) if fresh_vectors is not None else space.vectors(paper_terms)
     R = reference.matrix()
@@ -278,6 +281,8 @@ def evaluate(
         raw_f = F @ pv.q - F @ pv.offset
         if pv.fresh_raw is not None:
             raw_f = pv.fresh_raw
+        if learned.CATEGORY_RAW and voted[profile.id] and R.shape[0] and not cold:
+            pv, raw_f = _with_raw_categories(pv, raw_f, voted[profile.id], examples, in_r, fresh)
         if cold:  # the day's papers are R's last rows, and may have helped fit the profile
             raw_f = pv.held_out[R.shape[0] - len(fresh) :]
         raw_r = np.sort(pv.held_out)
@@ -491,6 +496,49 @@ def _nonlinear(
     )
 
 
+def _with_raw_categories(
+    pv: _ProfileVector,
+    raw_f: np.ndarray,
+    votes: Mapping[str, int],
+    papers: Mapping[str, Paper],
+    in_r: Mapping[str, int],
+    fresh: Sequence[Paper],
+) -> tuple[_ProfileVector, np.ndarray]:
+    """Measurement only (learned.CATEGORY_RAW): the voted papers' categories as a term of the
+    raw score, R's rows (their categories read from `papers`) scored without their own vote."""
+    found = sorted(i for i in votes if i in papers)
+    liked = [papers[i].categories for i in found if votes[i] > 0]
+    disliked = [papers[i].categories for i in found if votes[i] < 0]
+    count: dict[str, list[int]] = {}
+    for cats, side in [(c, 0) for c in liked] + [(c, 1) for c in disliked]:
+        for c in dict.fromkeys(cats):
+            count.setdefault(c, [0, 0])[side] += 1
+    n_yes, n_no = len(liked), len(disliked)
+
+    def bonus(cats: Sequence[str], own: int) -> float:
+        yes_own, no_own = int(own > 0), int(own < 0)
+        base = np.log((n_yes - yes_own + 1) / (n_no - no_own + 1))
+        best = None
+        for c in dict.fromkeys(cats):
+            if c not in count:
+                continue
+            yes, no = count[c]
+            yes, no = yes - yes_own, no - no_own
+            if yes == 0 and no == 0:
+                continue
+            v = float(np.tanh(np.log((yes + 1) / (no + 1)) - base))
+            best = v if best is None else max(best, v)
+        return best or 0.0
+
+    held = pv.held_out.copy()
+    for pid, row in in_r.items():
+        paper = papers.get(pid)
+        if paper is not None and paper.categories:
+            held[row] += learned.CATEGORY_RAW * bonus(paper.categories, votes.get(pid, 0))
+    extra = np.array([bonus(p.categories, 0) for p in fresh])
+    return replace(pv, held_out=held), raw_f + learned.CATEGORY_RAW * extra
+
+
 def _learned_categories(votes: Mapping[str, int], papers: Mapping[str, Paper]) -> dict[str, float]:
     """The category bonus learned from the voted papers found in `papers` (learned.py)."""
     found = sorted(i for i in votes if i in papers)
@@ -574,7 +622,7 @@ def _candidates(
         rows.append((score, round(float(raw[i]), 9), paper.id, i, held, author))
     rows.sort(key=lambda t: (-t[0], -t[1], t[2]))
     sent = others = 0
-    out: list[Candidate] = []
+    decided: list[tuple[float, int, str | None, str | None, bool]] = []
     for score, _, _, i, held, author in rows:
         if held is None and not author:
             if sent >= profile.max_per_digest:
@@ -582,12 +630,20 @@ def _candidates(
             else:
                 sent += 1
         passed = held is None
-        if passed or others < explain:
-            match = _match(profile, fresh[i], score, F[i], pv, space, author)
-            others += 0 if passed else 1
-        else:  # reasons cost a sparse product each: only for what someone will read
+        # reasons cost a sparse product each: only for what someone will read
+        explained = passed or others < explain
+        others += 0 if passed or not explained else 1
+        decided.append((score, i, held, author, explained))
+    # The liked papers named in the reasons of every paper explained: one product for all
+    # (paper by paper, it cost as much as the vote scores themselves).
+    liked = _liked_reasons(F, [i for _, i, _, _, shown in decided if shown], pv)
+    out: list[Candidate] = []
+    for score, i, held, author, explained in decided:
+        if explained:
+            match = _match(profile, fresh[i], score, F[i], pv, space, author, liked.get(i))
+        else:
             match = Match(fresh[i], profile.id, score, (), followed=author is not None)
-        out.append(Candidate(match, passed, held))
+        out.append(Candidate(match, held is None, held))
     return out
 
 
@@ -599,6 +655,7 @@ def _match(
     pv: _ProfileVector,
     space: Space,
     author: str | None,
+    liked: str | None = None,
 ) -> Match:
     reasons: list[str] = []
     if author:
@@ -616,7 +673,6 @@ def _match(
         )
         if best >= EXAMPLE_REASON_MIN:
             reasons.append(f"like your example paper {best_id}")
-    liked = _liked_reason(vector, pv)
     if liked:
         reasons.append(liked)
     row = vector.tocoo()
@@ -634,21 +690,30 @@ def _match(
     return Match(paper, profile.id, score, tuple(reasons), followed=author is not None)
 
 
-def _liked_reason(vector: csr_matrix, pv: _ProfileVector) -> str | None:
-    """ "like 2 papers you liked: a, b" when the votes pulled the paper up: the liked papers at
-    least EXAMPLE_REASON_MIN similar to it, most similar first (never a disliked one)."""
+def _liked_reasons(F: csr_matrix, rows: list[int], pv: _ProfileVector) -> dict[int, str]:
+    """For each of `rows` (new papers) that the votes pulled up, "like 2 papers you liked: a, b":
+    the liked papers at least EXAMPLE_REASON_MIN similar to it, most similar first (never a
+    disliked one)."""
     if pv.liked is None or not pv.liked_ids or pv.vote_q is None or pv.vote_offset is None:
-        return None
-    row = vector.tocoo()
-    if float(row.data @ (pv.vote_q[row.col] - pv.vote_offset[row.col])) <= 0:
-        return None
-    sims = np.asarray((widen(pv.liked, vector.shape[1]) @ vector.T).toarray()).ravel()
-    similar = sorted(zip(sims.tolist(), pv.liked_ids, strict=True), key=lambda t: (-t[0], t[1]))
-    ids = [pid for sim, pid in similar if sim >= EXAMPLE_REASON_MIN]
-    if not ids:
-        return None
-    shown = ", ".join(ids[:LIKED_SHOWN]) + (", ..." if len(ids) > LIKED_SHOWN else "")
-    return f"like {len(ids)} paper{'s' * (len(ids) > 1)} you liked: {shown}"
+        return {}
+    if not rows:
+        return {}
+    at = np.array(rows, dtype=np.int64)
+    X = F[at]
+    pulled = X @ pv.vote_q - X @ pv.vote_offset
+    sims = np.asarray((X @ widen(pv.liked, F.shape[1]).T).toarray())
+    out: dict[int, str] = {}
+    for k, i in enumerate(rows):
+        if pulled[k] <= 0:
+            continue
+        similar = sorted(
+            zip(sims[k].tolist(), pv.liked_ids, strict=True), key=lambda t: (-t[0], t[1])
+        )
+        ids = [pid for sim, pid in similar if sim >= EXAMPLE_REASON_MIN]
+        if ids:
+            shown = ", ".join(ids[:LIKED_SHOWN]) + (", ..." if len(ids) > LIKED_SHOWN else "")
+            out[i] = f"like {len(ids)} paper{'s' * (len(ids) > 1)} you liked: {shown}"
+    return out
 
 
 _PHRASES: dict[str, re.Pattern[str]] = {}
