@@ -31,6 +31,17 @@ rbar_-i and inv_-i are R's leave-one-out statistics (scoring._Stats).
 `category_bonus` (off: CATEGORY = 0) learns the voted papers' arXiv categories as a bonus added
 after the percentile; measured on a benchmark whose relevance IS the category, it lifted more but
 broke the score scale, so it is kept for measurement only.
+
+Measured and not shipped (bench/feedback.py `--variant`, all off by default; bench/README.md has
+the table): a logistic regression on the voted papers with a sample of R as weak negatives and
+the text score as a feature, cross-fitted for R's voted rows (MODEL = 1: below the Rocchio
+direction on both kinds, and about a second per fit, so 100 profiles' fits blow the 3 s budget
+by minutes); a kNN score, the mean similarity to the KNN_K nearest liked papers minus NEG x the
+same for the disliked (MODEL = 2: below the Rocchio direction); and the categories of the voted
+papers as a term of the raw score (CATEGORY_RAW; scoring._with_raw_categories), before the
+percentile, R's rows scored without their own vote, so the scale stays honest. Only the last
+lifts much, on a benchmark whose relevance IS the category; it needs the categories of R's
+papers, which the live run does not read (they come to it through `examples` in the bench).
 """
 
 from __future__ import annotations
@@ -162,7 +173,7 @@ def category_bonus(
     }
 
 
-# ------------------------------------------------------------------ exploration (bench only)
+# ------------------------------------------- measured, not shipped (bench/feedback.py --variant)
 MODEL = 0.0  # 0: the Rocchio direction above; 1: logistic regression; 2: kNN
 C_LR = 1.0  # logistic regression: inverse L2 strength
 WEAK = 0.02  # weight of each sampled row of R as a weak negative (logistic regression)
