@@ -31,6 +31,17 @@ rbar_-i and inv_-i are R's leave-one-out statistics (scoring._Stats).
 `category_bonus` (off: CATEGORY = 0) learns the voted papers' arXiv categories as a bonus added
 after the percentile; measured on a benchmark whose relevance IS the category, it lifted more but
 broke the score scale, so it is kept for measurement only.
+
+Measured and not shipped (bench/feedback.py `--variant`, all off by default; bench/README.md has
+the table): a logistic regression on the voted papers with a sample of R as weak negatives and
+the text score as a feature, cross-fitted for R's voted rows (MODEL = 1: below the Rocchio
+direction on both kinds, and about a second per fit, so 100 profiles' fits blow the 3 s budget
+by minutes); a kNN score, the mean similarity to the KNN_K nearest liked papers minus NEG x the
+same for the disliked (MODEL = 2: below the Rocchio direction); and the categories of the voted
+papers as a term of the raw score (CATEGORY_RAW; scoring._with_raw_categories), before the
+percentile, R's rows scored without their own vote, so the scale stays honest. Only the last
+lifts much, on a benchmark whose relevance IS the category; it needs the categories of R's
+papers, which the live run does not read (they come to it through `examples` in the bench).
 """
 
 from __future__ import annotations
@@ -38,7 +49,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import csr_matrix
+from scipy.sparse import csr_matrix, vstack
 
 WEIGHT = 1.0  # the vote score's weight next to the text score, once votes are many ...
 HALF = 20.0  # ... reached at half strength after this many votes
@@ -84,15 +95,16 @@ def vote_score(
     inv: np.ndarray,
     rbar: np.ndarray,
     base: np.ndarray,
+    self_inv: np.ndarray | None = None,
 ) -> VoteScore:
     """The vote score of new papers (q, offset) and of R's rows, each row of R scored by the
     model fit without it (as a voted paper and as part of rbar, sd). `R_inv`, `base`: R's rows
-    whitened by the leave-one-out spread and their leave-one-out r_i . rbar_-i * inv_-i
-    (scoring._Stats)."""
+    whitened by the leave-one-out spread and their leave-one-out r_i . rbar_-i * inv_-i;
+    `self_inv` (optional, else worked out): r_i . (r_i * inv_-i) (scoring._Stats)."""
     width = R.shape[1]
     Rw = R_inv if WHITEN else R
     w = np.zeros(width)
-    held = np.zeros(R.shape[0])
+    sides = []
     for vectors, rows, sign in (
         (votes.liked, votes.liked_rows, 1.0),
         (votes.disliked, votes.disliked_rows, -NEG),
@@ -102,17 +114,23 @@ def vote_score(
             continue
         mean = np.asarray(vectors.sum(axis=0)).ravel() / k
         w += sign * mean
-        held += sign * (Rw @ mean)
-        inside = rows >= 0
-        if inside.any():
-            # r_i . inv_-i . mean_-i with mean_-i = (k mean - r_i) / (k - 1): take r_i's own
-            # share out (with one vote, the mean without it is nothing).
-            at = rows[inside]
-            own = Rw[at]
-            self_dot = np.asarray(own.multiply(R[at]).sum(axis=1)).ravel()
-            with_mean = own @ mean
-            without = (k * with_mean - self_dot) / (k - 1) if k > 1 else np.zeros(at.size)
-            held[at] += sign * (without - with_mean)
+        sides.append((k, mean, rows, sign))
+    # One product over R for both sides (the score is linear in w); the voted rows' own
+    # share is then taken out row by row.
+    held = Rw @ w
+    for k, mean, rows, sign in sides:
+        at = rows[rows >= 0]
+        if not at.size:
+            continue
+        # r_i . inv_-i . mean_-i with mean_-i = (k mean - r_i) / (k - 1): take r_i's own
+        # share out (with one vote, the mean without it is nothing).
+        with_mean = row_dots(Rw, at, mean)
+        if self_inv is not None and WHITEN:
+            self_dot = self_inv[at]
+        else:
+            self_dot = row_dots(Rw.multiply(R).tocsr(), at, np.ones(width))
+        without = (k * with_mean - self_dot) / (k - 1) if k > 1 else np.zeros(at.size)
+        held[at] += sign * (without - with_mean)
     if not WHITEN:
         n = R.shape[0]
         q, offset = w, BG * rbar
@@ -124,6 +142,16 @@ def vote_score(
     offset = BG * rbar * inv
     held -= BG * base
     return VoteScore(q, offset, held)
+
+
+def row_dots(M: csr_matrix, rows: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """M[rows] @ v, read from M's arrays in place (no sliced copy of M)."""
+    starts, ends = M.indptr[rows], M.indptr[rows + 1]
+    lengths = ends - starts
+    first = np.cumsum(lengths) - lengths
+    at = np.repeat(starts - first, lengths) + np.arange(int(lengths.sum()))
+    owner = np.repeat(np.arange(rows.size), lengths)
+    return np.bincount(owner, weights=M.data[at] * v[M.indices[at]], minlength=rows.size)
 
 
 def category_bonus(
@@ -143,3 +171,99 @@ def category_bonus(
         c: CATEGORY * float(np.tanh(np.log((yes + 1) / (no + 1)) - base))
         for c, (yes, no) in sorted(count.items())
     }
+
+
+# ------------------------------------------- measured, not shipped (bench/feedback.py --variant)
+MODEL = 0.0  # 0: the Rocchio direction above; 1: logistic regression; 2: kNN
+C_LR = 1.0  # logistic regression: inverse L2 strength
+WEAK = 0.02  # weight of each sampled row of R as a weak negative (logistic regression)
+WEAK_N = 500  # rows of R sampled (a fixed stride) as weak negatives
+TEXT_SCALE = 3.0  # the text score's feature scale (larger: less shrunk by L2)
+FOLDS = 5  # cross-fitting folds over the voted rows of R
+KNN_K = 5  # kNN: the mean of the k most similar liked (and disliked) papers
+CATEGORY_RAW = 0.0  # the voted papers' categories as a raw-score term (R's categories needed)
+LR_BLEND = 0.0  # 0: the LR's decision (text coefficient learned); 1: text + lam * LR terms
+
+
+def knn_scores(votes: VoteSet, R: csr_matrix, F: csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """mean of the KNN_K highest similarities to liked papers - NEG * the same for disliked,
+    for R's rows (a voted row not counting itself) and for the new papers F."""
+    held = np.zeros(R.shape[0])
+    fresh = np.zeros(F.shape[0])
+    for vectors, rows, sign in (
+        (votes.liked, votes.liked_rows, 1.0),
+        (votes.disliked, votes.disliked_rows, -NEG),
+    ):
+        k = vectors.shape[0]
+        if k == 0:
+            continue
+        sr = np.asarray((R @ vectors.T).toarray())
+        inside = np.flatnonzero(rows >= 0)
+        sr[rows[inside], inside] = -np.inf
+        sf = np.asarray((F @ vectors.T).toarray())
+        held += sign * _top_mean(sr, int(KNN_K))
+        fresh += sign * _top_mean(sf, int(KNN_K))
+    return held, fresh
+
+
+def _top_mean(s: np.ndarray, k: int) -> np.ndarray:
+    k = min(k, s.shape[1])
+    top = -np.sort(-s, axis=1)[:, :k]
+    ok = np.isfinite(top)
+    out: np.ndarray = np.where(ok, top, 0.0).sum(axis=1) / np.maximum(ok.sum(axis=1), 1)
+    return out
+
+
+def lr_scores(
+    votes: VoteSet,
+    R: csr_matrix,
+    F: csr_matrix,
+    t_r: np.ndarray,
+    t_voted: np.ndarray,
+    t_f: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A logistic regression on the voted papers (+1 / -1) and a fixed sample of R as weak
+    negatives, the text score a feature; R's voted rows scored cross-fitted."""
+    from scipy.sparse import hstack
+    from sklearn.linear_model import LogisticRegression
+
+    X_v = vstack([votes.liked, votes.disliked], format="csr")
+    y_v = np.r_[np.ones(votes.liked.shape[0]), np.zeros(votes.disliked.shape[0])]
+    rows_v = np.r_[votes.liked_rows, votes.disliked_rows]
+    voted_in_r = set(rows_v[rows_v >= 0].tolist())
+    step = max(1, R.shape[0] // int(WEAK_N))
+    weak = np.array([i for i in range(0, R.shape[0], step) if i not in voted_in_r], dtype=np.int64)
+
+    def feats(X: csr_matrix, t: np.ndarray) -> csr_matrix:
+        return hstack([X, csr_matrix(TEXT_SCALE * t[:, None])], format="csr")
+
+    X_all = vstack([feats(X_v, t_voted), feats(R[weak], t_r[weak])], format="csr")
+    y_all = np.r_[y_v, np.zeros(weak.size)]
+    w_all = np.r_[np.ones(y_v.size), np.full(weak.size, WEAK)]
+
+    def fit(keep: np.ndarray) -> tuple[np.ndarray, float]:
+        if len(set(y_all[keep].tolist())) < 2:
+            return np.zeros(X_all.shape[1]), 0.0
+        m = LogisticRegression(C=C_LR, solver="liblinear", random_state=0)
+        m.fit(X_all[keep], y_all[keep], sample_weight=w_all[keep])
+        return m.coef_.ravel(), float(m.intercept_[0])
+
+    def score(coef: np.ndarray, X: csr_matrix, t: np.ndarray) -> np.ndarray:
+        text = coef[-1] * TEXT_SCALE * t
+        terms: np.ndarray = X @ coef[:-1]
+        if LR_BLEND:
+            return terms  # blended by the caller
+        return np.asarray(terms + text)
+
+    everything = np.arange(y_all.size)
+    coef, _ = fit(everything)
+    held = score(coef, R, t_r)
+    fresh = score(coef, F, t_f)
+    inside = np.flatnonzero(rows_v >= 0)
+    for fold in range(int(FOLDS)):
+        out = inside[fold :: int(FOLDS)]
+        if not out.size:
+            continue
+        c, _ = fit(np.setdiff1d(everything, out))
+        held[rows_v[out]] = score(c, R[rows_v[out]], t_r[rows_v[out]])
+    return held, fresh

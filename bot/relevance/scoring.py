@@ -109,13 +109,14 @@ class _Stats:
     R_inv: csr_matrix  # row i: r_i * inv_-i (inv of R without row i; eps kept)
     base: np.ndarray  # row i: r_i . offset_-i
     along_b: np.ndarray  # row i: r_i . b_-i
+    self_inv: np.ndarray  # row i: r_i . (r_i * inv_-i), a voted row's own share (learned.py)
 
     @classmethod
     def of(cls, R: csr_matrix) -> _Stats:
         n, width = R.shape
         if n == 0:
             zero = np.zeros(width)
-            return cls(R, zero, zero, zero, zero, R, np.zeros(0), np.zeros(0))
+            return cls(R, zero, zero, zero, zero, R, np.zeros(0), np.zeros(0), np.zeros(0))
         rbar = np.asarray(R.mean(axis=0)).ravel()
         norm = float(np.linalg.norm(rbar))
         sq = np.asarray(R.multiply(R).mean(axis=0)).ravel()
@@ -141,7 +142,8 @@ class _Stats:
         norm_i = np.sqrt(np.maximum(n * n * norm**2 - 2 * n * along + self_sq, 0.0))
         along_b = np.divide(n * along - self_sq, norm_i, out=np.zeros(n), where=norm_i > 0)
         b = rbar / norm if norm else rbar
-        return cls(R, b, rbar, inv, rbar * inv, R_inv, base, along_b)
+        self_inv = np.bincount(rows, weights=xx * inv_i, minlength=n)
+        return cls(R, b, rbar, inv, rbar * inv, R_inv, base, along_b, self_inv)
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,7 @@ class _ProfileVector:
     vote_q: np.ndarray | None = None  # the votes' part of q and offset (learned.py), scaled
     vote_offset: np.ndarray | None = None
     categories: Mapping[str, float] = field(default_factory=dict)  # learned.category_bonus
+    fresh_raw: np.ndarray | None = None  # a non-linear vote model's raw scores of the new papers
 
 
 def excluded_by(profile: Profile, paper: Paper) -> str | None:
@@ -238,20 +241,23 @@ def evaluate(
     profiles = [with_votes(p, voted[p.id]) for p in profiles]
     reference = reference if reference is not None else Reference()
     in_r = reference.rows_of()
-    paper_terms = [terms_of(p.text) for p in fresh]
     profile_parts = [_parts(p, examples) for p in profiles]
     # Voted papers that are not rows of R: their stored vectors, read as R's rows are (the state
     # keeps voted papers' vectors); the others are vectorised like example papers (analysing
     # 100 profiles x 100 old voted papers' text costs seconds).
     beyond_r = sorted({i for v in voted.values() for i in v if i not in in_r})
     stored_ids = [i for i in beyond_r if voted_vectors and i in voted_vectors]
-    stored_m = reference.decode([voted_vectors[i] for i in stored_ids] if voted_vectors else [])
-    outside = [i for i in beyond_r if i in examples and i not in set(stored_ids)]
+    stored = set(stored_ids)
+    outside = [i for i in beyond_r if i in examples and i not in stored]
     outside_terms = [terms_of(examples[i].text) for i in outside]
     every = [t for parts in profile_parts for _, _, t in parts] + outside_terms
-    if fresh_vectors is None:
-        every = paper_terms + every
-    space = Space(every, freqs, vocabulary=reference.vocabulary)
+    paper_terms = [terms_of(p.text) for p in fresh] if fresh_vectors is None else []
+    space = Space(paper_terms + every, freqs, vocabulary=reference.vocabulary)
+    # After the day's papers' terms joined the vocabulary: the voted papers' terms that no
+    # paper of R or of the day carries are left out (they add nothing to any score).
+    stored_m = reference.decode_known(
+        [voted_vectors[i] for i in stored_ids] if voted_vectors else []
+    )
     width = len(space.vocabulary)
     F = widen(fresh_vectors, width) if fresh_vectors is not None else space.vectors(paper_terms)
     R = reference.matrix()
@@ -263,15 +269,20 @@ def evaluate(
         [widen(stored_m, width), widen(space.vectors(outside_terms), width)], format="csr"
     )
     outside_row = {pid: i for i, pid in enumerate([*stored_ids, *outside])}
+    # Every voted paper's vector is a row of one matrix, R's rows first: a profile's liked and
+    # disliked papers are then one slice each.
+    pool = vstack([R, widen(outside_vectors, R.shape[1])], format="csr") if beyond_r else R
     for profile, parts in zip(profiles, profile_parts, strict=True):
         pv = _profile_vector(space, parts, stats)
         if voted[profile.id] and R.shape[0]:
-            pv = _with_vote_score(
-                pv, voted[profile.id], R, in_r, outside_vectors, outside_row, stats
-            )
+            pv = _with_vote_score(pv, voted[profile.id], pool, in_r, outside_row, stats, F)
         if voted[profile.id]:
             pv = replace(pv, categories=_learned_categories(voted[profile.id], examples))
         raw_f = F @ pv.q - F @ pv.offset
+        if pv.fresh_raw is not None:
+            raw_f = pv.fresh_raw
+        if learned.CATEGORY_RAW and voted[profile.id] and R.shape[0] and not cold:
+            pv, raw_f = _with_raw_categories(pv, raw_f, voted[profile.id], examples, in_r, fresh)
         if cold:  # the day's papers are R's last rows, and may have helped fit the profile
             raw_f = pv.held_out[R.shape[0] - len(fresh) :]
         raw_r = np.sort(pv.held_out)
@@ -411,31 +422,34 @@ def _profile_vector(
 def _with_vote_score(
     pv: _ProfileVector,
     votes: Mapping[str, int],
-    R: csr_matrix,
+    pool: csr_matrix,
     in_r: Mapping[str, int],
-    outside: csr_matrix,
     outside_row: Mapping[str, int],
     stats: _Stats,
+    F: csr_matrix,
 ) -> _ProfileVector:
     """The text model `pv` blended with the profile's vote score (relevance/learned.py): each
-    score divided by its spread over R (held out), the votes weighted by how many there are."""
-    width = R.shape[1]
+    score divided by its spread over R (held out), the votes weighted by how many there are.
+    `pool`: R's rows, then the vectors of voted papers outside R (`outside_row`)."""
+    R = stats.R
+    n_r = R.shape[0]
     sides: list[tuple[list[str], csr_matrix, np.ndarray]] = []
     for sign in (1, -1):
         # Sorted ids: the same votes give the same sums in the same order (determinism).
         ids = sorted(i for i, v in votes.items() if v == sign and (i in in_r or i in outside_row))
-        # Slice R and `outside` once each (row by row, 200 votes x 100 profiles cost seconds).
         ids = [i for i in ids if i in in_r] + [i for i in ids if i not in in_r]
         rows = np.array([in_r.get(i, -1) for i in ids], dtype=np.int64)
-        from_r = R[rows[rows >= 0]]
-        elsewhere = widen(outside, width)[[outside_row[i] for i in ids if i not in in_r]]
-        vectors = vstack([from_r, elsewhere], format="csr")
-        sides.append((ids, vectors, rows))
+        at = [in_r[i] if i in in_r else n_r + outside_row[i] for i in ids]
+        sides.append((ids, pool[np.array(at, dtype=np.int64)], rows))
     (liked_ids, liked, liked_rows), (_, disliked, disliked_rows) = sides
     found = learned.VoteSet(liked, liked_rows, disliked, disliked_rows)
     if not found.n:
         return pv
-    vs = learned.vote_score(found, R, stats.R_inv, stats.inv, stats.rbar, stats.base)
+    if learned.MODEL:
+        return _nonlinear(pv, found, liked_ids, R, F)
+    vs = learned.vote_score(
+        found, R, stats.R_inv, stats.inv, stats.rbar, stats.base, stats.self_inv
+    )
     s_text, s_vote = float(np.std(pv.held_out)), float(np.std(vs.held_out))
     if not s_vote:
         return pv
@@ -451,6 +465,78 @@ def _with_vote_score(
         vote_q=lam * vs.q,
         vote_offset=lam * vs.offset,
     )
+
+
+def _nonlinear(
+    pv: _ProfileVector, found: learned.VoteSet, liked_ids: list[str], R: csr_matrix, F: csr_matrix
+) -> _ProfileVector:
+    s_text = float(np.std(pv.held_out)) or 1.0
+    t_r = pv.held_out / s_text
+    t_f = (F @ pv.q - F @ pv.offset) / s_text
+    if learned.MODEL == 2:
+        held, fresh = learned.knn_scores(found, R, F)
+    else:
+        X = vstack([found.liked, found.disliked], format="csr")
+        rows = np.r_[found.liked_rows, found.disliked_rows]
+        t_v = (X @ pv.q - X @ pv.offset) / s_text
+        t_v[rows >= 0] = t_r[rows[rows >= 0]]
+        held, fresh = learned.lr_scores(found, R, F, t_r, t_v, t_f)
+        if not learned.LR_BLEND:
+            return replace(
+                pv, held_out=held, fresh_raw=fresh, liked_ids=liked_ids, liked=found.liked
+            )
+    s_vote = float(np.std(held)) or 1.0
+    lam = learned.weight(found.n) / s_vote
+    return replace(
+        pv,
+        held_out=t_r + lam * held,
+        fresh_raw=t_f + lam * fresh,
+        liked_ids=liked_ids,
+        liked=found.liked,
+    )
+
+
+def _with_raw_categories(
+    pv: _ProfileVector,
+    raw_f: np.ndarray,
+    votes: Mapping[str, int],
+    papers: Mapping[str, Paper],
+    in_r: Mapping[str, int],
+    fresh: Sequence[Paper],
+) -> tuple[_ProfileVector, np.ndarray]:
+    """Measurement only (learned.CATEGORY_RAW): the voted papers' categories as a term of the
+    raw score, R's rows (their categories read from `papers`) scored without their own vote."""
+    found = sorted(i for i in votes if i in papers)
+    liked = [papers[i].categories for i in found if votes[i] > 0]
+    disliked = [papers[i].categories for i in found if votes[i] < 0]
+    count: dict[str, list[int]] = {}
+    for cats, side in [(c, 0) for c in liked] + [(c, 1) for c in disliked]:
+        for c in dict.fromkeys(cats):
+            count.setdefault(c, [0, 0])[side] += 1
+    n_yes, n_no = len(liked), len(disliked)
+
+    def bonus(cats: Sequence[str], own: int) -> float:
+        yes_own, no_own = int(own > 0), int(own < 0)
+        base = np.log((n_yes - yes_own + 1) / (n_no - no_own + 1))
+        best = None
+        for c in dict.fromkeys(cats):
+            if c not in count:
+                continue
+            yes, no = count[c]
+            yes, no = yes - yes_own, no - no_own
+            if yes == 0 and no == 0:
+                continue
+            v = float(np.tanh(np.log((yes + 1) / (no + 1)) - base))
+            best = v if best is None else max(best, v)
+        return best or 0.0
+
+    held = pv.held_out.copy()
+    for pid, row in in_r.items():
+        paper = papers.get(pid)
+        if paper is not None and paper.categories:
+            held[row] += learned.CATEGORY_RAW * bonus(paper.categories, votes.get(pid, 0))
+    extra = np.array([bonus(p.categories, 0) for p in fresh])
+    return replace(pv, held_out=held), raw_f + learned.CATEGORY_RAW * extra
 
 
 def _learned_categories(votes: Mapping[str, int], papers: Mapping[str, Paper]) -> dict[str, float]:
@@ -536,7 +622,7 @@ def _candidates(
         rows.append((score, round(float(raw[i]), 9), paper.id, i, held, author))
     rows.sort(key=lambda t: (-t[0], -t[1], t[2]))
     sent = others = 0
-    out: list[Candidate] = []
+    decided: list[tuple[float, int, str | None, str | None, bool]] = []
     for score, _, _, i, held, author in rows:
         if held is None and not author:
             if sent >= profile.max_per_digest:
@@ -544,12 +630,20 @@ def _candidates(
             else:
                 sent += 1
         passed = held is None
-        if passed or others < explain:
-            match = _match(profile, fresh[i], score, F[i], pv, space, author)
-            others += 0 if passed else 1
-        else:  # reasons cost a sparse product each: only for what someone will read
+        # reasons cost a sparse product each: only for what someone will read
+        explained = passed or others < explain
+        others += 0 if passed or not explained else 1
+        decided.append((score, i, held, author, explained))
+    # The liked papers named in the reasons of every paper explained: one product for all
+    # (paper by paper, it cost as much as the vote scores themselves).
+    liked = _liked_reasons(F, [i for _, i, _, _, shown in decided if shown], pv)
+    out: list[Candidate] = []
+    for score, i, held, author, explained in decided:
+        if explained:
+            match = _match(profile, fresh[i], score, F[i], pv, space, author, liked.get(i))
+        else:
             match = Match(fresh[i], profile.id, score, (), followed=author is not None)
-        out.append(Candidate(match, passed, held))
+        out.append(Candidate(match, held is None, held))
     return out
 
 
@@ -561,6 +655,7 @@ def _match(
     pv: _ProfileVector,
     space: Space,
     author: str | None,
+    liked: str | None = None,
 ) -> Match:
     reasons: list[str] = []
     if author:
@@ -578,7 +673,6 @@ def _match(
         )
         if best >= EXAMPLE_REASON_MIN:
             reasons.append(f"like your example paper {best_id}")
-    liked = _liked_reason(vector, pv)
     if liked:
         reasons.append(liked)
     row = vector.tocoo()
@@ -596,21 +690,30 @@ def _match(
     return Match(paper, profile.id, score, tuple(reasons), followed=author is not None)
 
 
-def _liked_reason(vector: csr_matrix, pv: _ProfileVector) -> str | None:
-    """ "like 2 papers you liked: a, b" when the votes pulled the paper up: the liked papers at
-    least EXAMPLE_REASON_MIN similar to it, most similar first (never a disliked one)."""
+def _liked_reasons(F: csr_matrix, rows: list[int], pv: _ProfileVector) -> dict[int, str]:
+    """For each of `rows` (new papers) that the votes pulled up, "like 2 papers you liked: a, b":
+    the liked papers at least EXAMPLE_REASON_MIN similar to it, most similar first (never a
+    disliked one)."""
     if pv.liked is None or not pv.liked_ids or pv.vote_q is None or pv.vote_offset is None:
-        return None
-    row = vector.tocoo()
-    if float(row.data @ (pv.vote_q[row.col] - pv.vote_offset[row.col])) <= 0:
-        return None
-    sims = np.asarray((widen(pv.liked, vector.shape[1]) @ vector.T).toarray()).ravel()
-    similar = sorted(zip(sims.tolist(), pv.liked_ids, strict=True), key=lambda t: (-t[0], t[1]))
-    ids = [pid for sim, pid in similar if sim >= EXAMPLE_REASON_MIN]
-    if not ids:
-        return None
-    shown = ", ".join(ids[:LIKED_SHOWN]) + (", ..." if len(ids) > LIKED_SHOWN else "")
-    return f"like {len(ids)} paper{'s' * (len(ids) > 1)} you liked: {shown}"
+        return {}
+    if not rows:
+        return {}
+    at = np.array(rows, dtype=np.int64)
+    X = F[at]
+    pulled = X @ pv.vote_q - X @ pv.vote_offset
+    sims = np.asarray((X @ widen(pv.liked, F.shape[1]).T).toarray())
+    out: dict[int, str] = {}
+    for k, i in enumerate(rows):
+        if pulled[k] <= 0:
+            continue
+        similar = sorted(
+            zip(sims[k].tolist(), pv.liked_ids, strict=True), key=lambda t: (-t[0], t[1])
+        )
+        ids = [pid for sim, pid in similar if sim >= EXAMPLE_REASON_MIN]
+        if ids:
+            shown = ", ".join(ids[:LIKED_SHOWN]) + (", ..." if len(ids) > LIKED_SHOWN else "")
+            out[i] = f"like {len(ids)} paper{'s' * (len(ids) > 1)} you liked: {shown}"
+    return out
 
 
 _PHRASES: dict[str, re.Pattern[str]] = {}
