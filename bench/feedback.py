@@ -76,7 +76,7 @@ class FeedbackScorer(ProductScorer):
         return vectors
 
     def _paper(self, row: int):  # type: ignore[no-untyped-def]
-        # With the paper's arXiv categories, as a live run has them (learned.CATEGORY).
+        # With the paper's arXiv categories, as a live run has them.
         from dataclasses import replace as _replace
 
         return _replace(super()._paper(row), categories=self.data.cats[row])
@@ -125,11 +125,6 @@ class FeedbackScorer(ProductScorer):
                     for pid in wanted
                     if pid in index and index[pid] < day.hist_end
                 }
-                if (variants or {}).get(name, {}).get("CATEGORY_RAW"):
-                    # R's papers with their categories (learned.CATEGORY_RAW scores R's rows)
-                    examples.update(
-                        (pid, self._paper(index[pid])) for pid in self.reference.rows_of()
-                    )
                 if model == "baseline":
                     profiles = [as_examples(p, kind_votes.get(p.id, {})) for p in profiles]
                     kind_votes = {}

@@ -28,20 +28,11 @@ new paper and the percentile gets a cliff at 1 - |L| / |R|. The means are linear
 closed form: for r_i in L, mean v(L)_-i = (|L| mean v(L) - r_i) / (|L| - 1); likewise for D;
 rbar_-i and inv_-i are R's leave-one-out statistics (scoring._Stats).
 
-`category_bonus` (off: CATEGORY = 0) learns the voted papers' arXiv categories as a bonus added
-after the percentile; measured on a benchmark whose relevance IS the category, it lifted more but
-broke the score scale, so it is kept for measurement only.
-
-Measured and not shipped (bench/feedback.py `--variant`, all off by default; bench/README.md has
-the table): a logistic regression on the voted papers with a sample of R as weak negatives and
-the text score as a feature, cross-fitted for R's voted rows (MODEL = 1: below the Rocchio
-direction on both kinds, and about a second per fit, so 100 profiles' fits blow the 3 s budget
-by minutes); a kNN score, the mean similarity to the KNN_K nearest liked papers minus NEG x the
-same for the disliked (MODEL = 2: below the Rocchio direction); and the categories of the voted
-papers as a term of the raw score (CATEGORY_RAW; scoring._with_raw_categories), before the
-percentile, R's rows scored without their own vote, so the scale stays honest. Only the last
-lifts much, on a benchmark whose relevance IS the category; it needs the categories of R's
-papers, which the live run does not read (they come to it through `examples` in the bench).
+Measured and not shipped (bench/README.md, "feedback.py", has the tables and the commit that
+carried them): a logistic regression on the voted papers cross-fitted for R's voted rows (below
+this direction on both kinds of profile, and about a second per fit), a kNN score (below it
+too), and the voted papers' arXiv categories, as a bonus after the percentile (broke the scale)
+or as a term of the raw score (lifts most, on a benchmark whose relevance IS the category).
 """
 
 from __future__ import annotations
@@ -49,14 +40,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import csr_matrix, vstack
+from scipy.sparse import csr_matrix
 
 WEIGHT = 1.0  # the vote score's weight next to the text score, once votes are many ...
 HALF = 20.0  # ... reached at half strength after this many votes
 NEG = 0.5  # weight of the disliked papers' mean
 BG = 1.0  # weight of R's mean: the liked papers against the recent papers
 WHITEN = 1.0  # 1: terms scaled by R's spread (diagonal LDA); 0: plain dot products
-CATEGORY = 0.0  # the largest score bonus a paper's categories can earn from the votes
 
 
 @dataclass(frozen=True)
@@ -152,118 +142,3 @@ def row_dots(M: csr_matrix, rows: np.ndarray, v: np.ndarray) -> np.ndarray:
     at = np.repeat(starts - first, lengths) + np.arange(int(lengths.sum()))
     owner = np.repeat(np.arange(rows.size), lengths)
     return np.bincount(owner, weights=M.data[at] * v[M.indices[at]], minlength=rows.size)
-
-
-def category_bonus(
-    liked: list[tuple[str, ...]], disliked: list[tuple[str, ...]]
-) -> dict[str, float]:
-    """Per arXiv category of the voted papers, the score bonus a new paper in it earns: the
-    category's smoothed log-odds of being liked, against the profile's overall rate, squashed
-    into [-CATEGORY, CATEGORY]. A paper's bonus is its best category's (relevance/scoring.py)."""
-    if not CATEGORY or not (liked or disliked):
-        return {}
-    count: dict[str, list[int]] = {}
-    for cats, side in [(c, 0) for c in liked] + [(c, 1) for c in disliked]:
-        for c in dict.fromkeys(cats):
-            count.setdefault(c, [0, 0])[side] += 1
-    base = np.log((len(liked) + 1) / (len(disliked) + 1))
-    return {
-        c: CATEGORY * float(np.tanh(np.log((yes + 1) / (no + 1)) - base))
-        for c, (yes, no) in sorted(count.items())
-    }
-
-
-# ------------------------------------------- measured, not shipped (bench/feedback.py --variant)
-MODEL = 0.0  # 0: the Rocchio direction above; 1: logistic regression; 2: kNN
-C_LR = 1.0  # logistic regression: inverse L2 strength
-WEAK = 0.02  # weight of each sampled row of R as a weak negative (logistic regression)
-WEAK_N = 500  # rows of R sampled (a fixed stride) as weak negatives
-TEXT_SCALE = 3.0  # the text score's feature scale (larger: less shrunk by L2)
-FOLDS = 5  # cross-fitting folds over the voted rows of R
-KNN_K = 5  # kNN: the mean of the k most similar liked (and disliked) papers
-CATEGORY_RAW = 0.0  # the voted papers' categories as a raw-score term (R's categories needed)
-LR_BLEND = 0.0  # 0: the LR's decision (text coefficient learned); 1: text + lam * LR terms
-
-
-def knn_scores(votes: VoteSet, R: csr_matrix, F: csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-    """mean of the KNN_K highest similarities to liked papers - NEG * the same for disliked,
-    for R's rows (a voted row not counting itself) and for the new papers F."""
-    held = np.zeros(R.shape[0])
-    fresh = np.zeros(F.shape[0])
-    for vectors, rows, sign in (
-        (votes.liked, votes.liked_rows, 1.0),
-        (votes.disliked, votes.disliked_rows, -NEG),
-    ):
-        k = vectors.shape[0]
-        if k == 0:
-            continue
-        sr = np.asarray((R @ vectors.T).toarray())
-        inside = np.flatnonzero(rows >= 0)
-        sr[rows[inside], inside] = -np.inf
-        sf = np.asarray((F @ vectors.T).toarray())
-        held += sign * _top_mean(sr, int(KNN_K))
-        fresh += sign * _top_mean(sf, int(KNN_K))
-    return held, fresh
-
-
-def _top_mean(s: np.ndarray, k: int) -> np.ndarray:
-    k = min(k, s.shape[1])
-    top = -np.sort(-s, axis=1)[:, :k]
-    ok = np.isfinite(top)
-    out: np.ndarray = np.where(ok, top, 0.0).sum(axis=1) / np.maximum(ok.sum(axis=1), 1)
-    return out
-
-
-def lr_scores(
-    votes: VoteSet,
-    R: csr_matrix,
-    F: csr_matrix,
-    t_r: np.ndarray,
-    t_voted: np.ndarray,
-    t_f: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """A logistic regression on the voted papers (+1 / -1) and a fixed sample of R as weak
-    negatives, the text score a feature; R's voted rows scored cross-fitted."""
-    from scipy.sparse import hstack
-    from sklearn.linear_model import LogisticRegression
-
-    X_v = vstack([votes.liked, votes.disliked], format="csr")
-    y_v = np.r_[np.ones(votes.liked.shape[0]), np.zeros(votes.disliked.shape[0])]
-    rows_v = np.r_[votes.liked_rows, votes.disliked_rows]
-    voted_in_r = set(rows_v[rows_v >= 0].tolist())
-    step = max(1, R.shape[0] // int(WEAK_N))
-    weak = np.array([i for i in range(0, R.shape[0], step) if i not in voted_in_r], dtype=np.int64)
-
-    def feats(X: csr_matrix, t: np.ndarray) -> csr_matrix:
-        return hstack([X, csr_matrix(TEXT_SCALE * t[:, None])], format="csr")
-
-    X_all = vstack([feats(X_v, t_voted), feats(R[weak], t_r[weak])], format="csr")
-    y_all = np.r_[y_v, np.zeros(weak.size)]
-    w_all = np.r_[np.ones(y_v.size), np.full(weak.size, WEAK)]
-
-    def fit(keep: np.ndarray) -> tuple[np.ndarray, float]:
-        if len(set(y_all[keep].tolist())) < 2:
-            return np.zeros(X_all.shape[1]), 0.0
-        m = LogisticRegression(C=C_LR, solver="liblinear", random_state=0)
-        m.fit(X_all[keep], y_all[keep], sample_weight=w_all[keep])
-        return m.coef_.ravel(), float(m.intercept_[0])
-
-    def score(coef: np.ndarray, X: csr_matrix, t: np.ndarray) -> np.ndarray:
-        text = coef[-1] * TEXT_SCALE * t
-        terms: np.ndarray = X @ coef[:-1]
-        if LR_BLEND:
-            return terms  # blended by the caller
-        return np.asarray(terms + text)
-
-    everything = np.arange(y_all.size)
-    coef, _ = fit(everything)
-    held = score(coef, R, t_r)
-    fresh = score(coef, F, t_f)
-    inside = np.flatnonzero(rows_v >= 0)
-    for fold in range(int(FOLDS)):
-        out = inside[fold :: int(FOLDS)]
-        if not out.size:
-            continue
-        c, _ = fit(np.setdiff1d(everything, out))
-        held[rows_v[out]] = score(c, R[rows_v[out]], t_r[rows_v[out]])
-    return held, fresh

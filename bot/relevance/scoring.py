@@ -156,8 +156,6 @@ class _ProfileVector:
     liked: csr_matrix | None = None  # ... and their unit vectors, one row each
     vote_q: np.ndarray | None = None  # the votes' part of q and offset (learned.py), scaled
     vote_offset: np.ndarray | None = None
-    categories: Mapping[str, float] = field(default_factory=dict)  # learned.category_bonus
-    fresh_raw: np.ndarray | None = None  # a non-linear vote model's raw scores of the new papers
 
 
 def excluded_by(profile: Profile, paper: Paper) -> str | None:
@@ -275,14 +273,8 @@ def evaluate(
     for profile, parts in zip(profiles, profile_parts, strict=True):
         pv = _profile_vector(space, parts, stats)
         if voted[profile.id] and R.shape[0]:
-            pv = _with_vote_score(pv, voted[profile.id], pool, in_r, outside_row, stats, F)
-        if voted[profile.id]:
-            pv = replace(pv, categories=_learned_categories(voted[profile.id], examples))
+            pv = _with_vote_score(pv, voted[profile.id], pool, in_r, outside_row, stats)
         raw_f = F @ pv.q - F @ pv.offset
-        if pv.fresh_raw is not None:
-            raw_f = pv.fresh_raw
-        if learned.CATEGORY_RAW and voted[profile.id] and R.shape[0] and not cold:
-            pv, raw_f = _with_raw_categories(pv, raw_f, voted[profile.id], examples, in_r, fresh)
         if cold:  # the day's papers are R's last rows, and may have helped fit the profile
             raw_f = pv.held_out[R.shape[0] - len(fresh) :]
         raw_r = np.sort(pv.held_out)
@@ -426,7 +418,6 @@ def _with_vote_score(
     in_r: Mapping[str, int],
     outside_row: Mapping[str, int],
     stats: _Stats,
-    F: csr_matrix,
 ) -> _ProfileVector:
     """The text model `pv` blended with the profile's vote score (relevance/learned.py): each
     score divided by its spread over R (held out), the votes weighted by how many there are.
@@ -445,8 +436,6 @@ def _with_vote_score(
     found = learned.VoteSet(liked, liked_rows, disliked, disliked_rows)
     if not found.n:
         return pv
-    if learned.MODEL:
-        return _nonlinear(pv, found, liked_ids, R, F)
     vs = learned.vote_score(
         found, R, stats.R_inv, stats.inv, stats.rbar, stats.base, stats.self_inv
     )
@@ -464,87 +453,6 @@ def _with_vote_score(
         liked=liked,
         vote_q=lam * vs.q,
         vote_offset=lam * vs.offset,
-    )
-
-
-def _nonlinear(
-    pv: _ProfileVector, found: learned.VoteSet, liked_ids: list[str], R: csr_matrix, F: csr_matrix
-) -> _ProfileVector:
-    s_text = float(np.std(pv.held_out)) or 1.0
-    t_r = pv.held_out / s_text
-    t_f = (F @ pv.q - F @ pv.offset) / s_text
-    if learned.MODEL == 2:
-        held, fresh = learned.knn_scores(found, R, F)
-    else:
-        X = vstack([found.liked, found.disliked], format="csr")
-        rows = np.r_[found.liked_rows, found.disliked_rows]
-        t_v = (X @ pv.q - X @ pv.offset) / s_text
-        t_v[rows >= 0] = t_r[rows[rows >= 0]]
-        held, fresh = learned.lr_scores(found, R, F, t_r, t_v, t_f)
-        if not learned.LR_BLEND:
-            return replace(
-                pv, held_out=held, fresh_raw=fresh, liked_ids=liked_ids, liked=found.liked
-            )
-    s_vote = float(np.std(held)) or 1.0
-    lam = learned.weight(found.n) / s_vote
-    return replace(
-        pv,
-        held_out=t_r + lam * held,
-        fresh_raw=t_f + lam * fresh,
-        liked_ids=liked_ids,
-        liked=found.liked,
-    )
-
-
-def _with_raw_categories(
-    pv: _ProfileVector,
-    raw_f: np.ndarray,
-    votes: Mapping[str, int],
-    papers: Mapping[str, Paper],
-    in_r: Mapping[str, int],
-    fresh: Sequence[Paper],
-) -> tuple[_ProfileVector, np.ndarray]:
-    """Measurement only (learned.CATEGORY_RAW): the voted papers' categories as a term of the
-    raw score, R's rows (their categories read from `papers`) scored without their own vote."""
-    found = sorted(i for i in votes if i in papers)
-    liked = [papers[i].categories for i in found if votes[i] > 0]
-    disliked = [papers[i].categories for i in found if votes[i] < 0]
-    count: dict[str, list[int]] = {}
-    for cats, side in [(c, 0) for c in liked] + [(c, 1) for c in disliked]:
-        for c in dict.fromkeys(cats):
-            count.setdefault(c, [0, 0])[side] += 1
-    n_yes, n_no = len(liked), len(disliked)
-
-    def bonus(cats: Sequence[str], own: int) -> float:
-        yes_own, no_own = int(own > 0), int(own < 0)
-        base = np.log((n_yes - yes_own + 1) / (n_no - no_own + 1))
-        best = None
-        for c in dict.fromkeys(cats):
-            if c not in count:
-                continue
-            yes, no = count[c]
-            yes, no = yes - yes_own, no - no_own
-            if yes == 0 and no == 0:
-                continue
-            v = float(np.tanh(np.log((yes + 1) / (no + 1)) - base))
-            best = v if best is None else max(best, v)
-        return best or 0.0
-
-    held = pv.held_out.copy()
-    for pid, row in in_r.items():
-        paper = papers.get(pid)
-        if paper is not None and paper.categories:
-            held[row] += learned.CATEGORY_RAW * bonus(paper.categories, votes.get(pid, 0))
-    extra = np.array([bonus(p.categories, 0) for p in fresh])
-    return replace(pv, held_out=held), raw_f + learned.CATEGORY_RAW * extra
-
-
-def _learned_categories(votes: Mapping[str, int], papers: Mapping[str, Paper]) -> dict[str, float]:
-    """The category bonus learned from the voted papers found in `papers` (learned.py)."""
-    found = sorted(i for i in votes if i in papers)
-    return learned.category_bonus(
-        [papers[i].categories for i in found if votes[i] > 0],
-        [papers[i].categories for i in found if votes[i] < 0],
     )
 
 
@@ -603,8 +511,6 @@ def _candidates(
     rows: list[tuple[float, float, str, int, str | None, str | None]] = []
     for i, paper in enumerate(fresh):
         bonus = category_bonus(profile, paper) + upvote_bonus(profile, paper)
-        if pv.categories and paper.categories:
-            bonus += max(pv.categories.get(c, 0.0) for c in paper.categories)
         # Rounded, so the threshold applies to the score the user is shown.
         score = round(min(1.0, max(0.0, float(calibrated[i]) + bonus)), 4)
         author = followed_author(profile, paper)
