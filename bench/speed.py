@@ -16,7 +16,7 @@ medians is the cost of the votes, less sensitive to a loaded machine than the wa
 votes are recorded in the state before the day is, so the vector prune keeps the voted
 papers' vectors, as it does in a live state.
 
-    .venv/bin/python bench/speed.py [--skip-replay] [--votes 200] [--only-daily]
+    .venv/bin/python bench/speed.py [--skip-replay] [--votes 200 [--repeat 3]] [--only-daily]
 
 Data: ../shared/bench/daily_arxiv/days (read in place). The 75k-paper state is built once in a
 temporary folder, twice (its build time is reported separately).
@@ -215,11 +215,13 @@ def make_votes(store: Store, new: list[Paper], profs: list[Profile], n: int) -> 
     return out
 
 
-def daily_votes(store: Store, new: list[Paper], profs: list[Profile], votes: dict) -> None:
+def daily_votes(
+    store: Store, new: list[Paper], profs: list[Profile], votes: dict, repeat: int = 3
+) -> None:
     counts = sorted(len(v) for v in votes.values())
     plain: list[float] = []
     voted: list[float] = []
-    for _ in range(3):
+    for _ in range(repeat):
         for runs, arg in ((plain, None), (voted, votes)):
             t0 = time.perf_counter()
             score_day(store, new, profs, arg)
@@ -228,7 +230,7 @@ def daily_votes(store: Store, new: list[Paper], profs: list[Profile], votes: dic
     load = os.getloadavg()
     print(
         f"daily run with {counts[0]}-{counts[-1]} votes per profile: scoring median "
-        f"{statistics.median(voted):.2f} s of 3 ({', '.join(f'{t:.2f}' for t in voted)}); "
+        f"{statistics.median(voted):.2f} s of {repeat} ({', '.join(f'{t:.2f}' for t in voted)}); "
         f"without votes, alternating: median {statistics.median(plain):.2f} s "
         f"({', '.join(f'{t:.2f}' for t in plain)}); ratio {ratio:.2f}; load average "
         f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
@@ -240,7 +242,7 @@ def daily_votes(store: Store, new: list[Paper], profs: list[Profile], votes: dic
     )
 
 
-def daily_run(tmp: Path, votes: int = 0, only_stored: bool = False) -> None:
+def daily_run(tmp: Path, votes: int = 0, only_stored: bool = False, repeat: int = 3) -> None:
     profs = profiles(100)
     for with_vectors, label in ((True, "R's vectors stored"), (False, "first run after upgrade")):
         if only_stored and not with_vectors:
@@ -287,7 +289,7 @@ def daily_run(tmp: Path, votes: int = 0, only_stored: bool = False) -> None:
                 "PASS" if statistics.median(timings) <= 3 else "FAIL",
             )
             if voted:
-                daily_votes(store, new, profs, voted)
+                daily_votes(store, new, profs, voted, repeat)
         store.close()
 
 
@@ -350,13 +352,16 @@ def main() -> None:
     parser.add_argument("--skip-replay", action="store_true")
     parser.add_argument("--votes", type=int, default=0, help="also score with N votes/profile")
     parser.add_argument(
+        "--repeat", type=int, default=3, help="alternating runs with and without votes (median)"
+    )
+    parser.add_argument(
         "--only-daily", action="store_true", help="only the daily run on a state with vectors"
     )
     args = parser.parse_args()
     if not args.only_daily:
         help_time()
     with tempfile.TemporaryDirectory() as tmp:
-        daily_run(Path(tmp), args.votes, args.only_daily)
+        daily_run(Path(tmp), args.votes, args.only_daily, args.repeat)
         if not args.skip_replay and not args.only_daily:
             replay(Path(tmp))
     print(
