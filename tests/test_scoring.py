@@ -566,6 +566,32 @@ def test_reasons_name_the_liked_papers_never_the_disliked() -> None:
     assert not any(r.startswith("like ") for r in why[disliked_new.id])
 
 
+def test_a_liked_paper_is_never_its_own_reason() -> None:
+    # preview and the web page score past days: there a liked paper is one of the day's papers.
+    # Its reasons name the other liked papers like it, never itself.
+    from bot.relevance.reference import Reference
+    from bot.relevance.scoring import evaluate
+    from bot.relevance.tfidf import MemoryDocFreqs, Space, Vocabulary, terms_of
+
+    liked = _copy_of(ALIGN_ID, "2608.00001")
+    fresh = [liked, *DAY_0731]
+    terms = [terms_of(p.text) for p in POOL]
+    freqs = MemoryDocFreqs()
+    freqs.add(terms)
+    vocabulary = Vocabulary()
+    reference = Reference(vocabulary)
+    reference.push(Space(terms, freqs, vocabulary=vocabulary).vectors(terms), [p.id for p in POOL])
+    loose = replace(LLM, min_score=0.0, max_per_digest=100)
+    votes = {"llm": {ALIGN_ID: 1, liked.id: 1}}
+    examples = {liked.id: liked}
+    out = evaluate(
+        [loose], fresh, freqs, examples, reference=reference, votes=votes, explain=len(fresh)
+    )
+    why = {c.match.paper.id: c.match.why for c in out["llm"]}
+    [reason] = [r for r in why[liked.id] if r.startswith("like ")]
+    assert reason == f"like 1 paper you liked: {ALIGN_ID}"
+
+
 def test_voted_rows_of_r_are_scored_by_the_vote_score_fit_without_them() -> None:
     # learned.vote_score's held-out scores, worked out in closed form, against a refit on R
     # without the row and without its vote (the spread term eps is kept from the full R).

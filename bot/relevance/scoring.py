@@ -542,7 +542,7 @@ def _candidates(
         decided.append((score, i, held, author, explained))
     # The liked papers named in the reasons of every paper explained: one product for all
     # (paper by paper, it cost as much as the vote scores themselves).
-    liked = _liked_reasons(F, [i for _, i, _, _, shown in decided if shown], pv)
+    liked = _liked_reasons(F, [i for _, i, _, _, shown in decided if shown], pv, fresh)
     out: list[Candidate] = []
     for score, i, held, author, explained in decided:
         if explained:
@@ -596,10 +596,13 @@ def _match(
     return Match(paper, profile.id, score, tuple(reasons), followed=author is not None)
 
 
-def _liked_reasons(F: csr_matrix, rows: list[int], pv: _ProfileVector) -> dict[int, str]:
+def _liked_reasons(
+    F: csr_matrix, rows: list[int], pv: _ProfileVector, fresh: Sequence[Paper]
+) -> dict[int, str]:
     """For each of `rows` (new papers) that the votes pulled up, "like 2 papers you liked: a, b":
     the liked papers at least EXAMPLE_REASON_MIN similar to it, most similar first (never a
-    disliked one)."""
+    disliked one, never the paper itself: `preview` and the web page score past days, on
+    which a liked paper is one of the day's own)."""
     if pv.liked is None or not pv.liked_ids or pv.vote_q is None or pv.vote_offset is None:
         return {}
     if not rows:
@@ -615,7 +618,8 @@ def _liked_reasons(F: csr_matrix, rows: list[int], pv: _ProfileVector) -> dict[i
         similar = sorted(
             zip(sims[k].tolist(), pv.liked_ids, strict=True), key=lambda t: (-t[0], t[1])
         )
-        ids = [pid for sim, pid in similar if sim >= EXAMPLE_REASON_MIN]
+        own = fresh[i].id
+        ids = [pid for sim, pid in similar if sim >= EXAMPLE_REASON_MIN and pid != own]
         if ids:
             shown = ", ".join(ids[:LIKED_SHOWN]) + (", ..." if len(ids) > LIKED_SHOWN else "")
             out[i] = f"like {len(ids)} paper{'s' * (len(ids) > 1)} you liked: {shown}"
