@@ -29,5 +29,6 @@ def test_the_test_command_installs_chromium_and_runs_every_test() -> None:
     assert re.search(r"apt-get install -y -qq chromium\b", script)
     assert script.rstrip().endswith(
         "python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]' && "
-        '.venv/bin/pytest -n auto "$@"'
+        ".venv/bin/python -m compileall -q bot \\\n"
+        '    && .venv/bin/pytest -n auto "$@"'
     )
