@@ -11,8 +11,10 @@ import pytest
 
 from bot import archive
 from bot.models import Paper, Profile
+from bot.relevance.reference import Reference
 from bot.relevance.scoring import excluded_by
 from bot.relevance.scoring import rank_with_corpus as rank
+from bot.relevance.tfidf import MemoryDocFreqs
 from bot.sources.arxiv_feed import parse_atom
 from bot.sources.hf_daily import parse_api
 from tests.conftest import FIXTURES
@@ -541,21 +543,27 @@ def test_scale_stays_honest_with_votes_on_recent_papers() -> None:
             assert 0.5 * (1 - t) * n <= over <= 1.6 * (1 - t) * n, (pid, t, over)
 
 
-def test_reasons_name_the_liked_papers_never_the_disliked() -> None:
-    from bot.relevance.reference import Reference
-    from bot.relevance.scoring import evaluate
-    from bot.relevance.tfidf import MemoryDocFreqs, Space, Vocabulary, terms_of
+def _pool_reference() -> tuple[MemoryDocFreqs, Reference]:
+    """The IDF of POOL, and POOL as R with its rows' paper ids (votes find their papers there)."""
+    from bot.relevance.tfidf import Space, Vocabulary, terms_of
 
-    align_new = _copy_of(ALIGN_ID, "2608.00001")
-    disliked = next(p for p in POOL if re.search(r"language model", p.title, re.I))
-    disliked_new = replace(disliked, id="2608.00002")
-    fresh = [align_new, disliked_new, *DAY_0731]
     terms = [terms_of(p.text) for p in POOL]
     freqs = MemoryDocFreqs()
     freqs.add(terms)
     vocabulary = Vocabulary()
     reference = Reference(vocabulary)
     reference.push(Space(terms, freqs, vocabulary=vocabulary).vectors(terms), [p.id for p in POOL])
+    return freqs, reference
+
+
+def test_reasons_name_the_liked_papers_never_the_disliked() -> None:
+    from bot.relevance.scoring import evaluate
+
+    align_new = _copy_of(ALIGN_ID, "2608.00001")
+    disliked = next(p for p in POOL if re.search(r"language model", p.title, re.I))
+    disliked_new = replace(disliked, id="2608.00002")
+    fresh = [align_new, disliked_new, *DAY_0731]
+    freqs, reference = _pool_reference()
     loose = replace(LLM, min_score=0.0, max_per_digest=100)
     votes = {"llm": {ALIGN_ID: 1, disliked.id: -1}}
     out = evaluate([loose], fresh, freqs, reference=reference, votes=votes, explain=len(fresh))
@@ -569,18 +577,11 @@ def test_reasons_name_the_liked_papers_never_the_disliked() -> None:
 def test_a_liked_paper_is_never_its_own_reason() -> None:
     # preview and the web page score past days: there a liked paper is one of the day's papers.
     # Its reasons name the other liked papers like it, never itself.
-    from bot.relevance.reference import Reference
     from bot.relevance.scoring import evaluate
-    from bot.relevance.tfidf import MemoryDocFreqs, Space, Vocabulary, terms_of
 
     liked = _copy_of(ALIGN_ID, "2608.00001")
     fresh = [liked, *DAY_0731]
-    terms = [terms_of(p.text) for p in POOL]
-    freqs = MemoryDocFreqs()
-    freqs.add(terms)
-    vocabulary = Vocabulary()
-    reference = Reference(vocabulary)
-    reference.push(Space(terms, freqs, vocabulary=vocabulary).vectors(terms), [p.id for p in POOL])
+    freqs, reference = _pool_reference()
     loose = replace(LLM, min_score=0.0, max_per_digest=100)
     votes = {"llm": {ALIGN_ID: 1, liked.id: 1}}
     examples = {liked.id: liked}
