@@ -15,7 +15,7 @@ from typing import IO
 
 import httpx
 
-from bot.config import Settings, load_profiles
+from bot.config import ProfileCache, Settings, load_profiles
 from bot.errors import ConfigError, SecretError
 from bot.http import Http
 from bot.models import Profile
@@ -54,13 +54,17 @@ class App:
     # The last version of each profile file that loaded (by path): a daemon keeps serving it
     # while an edit of that file is broken, instead of dropping the profile's subscribers.
     last_good: dict[str, Profile] = field(default_factory=dict)
+    # The profiles as last parsed, by path and text: an unchanged file is not parsed again.
+    profile_cache: ProfileCache = field(default_factory=dict)
     # The environment secrets are read from (profiles' Zotero API keys, at run time).
     env: Mapping[str, str] = field(default_factory=dict)
 
     def load_profiles(self) -> tuple[list[Profile], list[ConfigError]]:
         """The profiles folder as it is now (re-read on every run). A file that fails to load
         but loaded before is served in its last good version; its errors are still returned."""
-        profiles, errors = load_profiles(self.settings.profiles_dir, self.settings.notifiers)
+        profiles, errors = load_profiles(
+            self.settings.profiles_dir, self.settings.notifiers, self.profile_cache
+        )
         kept: list[Profile] = []
         for file in sorted({e.file for e in errors}):
             good = self.last_good.get(file)

@@ -36,6 +36,18 @@ ALIAS_BUDGET = 10_000
 MAX_DEPTH = 50  # nested mappings and lists
 
 
+# Every nesting level past the top one is opened by one of these (or by a new line): a block
+# sequence's "-" (also "- - x" on one line), a mapping's ":" or "?", a flow "[" or "{".
+_OPENERS = ("\n", "-", ":", "?", "[", "{")
+
+
+def may_break_budget(text: str, max_depth: int = MAX_DEPTH) -> bool:
+    """False only when `text` cannot break a budget whatever it holds: no alias (no "*" at all)
+    and fewer characters that can open a nesting level than `max_depth`. A short hand-written
+    profile is so; its parse for `check_budget` is then skipped."""
+    return "*" in text or sum(text.count(c) for c in _OPENERS) >= max_depth
+
+
 def check_budget(
     events: Iterable[Event], file: str, budget: int = ALIAS_BUDGET, max_depth: int = MAX_DEPTH
 ) -> None:

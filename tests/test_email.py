@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 import os
 import smtplib
+import ssl
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -191,6 +193,35 @@ def test_starttls_verifies_the_certificate_and_logs_in(tmp_path: Path, caplog) -
     seen = " ".join(r.getMessage() for r in caplog.records) + repr(trusted)
     seen += str(unverified.value) + str(refused.value)
     assert PASSWORD not in seen
+
+
+def test_the_tls_context_is_made_once_per_notifier_and_never_without_tls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loading the system's CA certificates (~80 ms) was done for every email, also with
+    `security: none`: an institution's thousands of emails spent most of their time there."""
+    made: list[str | None] = []
+    real = ssl.create_default_context
+
+    def counting(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        made.append(kwargs.get("cafile"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ssl, "create_default_context", counting)
+    cert, key = self_signed(tmp_path)
+    with SmtpServer(tls=(cert, key)) as server:
+        tls = notifier(server.port, security="starttls", ca_file=str(cert))
+        for to in ("alice@example.org", "bob@example.org", "carol@example.org"):
+            tls.send(delivery(), to)
+        assert len(server.messages) == 3
+    assert made.count(str(cert)) == 1  # (the server makes its own, without a CA file)
+    made.clear()
+    with SmtpServer() as server:
+        plain = notifier(server.port, security="none")
+        for to in ("alice@example.org", "bob@example.org"):
+            plain.send(delivery(), to)
+        assert len(server.messages) == 2
+    assert made == []
 
 
 def test_a_stored_hostile_profile_name_and_id_still_make_one_line_headers() -> None:

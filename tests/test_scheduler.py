@@ -254,6 +254,36 @@ def test_heartbeat_is_healthy_until_a_scheduled_run_is_missed(tmp_path: Path) ->
     assert heartbeat.check(settings, datetime(2026, 11, 23, 9, 41, tzinfo=BERLIN)).ok
 
 
+def test_an_unchanged_profile_is_not_parsed_again_but_a_library_is_read_every_run(
+    tmp_path: Path,
+) -> None:
+    """The daemon re-reads the profiles folder every run: a file whose text is unchanged is
+    served from the last parse (the same object), an edited one is parsed, and a profile that
+    reads a BibTeX file is read again every run (the .bib may change under an unchanged YAML)."""
+    app = build_app(load_settings(make_config(tmp_path, "http://127.0.0.1:9")), env={})
+    try:
+        bib = tmp_path / "profiles" / "mine.bib"
+        bib.write_text((FIXTURES / "bibtex_multivae-joss-paper_2025-06_30entries.bib").read_text())
+        (tmp_path / "profiles" / "vae.yaml").write_text(
+            "name: VAEs\ndescription: Multimodal VAEs.\nlibrary:\n  bibtex: mine.bib\n"
+        )
+        first = {p.id: p for p in app.load_profiles()[0]}
+        second = {p.id: p for p in app.load_profiles()[0]}
+        assert second["spec"] is first["spec"]
+
+        bib.write_text(bib.read_text().split("\n@")[0] + "\n")  # only its first entry left
+        third = {p.id: p for p in app.load_profiles()[0]}
+        assert len(third["vae"].library_papers) < len(first["vae"].library_papers)
+        assert third["spec"] is first["spec"]
+
+        spec = tmp_path / "profiles" / "spec.yaml"
+        spec.write_text(spec.read_text().replace("min_score:", "max_per_digest: 3\nmin_score:"))
+        fourth = {p.id: p for p in app.load_profiles()[0]}
+        assert fourth["spec"].max_per_digest == 3
+    finally:
+        app.close()
+
+
 # ---- live profiles: the last good version keeps serving ----------------------------------
 
 

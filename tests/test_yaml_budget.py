@@ -8,13 +8,17 @@ unguarded walk of 9**9 strings runs for minutes), not a timing assertion.
 
 from __future__ import annotations
 
+import io
+import random
 import textwrap
 from pathlib import Path
 
 import pytest
+from ruamel.yaml import YAML
 
 from bot.config import load_profile, load_settings
 from bot.errors import ConfigError
+from bot.yaml_budget import check_budget, may_break_budget
 from tests.conftest import FIXTURES
 from tests.e2e import SPEC_ID, SPEC_PROFILE, Bot, posted_ids
 
@@ -116,3 +120,67 @@ def test_absurd_nesting_is_refused_at_its_line(bot: Bot) -> None:
     assert "profile spec: ok" in check.stdout
     assert f"error: {deep}:3: nested more than 50 levels deep" in check.stderr
     assert "Traceback" not in check.stderr
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "- " * 60 + "x\n",  # compact block sequences, all on one line
+        "? " * 60 + "x\n",  # explicit keys, likewise
+        "[" * 60 + "]" * 60 + "\n",  # flow sequences
+    ],
+    ids=["dashes", "question-marks", "brackets"],
+)
+def test_nesting_on_one_line_is_refused(tmp_path: Path, text: str) -> None:
+    """A file of one line (the budget parse is skipped for short alias-free files) that nests
+    60 levels deep is still refused at its line."""
+    path = tmp_path / "deep.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_profile(path)
+    assert err.value.line == 1
+    assert "nested more than 50 levels deep" in str(err.value)
+
+
+def _random_yaml(rng: random.Random) -> str:
+    """A random document: nested lists and mappings (a shared one now and then: an anchor and
+    an alias), dumped in block, flow or mixed style; block style nests lists on one line
+    ("- - - x") and mappings in lists ("- a: b")."""
+    shared: list[object] = []
+
+    def node(depth: int) -> object:
+        if shared and rng.random() < 0.3:
+            return rng.choice(shared)
+        if depth == 0 or rng.random() < 0.25:
+            return rng.choice(["x", "y z", 1, None])
+        if rng.random() < 0.6:  # one item: a chain that nests on one line ("- - - x")
+            made: object = [node(depth - 1) for _ in range(rng.choice([1, 1, 3]))]
+        else:
+            made = {k: node(depth - 1) for k in rng.sample("abc", rng.randint(1, 2))}
+        shared.append(made)
+        return made
+
+    yaml = YAML(typ="rt")
+    yaml.default_flow_style = rng.choice([False, True, None])
+    out = io.StringIO()
+    yaml.dump(node(rng.randint(1, 6)), out)
+    return out.getvalue()
+
+
+def test_a_text_whose_budget_parse_is_skipped_can_never_break_a_budget() -> None:
+    """`may_break_budget` says False only for texts `check_budget` always passes: 2,000
+    random documents, against a small depth (4) and alias budget (3), so that both are often
+    broken."""
+    rng = random.Random(1729)
+    skipped = refused = 0
+    for _ in range(2000):
+        text = _random_yaml(rng)
+        events = list(YAML(typ="rt").parse(io.StringIO(text)))
+        try:
+            check_budget(events, "t.yaml", budget=3, max_depth=4)
+        except ConfigError:
+            refused += 1
+            assert may_break_budget(text, max_depth=4), text
+        if not may_break_budget(text, max_depth=4):
+            skipped += 1
+    assert skipped > 200 and refused > 200  # both sides were exercised

@@ -125,6 +125,7 @@ class EmailNotifier(Notifier):
         # Vote links under each paper: set by `link_votes` (bot/app.py wires `web:` in).
         self._links: VoteLinks | None = None
         self._no_links = "to get them, set web.public_url and web.secret_env"
+        self._context: ssl.SSLContext | None = None  # made at the first TLS connection
 
     def __repr__(self) -> str:  # never the password
         s = self.settings
@@ -249,18 +250,26 @@ class EmailNotifier(Notifier):
                 exc, destination=destination, host=s.host, port=s.effective_port
             ) from exc
 
+    def _tls(self) -> ssl.SSLContext:
+        """The TLS context, made once: loading the system's CA certificates takes ~80 ms,
+        more than sending one email to a nearby server (an institution sends thousands)."""
+        if self._context is None:
+            self._context = ssl.create_default_context(cafile=self.settings.ca_file)
+        return self._context
+
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
-        context = ssl.create_default_context(cafile=s.ca_file)
         if s.security == "ssl":
-            return smtplib.SMTP_SSL(s.host, s.effective_port, timeout=s.timeout, context=context)
+            return smtplib.SMTP_SSL(
+                s.host, s.effective_port, timeout=s.timeout, context=self._tls()
+            )
         smtp = smtplib.SMTP(s.host, s.effective_port, timeout=s.timeout)
         try:
             if s.security == "starttls":
                 smtp.ehlo()
                 if not smtp.has_extn("starttls"):
                     raise email_errors.MissingExtension("STARTTLS", "; not sending in clear")
-                smtp.starttls(context=context)
+                smtp.starttls(context=self._tls())
                 smtp.ehlo()
         except BaseException:
             smtp.close()
