@@ -12,9 +12,23 @@ import sys
 from tests.conftest import FIXTURES
 from tests.e2e import ROOT, SPEC_ID, SPEC_PROFILE, Bot, posted_ids
 
-# Modules a scoring run on SQLite delivering to Slack has no use for (top-level packages).
-NOT_FOR_A_RUN = {"sklearn", "starlette", "uvicorn", "psycopg", "psycopg_pool", "playwright"}
-NOT_FOR_HELP = NOT_FOR_A_RUN | {"scipy", "numpy", "httpx", "slack_sdk", "pydantic", "jinja2"}
+# Modules a scoring run on SQLite delivering to Slack, for profiles without a `library:`, has
+# no use for (top-level packages): the web server, PostgreSQL's driver, the browser, the email
+# templates, the BibTeX parser.
+NOT_FOR_A_RUN = {
+    "sklearn",
+    "starlette",
+    "uvicorn",
+    "psycopg",
+    "psycopg_pool",
+    "playwright",
+    "jinja2",
+    "bibtexparser",
+    "pylatexenc",
+}
+# ... and reading the state (`status`) needs no vectors either.
+NOT_FOR_STATUS = NOT_FOR_A_RUN | {"numpy", "scipy"}
+NOT_FOR_HELP = NOT_FOR_STATUS | {"httpx", "slack_sdk", "pydantic"}
 
 
 def imported(stderr: str) -> set[str]:
@@ -28,7 +42,7 @@ def imported(stderr: str) -> set[str]:
     return names
 
 
-def test_a_scoring_run_imports_no_scikit_learn_web_server_or_postgresql(bot: Bot) -> None:
+def test_a_scoring_run_and_status_import_only_what_they_need(bot: Bot) -> None:
     bot.hf.serve_hf_day("2026-07-31", FIXTURES / "hf_daily_papers_2026-07-31_30items.json")
     bot.profile("spec.yaml", SPEC_PROFILE)
     bot.env["PYTHONPROFILEIMPORTTIME"] = "1"
@@ -38,6 +52,11 @@ def test_a_scoring_run_imports_no_scikit_learn_web_server_or_postgresql(bot: Bot
     modules = imported(result.stderr)
     assert {"numpy", "scipy", "slack_sdk"} <= modules  # the log is read right
     assert modules & NOT_FOR_A_RUN == set()
+
+    status = bot.run("status")
+    assert status.returncode == 0, status.stderr[-2000:]
+    assert "slack_sdk" in imported(status.stderr)
+    assert imported(status.stderr) & NOT_FOR_STATUS == set()
 
 
 def test_help_imports_none_of_the_heavy_libraries() -> None:

@@ -28,7 +28,8 @@ and word pairs ("layer normalization"). It is the one place these settings live.
 scikit-learn's analyzer for `VECTORIZER_SETTINGS` (`TfidfVectorizer(...).build_analyzer()`), term
 for term and in its order (tests/test_analyzer.py compares them on real and hostile texts):
 importing scikit-learn cost every CLI process over a second, for this function alone. So
-scikit-learn is a test and bench dependency only: `reference_vectorizer` imports it when called.
+scikit-learn is a test and bench dependency only: `reference_vectorizer` imports it when called;
+numpy and scipy are imported by `Space.vectors`, so that counting terms needs neither.
 """
 
 from __future__ import annotations
@@ -41,12 +42,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
-import numpy as np
-from scipy.sparse import csr_matrix
-
 from bot.relevance.stop_words import ENGLISH_STOP_WORDS
 
 if TYPE_CHECKING:
+    from scipy.sparse import csr_matrix
     from sklearn.feature_extraction.text import TfidfVectorizer
 
 VECTORIZER_SETTINGS: dict[str, object] = {
@@ -65,6 +64,7 @@ MIN_DF_MAX = 20  # ... up to this
 def reference_vectorizer() -> TfidfVectorizer:
     """scikit-learn's vectorizer with the same settings: what `vectors(tf="log")` and
     `ANALYZER` must equal (needs scikit-learn, a test and bench dependency)."""
+    import numpy as np
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     return TfidfVectorizer(dtype=np.float64, **VECTORIZER_SETTINGS)
@@ -189,6 +189,11 @@ class Space:
 
     def vectors(self, documents: Sequence[Sequence[str]], tf: str = "bm25") -> csr_matrix:
         """Unit-length rows (tf "bm25" or "log"); terms without a weight are left out."""
+        # Imported here: the state's corpus counts (`status`, `health`, every stored paper) need
+        # this module's analyzer, not numpy and scipy, the slowest imports left.
+        import numpy as np
+        from scipy.sparse import csr_matrix
+
         index, weight = self.vocabulary.index, self.weight
         n, width = len(documents), len(self.vocabulary)
         # Only the per-term column lookup is a Python loop; counting, tf and norms are numpy
