@@ -22,7 +22,7 @@ RUN groupadd --gid 10001 digestbot \
 # python images ship it without): the runtime user cannot write __pycache__ (and
 # PYTHONDONTWRITEBYTECODE is set), so otherwise every `digestbot health` (the HEALTHCHECK, every
 # 5 minutes) and every start compiled its imports again, 2-3x slower. Not the test suites that
-# packages ship (scipy's, sklearn's: a third of the bytecode, never imported here); and
+# packages ship (scipy's: a large part of the bytecode, never imported here); and
 # unchecked-hash, as the image is immutable: no source file is stat'ed or hashed at import.
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-cache-dir --no-index --no-compile /wheels/*.whl \

@@ -602,8 +602,8 @@ def _with_library(profile: Profile, library: LibraryModel | None, data: Any, pat
         )
     if library.bibtex is None:
         return profile
-    # Imported here: bibtexparser and the analyzer (scikit-learn) cost ~0.7 s, and every command
-    # reads the config, `digestbot health` (the Docker HEALTHCHECK) included.
+    # Imported here: bibtexparser and the relevance modules (numpy, scipy) are slow to import,
+    # and every command reads the config, `digestbot health` (the Docker HEALTHCHECK) included.
     from bot.relevance.library import LibraryError, read_bibtex, with_library
 
     bib = Path(os.path.normpath(path.parent / library.bibtex))

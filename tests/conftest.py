@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 from bot.state.backend import PostgresState, StateTarget
 from tests.e2e import Bot, make_bot
 from tests.fixture_server import FIXTURES, FixtureServer
-from tests.netguard.sitecustomize import LOG_ENV, install
+from tests.netguard.sitecustomize import LOG_ENV, install, process_log
 from tests.pg_server import PgServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,12 +21,13 @@ NETGUARD = ROOT / "tests" / "netguard"
 
 # Installed at import, before any test (or xdist worker) opens a socket. The log is per
 # process; subprocesses inherit its name and the guard through PYTHONPATH (a `sitecustomize`).
-_fd, _netguard_log = tempfile.mkstemp(prefix="netguard-", suffix=".log")
-os.close(_fd)
+# This file runs twice per process (as `conftest` and as `tests.conftest`): one log for both,
+# or the second run would send every refusal to a file `_network_guard` never reads.
+_netguard_log = process_log()
 os.environ[LOG_ENV] = _netguard_log
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    [str(NETGUARD), *filter(None, [os.environ.get("PYTHONPATH")])]
-)
+_paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+if str(NETGUARD) not in _paths:
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(NETGUARD), *_paths])
 install()
 
 

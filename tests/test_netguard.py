@@ -6,6 +6,7 @@ non-loopback addresses below (TEST-NET-1, a documentation range) are never conta
 
 from __future__ import annotations
 
+import importlib
 import os
 import socket
 import subprocess
@@ -64,3 +65,15 @@ def test_a_subprocess_is_guarded_too(guard_log: Path) -> None:
     )
     assert "netguard" in out.stdout
     assert "192.0.2.1" in guard_log.read_text()
+
+
+def test_refusals_are_logged_where_the_suite_looks() -> None:
+    """pytest imports tests/conftest.py as `conftest`; the test modules import it again as
+    `tests.conftest` (for FIXTURES, ROOT...), which runs it a second time in the same process.
+    Both must name one log: the one `_network_guard` reads after each test, and the one this
+    process and its subprocesses write their refusals to (NETGUARD_LOG)."""
+    registered = sys.modules["conftest"]  # the module whose `_network_guard` pytest runs
+    imported = importlib.import_module("tests.conftest")
+    assert registered is not imported  # two runs of the file: the case this is about
+    assert os.environ[LOG_ENV] == registered._netguard_log == imported._netguard_log
+    assert os.environ["PYTHONPATH"].split(os.pathsep).count(str(registered.NETGUARD)) == 1

@@ -5,7 +5,7 @@ console-script entry point.
 Exit codes: 0 ok (also "nothing new"), 1 a source or a delivery failed (or the state is
 unusable), 2 bad configuration. Errors print as one line plus a hint; the traceback only with -v.
 Logging handlers are configured in `base` and nowhere else. Heavy modules (pydantic models,
-httpx, slack-sdk, scikit-learn) are imported inside the commands, so `digestbot --help` starts
+httpx, slack-sdk, numpy and scipy) are imported inside the commands, so `digestbot --help` starts
 fast.
 
     base      the group, logging, the error guard, shared options

@@ -4,7 +4,7 @@ the guard that turns exceptions into one line, a hint and an exit code.
 Exit codes: 0 ok (also "nothing new"), 1 a source or a delivery failed (or the state is
 unusable), 2 bad configuration. Errors print as one line plus a hint; the traceback only with -v.
 Logging handlers are configured here and nowhere else. Heavy modules (pydantic models, httpx,
-slack-sdk, scikit-learn) are imported inside the commands, so `digestbot --help` starts fast.
+slack-sdk, numpy, scipy) are imported inside the commands, so `digestbot --help` starts fast.
 """
 
 from __future__ import annotations

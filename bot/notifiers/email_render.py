@@ -14,6 +14,7 @@ kept on one line, so that no title can pass for such a link.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -21,16 +22,17 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-from jinja2 import Environment
 
 from bot.models import Delivery, Match
 from bot.notifiers.email_address import addr_spec, formatted
 from bot.notifiers.email_address import parse as parse_address
 from bot.render import headline, paper_url, safe_http_url, score_fact, short_authors, why_line
 from bot.web.tokens import VoteLinks
+
+if TYPE_CHECKING:
+    from jinja2 import Template
 
 # Why the reader gets this email, naming the profiles (both templates; escaped in HTML).
 _FOOTER = """\
@@ -108,13 +110,19 @@ To stop, <a href="mailto:{{ unsubscribe }}?subject=unsubscribe">write to {{ unsu
 </html>
 """
 
-_ENV = Environment(autoescape=True, keep_trailing_newline=True)
-_TEXT_ENV = Environment(autoescape=False, keep_trailing_newline=True)  # plain: no escaping
-# In plain text a line break in a paper's text would start a line of its own, one that could
-# pass for the bot's (a fake "more like this:" link): each value is kept on its line.
-_TEXT_ENV.filters["line"] = lambda text: " ".join(str(text).split())
-TEXT_TEMPLATE = _TEXT_ENV.from_string(_FOOTER + _TEXT)
-HTML_TEMPLATE = _ENV.from_string(_FOOTER + _HTML)
+
+@functools.cache
+def _templates() -> tuple[Template, Template]:
+    """The (plain text, HTML) templates, compiled on the first email: Jinja2 is imported then,
+    not by every command that reads a config naming the email notifier."""
+    from jinja2 import Environment
+
+    env = Environment(autoescape=True, keep_trailing_newline=True)
+    text_env = Environment(autoescape=False, keep_trailing_newline=True)  # plain: no escaping
+    # In plain text a line break in a paper's text would start a line of its own, one that could
+    # pass for the bot's (a fake "more like this:" link): each value is kept on its line.
+    text_env.filters["line"] = lambda text: " ".join(str(text).split())
+    return text_env.from_string(_FOOTER + _TEXT), env.from_string(_FOOTER + _HTML)
 
 
 def one_line(text: str) -> str:
@@ -241,6 +249,7 @@ def build_group_message(
     )
     if reply_to:
         msg["Reply-To"] = reply_to
-    msg.set_content(TEXT_TEMPLATE.render(context))
-    msg.add_alternative(HTML_TEMPLATE.render(context), subtype="html")
+    text_template, html_template = _templates()
+    msg.set_content(text_template.render(context))
+    msg.add_alternative(html_template.render(context), subtype="html")
     return msg

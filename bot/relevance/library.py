@@ -43,11 +43,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
-
-from bibtexparser.entrypoint import parse_string
-from bibtexparser.middlewares import LatexDecodingMiddleware
-from bibtexparser.model import DuplicateFieldKeyBlock, Entry
+from typing import TYPE_CHECKING, Any
 
 from bot.errors import DigestbotError, FetchError
 from bot.http import Http, Pace
@@ -55,6 +51,9 @@ from bot.identity import DOI_PREFIX, normalize_doi
 from bot.models import Paper, Profile, ZoteroLibrary, fold_whitespace, split_arxiv_id
 from bot.relevance.reasons import prose, readable
 from bot.relevance.tfidf import DocFreqs, idf, terms_of
+
+if TYPE_CHECKING:
+    from bibtexparser.model import Entry
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +171,12 @@ def read_bibtex(path: Path) -> LibraryExamples:
             f"{path}: not UTF-8 text",
             hint="save the .bib file as UTF-8 (your reference manager can export it so)",
         ) from exc
+    # Imported here: bibtexparser (with pylatexenc) is slow to import and only profiles with a
+    # `library: bibtex:` need it, while every scoring run imports this module.
+    from bibtexparser.entrypoint import parse_string
+    from bibtexparser.middlewares import LatexDecodingMiddleware
+    from bibtexparser.model import DuplicateFieldKeyBlock
+
     # bibtexparser reports a broken block on its logger as well as in `failed_blocks`; the
     # error below says it once, with the line.
     parser_log = logging.getLogger("bibtexparser")

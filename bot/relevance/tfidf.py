@@ -24,19 +24,29 @@ kept across days by a replay so that stored vectors stay valid. Only terms with 
 it; df is looked up for the terms of the documents at hand only.
 
 `ANALYZER` turns text into terms: lowercase, accents folded, English stop words dropped, words
-and word pairs ("layer normalization"). It is the one place these settings live.
+and word pairs ("layer normalization"). It is the one place these settings live. It is a port of
+scikit-learn's analyzer for `VECTORIZER_SETTINGS` (`TfidfVectorizer(...).build_analyzer()`), term
+for term and in its order (tests/test_analyzer.py compares them on real and hostile texts):
+importing scikit-learn cost every CLI process over a second, for this function alone. So
+scikit-learn is a test and bench dependency only: `reference_vectorizer` imports it when called;
+numpy and scipy are imported by `Space.vectors`, so that counting terms needs neither.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+import re
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import numpy as np
-from scipy.sparse import csr_matrix
-from sklearn.feature_extraction.text import TfidfVectorizer
+from bot.relevance.stop_words import ENGLISH_STOP_WORDS
+
+if TYPE_CHECKING:
+    from scipy.sparse import csr_matrix
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 VECTORIZER_SETTINGS: dict[str, object] = {
     "ngram_range": (1, 2),
@@ -52,11 +62,34 @@ MIN_DF_MAX = 20  # ... up to this
 
 
 def reference_vectorizer() -> TfidfVectorizer:
-    """scikit-learn's vectorizer with the same settings: what `vectors(tf="log")` must equal."""
+    """scikit-learn's vectorizer with the same settings: what `vectors(tf="log")` and
+    `ANALYZER` must equal (needs scikit-learn, a test and bench dependency)."""
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     return TfidfVectorizer(dtype=np.float64, **VECTORIZER_SETTINGS)
 
 
-ANALYZER: Callable[[str], list[str]] = reference_vectorizer().build_analyzer()
+_WORD = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
+
+
+def _fold_accents(text: str) -> str:
+    """scikit-learn's `strip_accents_unicode`: NFKD (which also splits ligatures and maps
+    compatibility forms such as NBSP), then combining marks dropped; ASCII text as it is."""
+    if text.isascii():
+        return text
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def _analyze(text: str) -> list[str]:
+    """Lowercase, then accents folded (in this order, as scikit-learn's preprocessor), words of
+    two or more word characters, stop words dropped, then the remaining words followed by
+    every pair of neighbours among them (a pair may span a dropped stop word, as in sklearn)."""
+    words = [w for w in _WORD.findall(_fold_accents(text.lower())) if w not in ENGLISH_STOP_WORDS]
+    return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
+
+
+ANALYZER: Callable[[str], list[str]] = _analyze
 
 
 def terms_of(text: str) -> list[str]:
@@ -156,6 +189,11 @@ class Space:
 
     def vectors(self, documents: Sequence[Sequence[str]], tf: str = "bm25") -> csr_matrix:
         """Unit-length rows (tf "bm25" or "log"); terms without a weight are left out."""
+        # Imported here: the state's corpus counts (`status`, `health`, every stored paper) need
+        # this module's analyzer, not numpy and scipy, the slowest imports left.
+        import numpy as np
+        from scipy.sparse import csr_matrix
+
         index, weight = self.vocabulary.index, self.weight
         n, width = len(documents), len(self.vocabulary)
         # Only the per-term column lookup is a Python loop; counting, tf and norms are numpy

@@ -16,9 +16,11 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import tempfile
 from typing import Any
 
 LOG_ENV = "NETGUARD_LOG"
+_process_log: str | None = None
 _LOCAL_NAMES = frozenset({"localhost", "localhost.", "", None})
 
 
@@ -54,6 +56,17 @@ def _refuse(what: str) -> OSError:
         with open(path, "a", encoding="utf-8") as log:
             log.write(f"pid {os.getpid()}: {what}\n")
     return OSError(f"netguard: the test suite refused {what} (tests stay on loopback)")
+
+
+def process_log() -> str:
+    """This process' refusal log, a new temp file made on the first call. tests/conftest.py runs
+    twice in a pytest process (pytest imports it as `conftest`, test modules as
+    `tests.conftest`), and this module once: both runs get the same file."""
+    global _process_log
+    if _process_log is None:
+        fd, _process_log = tempfile.mkstemp(prefix="netguard-", suffix=".log")
+        os.close(fd)
+    return _process_log
 
 
 def install() -> None:
