@@ -371,6 +371,8 @@ def main() -> None:
     ap.add_argument("--extra-config", default="", help="more bot.yaml lines (e.g. the lease key)")
     ap.add_argument("--seed", type=int, default=17)
     ap.add_argument("--cprofile", help="write the first delivery worker's cProfile here")
+    ap.add_argument("--cprofile-ingest", help="write the ingest run's cProfile here")
+    ap.add_argument("--stop-after-ingest", action="store_true")
     args = ap.parse_args()
     random.seed(args.seed)
     extra = args.extra_config.replace("\\n", "\n")
@@ -417,6 +419,8 @@ def main() -> None:
                 f"INSERT INTO served_profiles (profile_id, first_day, first_at) VALUES {rows}",
             )
             # 4 ingest
+            if args.cprofile_ingest:
+                PROFILE_TO.append(args.cprofile_ingest)
             code, t, rss, out = run_bot(config, "once", "--date", measured.isoformat())
             report["ingest"] = {"exit": code, "wall_s": round(t, 1), "peak_rss_mib": round(rss)}
             code, _t2, _, out2 = run_bot(config, "retry")
@@ -424,6 +428,8 @@ def main() -> None:
             report["queued_messages"] = expected_messages(pg, "tmpl")
             report["queued_rows"] = sql(pg, "tmpl", "SELECT count(*) FROM deliveries")[0][0]
             print(json.dumps(report), flush=True)
+            if args.stop_after_ingest:
+                return
             # 5 delivery
             runs = []
             if args.cprofile:
