@@ -374,3 +374,49 @@ def test_the_slack_pace_holds_across_workers(tmp_path: Path, pg_state: PostgresS
     assert len(posts) == 2
     first, second = sorted(float(post.ts) for post in posts)
     assert second - first >= 1.0
+
+
+# --------------------------------------------------------------------------- workers visible
+
+
+def test_status_lists_the_workers_alive_and_health_judges_each_one(
+    tmp_path: Path, stores: list[Store], pg_state: PostgresState
+) -> None:
+    from bot.state.heartbeat import check
+    from bot.status import status_lines
+
+    config = tmp_path / "bot.yaml"
+    config.write_text(
+        f"state: {pg_state.url}\nsources:\n  - kind: hf_daily\n    schedule: '0 9 * * *'\n",
+        encoding="utf-8",
+    )
+    settings = load_settings(config)
+    now = datetime.now(UTC)
+    a, b = stores
+    a.workers.note("started", now=now - timedelta(hours=30))
+    a.workers.note("run ok", "new=3", now=now - timedelta(minutes=1))
+    b.workers.note("started", now=now - timedelta(minutes=2))
+    b.workers.beat(now=now - timedelta(seconds=30))
+    gone = Store.open(pg_state)  # a third worker, whose beats stopped an hour ago
+    try:
+        gone.workers.note("run ok", now=now - timedelta(hours=1))
+    finally:
+        gone.close()
+    lines = status_lines(settings, now)
+    workers = [line for line in lines if line.startswith("worker")]
+    assert workers[0] == "workers: 2 alive"
+    assert sorted(line.split(":", 1)[1].split(" (")[0] for line in workers[1:3]) == sorted(
+        f"{w.worker.split(':', 1)[1]}: alive" for w in (a, b)
+    )
+    assert workers[3].startswith(f"worker {gone.worker}: STOPPED BEATING at ")
+    # `health` per worker: each judged by its own heartbeat and beats.
+    assert check(settings, now, worker=a.worker).ok
+    stale = check(settings, now, worker=b.worker)  # started after the last firing: fine...
+    assert stale.ok, stale.message
+    assert not check(settings, now, worker=gone.worker).ok
+    assert "stopped beating" in check(settings, now, worker=gone.worker).message
+    # ...and by default the latest worker started on this host: b.
+    assert check(settings, now).message == stale.message
+    later = now + timedelta(hours=30)  # b made no good run since then: unhealthy
+    b.workers.beat(now=later)
+    assert "no good run since" in check(settings, later, worker=b.worker).message

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -245,7 +246,18 @@ class PostgresDb:
         self.target = target
         self._pool = pool
         self._kwargs = kwargs  # the connection's options, password included
-        self._held: psycopg.Connection[Any] | None = None
+        # The connection of the transaction open in each thread: a daemon's heartbeat beats
+        # from a thread of its own while a run's transaction may be open (bot/scheduler.py).
+        self._local = threading.local()
+
+    @property
+    def _held(self) -> psycopg.Connection[Any] | None:
+        held: psycopg.Connection[Any] | None = getattr(self._local, "held", None)
+        return held
+
+    @_held.setter
+    def _held(self, conn: psycopg.Connection[Any] | None) -> None:
+        self._local.held = conn
 
     @classmethod
     def open(cls, target: PostgresState, password: str | None, *, readonly: bool) -> PostgresDb:

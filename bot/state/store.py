@@ -49,7 +49,7 @@ from bot.state.migrations import MIGRATIONS, SCHEMA_VERSION
 from bot.state.outbox import Outbox, Queued
 from bot.state.pacing import SharedPacing
 from bot.state.votes import Votes
-from bot.state.workers import new_worker_id
+from bot.state.workers import Workers, new_worker_id
 
 
 def _now() -> str:
@@ -71,6 +71,7 @@ class Store:
         self.fetch_claims = FetchClaims(db, self.worker)  # which worker fetches a source's day
         # Paces kept across workers (a PostgreSQL state; SQLite's one worker paces itself).
         self.pacing = SharedPacing(db) if db.dialect.shared and not readonly else None
+        self.workers = Workers(db, self._transaction, self.worker)  # their heartbeats
         self.votes = Votes(db, self._transaction, self._writable)  # readers' 👍/👎
 
     # ------------------------------------------------------------------ opening
