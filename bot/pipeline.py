@@ -299,14 +299,22 @@ def _fetch_source(
 
 
 def _last_firing(app: App, source: Source) -> datetime:
-    """The latest scheduled firing of `source` (within 8 days; else now): what "fetched for
-    this firing" is measured from."""
+    """The latest scheduled firing of `source` (within about 16 days; else now): what
+    "fetched for this firing" is measured from."""
     now = datetime.now(UTC)
     trigger = cron_trigger(source.settings.schedule, ZoneInfo(app.settings.timezone))
-    latest, fire = now, trigger.get_next_fire_time(None, now - timedelta(days=8))
-    while fire is not None and fire <= now:
-        latest, fire = fire, trigger.get_next_fire_time(fire, fire)
-    return latest
+    # Look back a minute, then twice as far each time: a schedule of every few seconds is not
+    # stepped through for 8 days, one of once a week takes a dozen lookups.
+    window = timedelta(minutes=1)
+    while window <= timedelta(days=16):
+        fire = trigger.get_next_fire_time(None, now - window)
+        if fire is not None and fire <= now:
+            latest: datetime = fire
+            while (fire := trigger.get_next_fire_time(fire, fire)) is not None and fire <= now:
+                latest = fire
+            return latest
+        window *= 2
+    return now
 
 
 def _fetch_day(

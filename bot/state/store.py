@@ -21,6 +21,10 @@ migrations are in bot/state/migrations.py):
 - `served_profiles`  every profile id a run has served; one not listed is new and gets a first
                 digest from the papers already stored (bot/first_digest.py).
 - `votes`       readers' votes on a profile's papers, the latest per person (bot/state/votes.py).
+- `fetch_claims`, `pacing`, `workers`   several workers on one PostgreSQL state: who fetches a
+                (source, day) for a firing (bot/state/fetch_claims.py), paces kept across them
+                (bot/state/pacing.py), the workers and their heartbeats (bot/state/workers.py);
+                deliveries are claimed in their own rows (bot/state/outbox.py `claim`).
 
 `record()` writes the new papers, their vectors, their fetch outcomes and their queued
 deliveries in ONE transaction: a crash either loses the whole run (it is fetched again) or none
