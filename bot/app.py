@@ -10,6 +10,7 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import IO
 
@@ -24,6 +25,7 @@ from bot.notifiers.base import Notifier
 from bot.notifiers.console import ConsoleNotifier
 from bot.sources import SOURCES
 from bot.sources.base import Source
+from bot.state.backend import PostgresState
 from bot.state.lock import PostgresLock, StateLock, lock_for
 from bot.state.store import Store
 from bot.web.settings import email_vote_links
@@ -119,17 +121,26 @@ def build_app(
     if dry_run:
         lock, store = None, Store.open_readonly(settings.state, env)
     else:
-        # Before anything is read: a second writer must not even start fetching.
-        lock = lock_for(settings.state, env)
-        lock.acquire()
+        # Before anything is read: a second writer of a SQLite file must not even start
+        # fetching. Workers sharing a PostgreSQL state take no lock: they claim the work
+        # (fetches, deliveries) row by row (bot/state/outbox.py, fetch_log.py).
+        lock = None if isinstance(settings.state, PostgresState) else lock_for(settings.state, env)
+        if lock is not None:
+            lock.acquire()
         try:
             store = Store.open(settings.state, env)
         except BaseException:
-            lock.release()
+            if lock is not None:
+                lock.release()
             raise
+        store.outbox.lease = timedelta(seconds=settings.delivery_lease)
     http = Http(settings.http, transport=http_transport)
     sources = build_sources(settings, http)
     notifiers, unusable, malformed = build_notifiers(settings, env)
+    if store.pacing is not None:  # workers sharing the state keep the paces together
+        http.shared_pace = store.pacing.slot
+        for notifier in notifiers.values():
+            notifier.share_pacing(store.pacing.slot)
     return App(
         settings=settings,
         store=store,

@@ -77,6 +77,8 @@ class _BotSettingsBase(Strict):
     timezone: str = "UTC"
     state: str = "../data/digestbot.sqlite3"  # a SQLite file, or postgresql://user@host:5432/db
     state_password_env: str | None = None  # the variable holding a PostgreSQL state's password
+    # Seconds a worker's claim on a message's deliveries lasts (bot/state/outbox.py).
+    delivery_lease: float = Field(default=600, ge=1, le=86400)
     profiles: str = "profiles/"
     sources: list[dict[str, Any]] = Field(default_factory=list)
     http: HttpSettings = HttpSettings()
@@ -136,6 +138,7 @@ class Settings:
     web: WebSettings | None = None  # `web:`: the web page and the vote links in emails
     state_url: str | None = None  # `state: postgresql://...` (no password in it), else None
     state_password_env: str | None = None
+    delivery_lease: float = 600  # seconds: how long a worker's claim on a message lasts
 
     @property
     def state(self) -> StateTarget:
@@ -352,6 +355,7 @@ def load_settings(path: Path) -> Settings:
         state_path=(base / (POSTGRES_LOCAL if is_url(model.state) else model.state)).resolve(),
         state_url=model.state if is_url(model.state) else None,
         state_password_env=model.state_password_env,
+        delivery_lease=model.delivery_lease,
         profiles_dir=(base / model.profiles).resolve(),
         sources=tuple(sources),
         http=model.http,

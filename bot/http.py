@@ -38,7 +38,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -64,6 +64,12 @@ MAX_REDIRECTS = 5
 UNRESOLVED_RETRY_WAIT = 1.0  # seconds before the one retry of a name that did not resolve
 # The shipped config's `http.contact`: it names nobody, so it is not sent (`check` asks for one).
 PLACEHOLDER_CONTACT = "you@example.org"
+
+
+# Pacing shared by the workers of one state (bot/state/pacing.py): `slot(key, interval, wait)`
+# holds the key's turn among all of them while the body runs (`wait` sleeps, as the caller
+# allows: within its deadline).
+SharedSlot = Callable[[str, float, Callable[[float], None]], AbstractContextManager[None]]
 
 
 @dataclass(frozen=True)
@@ -222,6 +228,9 @@ class Http:
         self._sleep = sleep
         self._paces: dict[str, tuple[threading.Lock, list[float]]] = {}
         self._paces_lock = threading.Lock()
+        # With several workers on one state: books a group's turn among all of them
+        # (bot/state/pacing.py), on top of this process's own pace.
+        self.shared_pace: SharedSlot | None = None
         self._client = httpx.Client(
             timeout=settings.timeout,
             headers={"User-Agent": user_agent(settings.contact)},
@@ -283,8 +292,18 @@ class Http:
             return self._get_with_retries(url, params, headers=headers)
         lock, last_end = self._pace_state(effective.group)
         self._take_turn(lock, url)  # one request of the group at a time
+        shared = (
+            nullcontext()
+            if self.shared_pace is None
+            else self.shared_pace(
+                f"http:{effective.group}",
+                effective.interval,
+                lambda wait: self._pause(wait, "for its turn", url),
+            )
+        )
         try:
-            return self._get_with_retries(url, params, effective, last_end, headers)
+            with shared:  # ...and of all the workers sharing the state
+                return self._get_with_retries(url, params, effective, last_end, headers)
         finally:
             last_end[0] = time.monotonic()
             lock.release()

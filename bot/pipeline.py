@@ -61,7 +61,7 @@ from bot.relevance.tfidf import MemoryDocFreqs, Space, Vocabulary, terms_of
 from bot.relevance.votes import voted_ids
 from bot.sanitize import clean_batch
 from bot.secrets import redact
-from bot.sources.base import MAX_CATCHUP_DAYS, Source
+from bot.sources.base import MAX_CATCHUP_DAYS, Source, cron_trigger
 from bot.state.fetch_log import SKIPPED, FetchOutcome
 from bot.state.outbox import Queued, messages, share
 
@@ -265,6 +265,7 @@ def _fetch_source(
 ) -> list[Paper]:
     papers: list[Paper] = []
     days = days_to_fetch(app, source, day)
+    firing = _last_firing(app, source)
     skipped = days_out_of_reach(app, source, day, days)
     if skipped:
         _note_skipped(source, day, skipped, outcomes)
@@ -272,6 +273,11 @@ def _fetch_source(
     with progress(f"{source.name} catch-up", len(days), enabled=len(days) > 3) as step:
         for n, d in enumerate(days):
             step(d.isoformat())  # the day being fetched
+            # Workers sharing a state fetch a (source, day) once per firing: the one that
+            # claims it (bot/state/fetch_claims.py); the others deliver what it records.
+            if not app.dry_run and not app.store.fetch_claims.claim(source.name, d, firing):
+                log.info("%s for %s: fetched by another worker for this firing", source.name, d)
+                continue
             try:
                 with app.http.day_deadline():
                     batch = _fetch_day(app, source, d, report, outcomes)
@@ -290,6 +296,25 @@ def _fetch_source(
                 break
             papers.extend(batch)
     return papers
+
+
+def _last_firing(app: App, source: Source) -> datetime:
+    """The latest scheduled firing of `source` (within about 16 days; else now): what
+    "fetched for this firing" is measured from."""
+    now = datetime.now(UTC)
+    trigger = cron_trigger(source.settings.schedule, ZoneInfo(app.settings.timezone))
+    # Look back a minute, then twice as far each time: a schedule of every few seconds is not
+    # stepped through for 8 days, one of once a week takes a dozen lookups.
+    window = timedelta(minutes=1)
+    while window <= timedelta(days=16):
+        fire = trigger.get_next_fire_time(None, now - window)
+        if fire is not None and fire <= now:
+            latest: datetime = fire
+            while (fire := trigger.get_next_fire_time(fire, fire)) is not None and fire <= now:
+                latest = fire
+            return latest
+        window *= 2
+    return now
 
 
 def _fetch_day(
@@ -418,18 +443,25 @@ def _deliver(
     addressees: Mapping[str, str],
 ) -> None:
     outbox = app.store.outbox
-    due = outbox.due(datetime.now(UTC), respect_backoff=respect_backoff)
-    for parts in messages(due, lambda d: _grouped_place(app, d)):
-        if stop.is_set():
-            report.stopped = True
-            return
-        found = app.notifier_for(parts[0].destination)
-        if found is None:  # never grouped: grouping is a notifier's
-            _undeliverable(app, report, parts[0])
-            continue
-        notifier, target = found
-        target = addressees.get(parts[0].destination, target)
-        _send(app, report, notifier, target, parts)
+    started = datetime.now(UTC)
+    # One unit (a place's due digests of a day) at a time, claimed for this worker: other
+    # workers sharing the state claim other units meanwhile (bot/state/outbox.py `claim`).
+    while due := outbox.claim(
+        datetime.now(UTC), app.place, since=started, respect_backoff=respect_backoff
+    ):
+        batch = messages(due, lambda d: _grouped_place(app, d))
+        for n, parts in enumerate(batch):
+            if stop.is_set():
+                report.stopped = True
+                outbox.release(d for later in batch[n:] for d in later)
+                return
+            found = app.notifier_for(parts[0].destination)
+            if found is None:  # never grouped: grouping is a notifier's
+                _undeliverable(app, report, parts[0])
+                continue
+            notifier, target = found
+            target = addressees.get(parts[0].destination, target)
+            _send(app, report, notifier, target, parts)
 
 
 def _grouped_place(app: App, delivery: Delivery) -> str | None:
@@ -492,7 +524,10 @@ def _send(
             return
     destination = parts[0].destination
     ids = [[m.paper.id for m in d.matches] for d in parts]
-    outbox.mark_sending(*parts)  # committed before asking: a crash leaves this trace
+    if not outbox.mark_sending(*parts):  # committed before asking: a crash leaves this trace
+        # This worker's lease ran out and another worker took the message over: it sends it.
+        log.warning("delivery to %s taken over by another worker: not sent here", destination)
+        return
     try:
         if len(parts) == 1:
             notifier.send(parts[0], target)

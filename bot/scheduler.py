@@ -39,6 +39,7 @@ from bot.notifiers.slack_socket import VoteListener
 from bot.pipeline import run_once
 from bot.sources.base import cron_trigger
 from bot.state import heartbeat
+from bot.state.workers import BEAT_EVERY
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +83,16 @@ def _job(app: App, sources: list[str], stop: threading.Event) -> None:
     log.info("%s", report.summary())
     if not report.failed:
         try:
-            heartbeat.beat(app.settings, "run ok", report.summary())
+            heartbeat.beat(app.settings, "run ok", report.summary(), store=app.store)
         except DigestbotError as exc:
             log.error("%s (hint: %s)", exc, exc.hint)
+
+
+def _beat(app: App) -> None:
+    try:
+        app.store.workers.beat()
+    except DigestbotError as exc:  # the server down: the run's own errors say so
+        log.debug("heartbeat not written: %s", exc)
 
 
 def missed_runs(trigger: BaseTrigger, since: datetime, now: datetime, limit: int = 1000) -> int:
@@ -172,7 +180,21 @@ def run_daemon(app: App, env: Mapping[str, str] | None = None) -> int:
         len(scheduler.get_jobs()),
         app.settings.timezone,
     )
-    heartbeat.beat(app.settings, "started")
+    heartbeat.beat(app.settings, "started", store=app.store)
+    if app.settings.state_url is not None:
+        # Workers sharing a PostgreSQL state beat their row (`status`, `health`), also while
+        # a long run keeps the job thread: from a thread of their own.
+        scheduler.add_executor(ThreadPoolExecutor(max_workers=1), "beats")
+        scheduler.add_job(
+            _beat,
+            "interval",
+            seconds=BEAT_EVERY.total_seconds(),
+            args=(app,),
+            id="beat",
+            name="worker heartbeat",
+            executor="beats",
+            coalesce=True,
+        )
     listener = None if app.dry_run else VoteListener.create(app.settings, env or os.environ)
     if listener is not None:
         listener.start()
@@ -183,5 +205,9 @@ def run_daemon(app: App, env: Mapping[str, str] | None = None) -> int:
     finally:
         if listener is not None:
             listener.close()
+    try:
+        heartbeat.beat(app.settings, "stopped", store=app.store)
+    except DigestbotError as exc:  # the server may be the reason it stops
+        log.warning("could not note the stop: %s", exc)
     log.info("digestbot daemon stopped")
     return 0

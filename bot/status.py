@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.sources.base import cron_trigger
 from bot.state import heartbeat
 from bot.state.store import Store
+from bot.state.workers import Worker
 
 
 def status_lines(settings: Settings, now: datetime | None = None) -> list[str]:
@@ -25,11 +26,37 @@ def status_lines(settings: Settings, now: datetime | None = None) -> list[str]:
         store = Store.open_readonly(settings.state)
         try:
             lines = _lines(settings, store)
+            if settings.state_url is not None:  # workers share it: each its own heartbeat
+                lines += worker_lines(settings, store.workers.all(), now)
         finally:
             store.close()
-    health = heartbeat.check(settings, now)
-    lines.append(f"daemon: {'healthy' if health.ok else 'NOT HEALTHY'}: {health.message}")
+    if settings.state_url is None:
+        health = heartbeat.check(settings, now)
+        lines.append(f"daemon: {'healthy' if health.ok else 'NOT HEALTHY'}: {health.message}")
     return lines + schedule_lines(settings, now)
+
+
+def worker_lines(settings: Settings, workers: list[Worker], now: datetime) -> list[str]:
+    """The workers alive, then those that stopped beating or were stopped (the last week)."""
+    alive = [w for w in workers if w.alive(now)]
+    lines = [f"workers: {len(alive)} alive" + ("" if alive else " (none beat lately)")]
+    for w in alive:
+        health = heartbeat.judge(settings, w, now, heartbeat.DEFAULT_GRACE)
+        lines.append(
+            f"worker {w.id}: alive (pid {w.pid} on {w.host}, started {_at(w.started_at)}, last"
+            f" beat {_at(w.beat_at)}); {'healthy' if health.ok else 'NOT HEALTHY'}:"
+            f" {health.message.split(': ', 1)[-1]}"
+        )
+    for w in workers:
+        if w.alive(now):
+            continue
+        how = "stopped" if w.event == "stopped" else "STOPPED BEATING"
+        lines.append(f"worker {w.id}: {how} at {_at(w.beat_at)} (started {_at(w.started_at)})")
+    return lines
+
+
+def _at(when: datetime) -> str:
+    return when.isoformat(timespec="seconds")
 
 
 def schedule_lines(settings: Settings, now: datetime) -> list[str]:

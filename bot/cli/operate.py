@@ -41,8 +41,16 @@ def once(config: Path | None, verbose: bool, day: datetime | None, dry_run: bool
     _setup_logging(verbose, daemon=False)
     settings = _settings(config)
     app = build_app(settings, dry_run=dry_run)
+    # A worker of a PostgreSQL state notes its run in the `workers` table (`status`).
+    noted = settings.state_url is not None and not dry_run
     try:
+        if noted:
+            app.store.workers.note("started")
         report = run_once(app, day=day.date() if day else None)
+        if noted:
+            if not report.failed:
+                app.store.workers.note("run ok", report.summary())
+            app.store.workers.note("stopped")
     finally:
         app.close()
     click.echo(report.summary(), err=True)  # also after a failure: what did get done
@@ -139,8 +147,15 @@ def status(config: Path | None, verbose: bool) -> int:
     show_default=True,
     help="how long after a scheduled run its heartbeat may be missing",
 )
+@click.option(
+    "--worker",
+    metavar="ID",
+    default=None,
+    help="a PostgreSQL state's worker to judge (as `status` names it); default: the one "
+    "started last on this host",
+)
 @_guard
-def health(config: Path | None, verbose: bool, grace_minutes: int) -> int:
+def health(config: Path | None, verbose: bool, grace_minutes: int, worker: str | None) -> int:
     """Exit 0 when the daemon's heartbeat is fresh, 1 when not (for Docker HEALTHCHECK)."""
     from datetime import timedelta
     from zoneinfo import ZoneInfo
@@ -150,6 +165,6 @@ def health(config: Path | None, verbose: bool, grace_minutes: int) -> int:
     _setup_logging(verbose, daemon=False)
     settings = _settings(config)
     now = datetime.now(ZoneInfo(settings.timezone))
-    result = check_heartbeat(settings, now, timedelta(minutes=grace_minutes))
+    result = check_heartbeat(settings, now, timedelta(minutes=grace_minutes), worker)
     click.echo(("healthy: " if result.ok else "unhealthy: ") + result.message)
     return EXIT_OK if result.ok else EXIT_FAILED

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
+from bot.http import SharedSlot
 from bot.models import Check, Delivery
 from bot.web.tokens import VoteLinks
 
@@ -93,6 +94,11 @@ class Notifier(ABC):
         """The vote links of email digests (`web:` in bot.yaml, bot/web/tokens.py): where they
         point and the key signing them, or None and why not ("to get them, set ..."). A channel
         with its own way to vote (Slack's buttons), or none, ignores them: the default."""
+
+    def share_pacing(self, slot: SharedSlot) -> None:  # noqa: B027
+        """Pace this channel's posts across every worker of the state too: `slot(key,
+        interval, wait)` holds the key's turn among them while a post is made
+        (bot/state/pacing.py). Only a channel with a posting rate to keep needs it."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

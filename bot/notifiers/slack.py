@@ -55,6 +55,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.errors import DeliveryError, SecretError
+from bot.http import SharedSlot
 from bot.models import Check, Delivery
 from bot.notifiers.base import Notifier
 from bot.notifiers.slack_blocks import build_messages
@@ -111,6 +112,9 @@ class SlackNotifier(Notifier):
         self._listed: Listing | None = None
         self._warned: set[str] = set()  # what recovery already warned about (once each)
         self._people = People(client)  # who handles name, the direct messages opened
+
+    def share_pacing(self, slot: SharedSlot) -> None:
+        self._pace.shared = slot  # 1 post per second per channel, across workers too
 
     @property
     def client(self) -> WebClient:

@@ -22,7 +22,7 @@ import logging
 import random
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,7 +36,7 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
-from bot.http import retry_after_seconds
+from bot.http import SharedSlot, retry_after_seconds
 from bot.schema import Strict
 
 log = logging.getLogger(__name__)
@@ -198,13 +198,22 @@ class Pace:
     def __init__(self, interval: float = POST_INTERVAL) -> None:
         self._interval = interval
         self._last: dict[str, float] = {}  # key -> monotonic time the last post ended
+        # With several workers on one state: books the key's slot among all of them
+        # (bot/state/pacing.py), on top of this process's own pace.
+        self.shared: SharedSlot | None = None
 
     @contextmanager
     def slot(self, key: str) -> Iterator[None]:
         wait = self._last.get(key, float("-inf")) + self._interval - time.monotonic()
         if wait > 0:
             time.sleep(wait)
+        shared = (
+            nullcontext()
+            if self.shared is None
+            else self.shared(f"slack:{key}", self._interval, time.sleep)
+        )
         try:
-            yield
+            with shared:
+                yield
         finally:
             self._last[key] = time.monotonic()

@@ -56,6 +56,7 @@ from urllib.parse import urlsplit
 from slack_sdk.webhook import WebhookClient
 
 from bot.errors import DeliveryError
+from bot.http import SharedSlot
 from bot.models import Check, Delivery
 from bot.notifiers.base import Notifier
 from bot.notifiers.slack_blocks import build_messages
@@ -160,6 +161,9 @@ class SlackWebhookNotifier(Notifier):
         self._redact = redactor(
             tuple(s for s in (url, path, secret if len(secret) >= 8 else "") if len(s) > 1)
         )
+
+    def share_pacing(self, slot: SharedSlot) -> None:
+        self._pace.shared = slot  # the webhook's one channel, across workers too
 
     @property
     def client(self) -> WebhookClient:

@@ -14,6 +14,8 @@ writes ONE SQL text, in SQLite's spelling with `?` placeholders, and runs it thr
     read-only                 mode=ro (or immutable=1)      default_transaction_read_only=on
     JSON array in a column    json_each(col, '$.key')       jsonb_array_elements_text(col::jsonb->k)
     insertion order           rowid                         ctid
+    claiming rows             (BEGIN IMMEDIATE: one writer)  SELECT .. FOR UPDATE SKIP LOCKED
+    serialising a step        (BEGIN IMMEDIATE: one writer)  pg_advisory_xact_lock(name)
     errors                    bot/state/db.py               `_pg_error` below
 
 Upserts are written `INSERT ... ON CONFLICT ... DO NOTHING / DO UPDATE`, which both accept, so
@@ -25,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,6 +100,14 @@ class Cursor(Protocol):
 class Dialect:
     name: str  # "sqlite" | "postgresql"
     row_order: str  # a column ordering rows by insertion (roughly, on PostgreSQL)
+    # Appended to a SELECT whose rows a transaction claims: other transactions' locked rows
+    # are passed over (SQLite's BEGIN IMMEDIATE already keeps every other writer out).
+    skip_locked: str = ""
+
+    @property
+    def shared(self) -> bool:
+        """Whether several workers may share the state at once (SQLite has its one writer)."""
+        return self.name != "sqlite"
 
     def json_array_items(self, column: str, key: str, alias: str) -> str:
         """A FROM item listing the strings of the JSON array at `key` of a JSON text column,
@@ -107,7 +118,7 @@ class Dialect:
 
 
 SQLITE = Dialect("sqlite", row_order="rowid")
-POSTGRES = Dialect("postgresql", row_order="ctid")
+POSTGRES = Dialect("postgresql", row_order="ctid", skip_locked=" FOR UPDATE OF d SKIP LOCKED")
 
 
 class Db(Protocol):
@@ -121,6 +132,7 @@ class Db(Protocol):
     def version(self) -> int: ...
     def set_version(self, version: int) -> None: ...
     def lock_schema(self) -> None: ...
+    def serialise(self, name: str, *, wait: bool = True) -> bool: ...
     def migration(self, statement: str) -> str: ...
     def close(self) -> None: ...
 
@@ -168,6 +180,10 @@ class SqliteDb:
     def lock_schema(self) -> None:
         """Nothing: BEGIN IMMEDIATE already keeps other writers out."""
 
+    def serialise(self, name: str, *, wait: bool = True) -> bool:
+        """Always True: BEGIN IMMEDIATE already keeps other writers out."""
+        return True
+
     def migration(self, statement: str) -> str:
         return statement
 
@@ -187,6 +203,7 @@ _DDL = (
 )
 _VERSION_TABLE = "schema_version"
 _SCHEMA_LOCK = 0x64696765  # "dige": the advisory lock key migrations take
+_SERIALISE_CLASS = 0x64696773  # "digs": the first key of `serialise`'s locks
 
 
 def _pg_sql(sql: str) -> str:
@@ -229,7 +246,18 @@ class PostgresDb:
         self.target = target
         self._pool = pool
         self._kwargs = kwargs  # the connection's options, password included
-        self._held: psycopg.Connection[Any] | None = None
+        # The connection of the transaction open in each thread: a daemon's heartbeat beats
+        # from a thread of its own while a run's transaction may be open (bot/scheduler.py).
+        self._local = threading.local()
+
+    @property
+    def _held(self) -> psycopg.Connection[Any] | None:
+        held: psycopg.Connection[Any] | None = getattr(self._local, "held", None)
+        return held
+
+    @_held.setter
+    def _held(self, conn: psycopg.Connection[Any] | None) -> None:
+        self._local.held = conn
 
     @classmethod
     def open(cls, target: PostgresState, password: str | None, *, readonly: bool) -> PostgresDb:
@@ -338,6 +366,14 @@ class PostgresDb:
         """Inside a transaction: wait for any other process migrating this database (several
         workers may start at once); released at COMMIT."""
         self.execute("SELECT pg_advisory_xact_lock(?)", (_SCHEMA_LOCK,))
+
+    def serialise(self, name: str, *, wait: bool = True) -> bool:
+        """Inside a transaction: hold the advisory lock `name` until COMMIT, waiting for
+        another worker holding it (or, without `wait`, False when one does). The two-key form
+        keeps these apart from the one-key locks (migrations, PostgresLock)."""
+        how = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
+        row = self.execute(f"SELECT {how}(?, hashtext(?))", (_SERIALISE_CLASS, name)).fetchone()
+        return wait or bool(row[0])
 
     def migration(self, statement: str) -> str:
         for pattern, replacement in _DDL:

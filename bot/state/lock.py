@@ -9,8 +9,10 @@ Read-only commands (`status`, `preview`, `--dry-run`) do not take it.
 
 A PostgreSQL state (`PostgresLock`) is locked the same way by a session advisory lock in that
 database, held on a connection of its own: the server releases it when the connection ends,
-process death included, and the holder's `application_name` names it in the refusal. (Several
-workers sharing one database need claims on the work instead: issue 17, item 2.)
+process death included, and the holder's `application_name` names it in the refusal. Since
+issue 17 no command takes it: workers sharing one database claim the work instead (fetches,
+deliveries: bot/state/fetch_claims.py, outbox.py), records are serialised by a transaction's
+advisory lock and migrations by their own. The class is kept, unused, for now.
 """
 
 from __future__ import annotations

@@ -198,5 +198,40 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (profile_id, paper_id, voter)
         )""",
     ),
+    (
+        # Several workers on one PostgreSQL state (bot/state/outbox.py `claim`, fetch_log.py,
+        # pacing.py, workers.py). A delivery row is claimed by one worker (`claimed_by`: host,
+        # pid and a random part) until `lease_until` (UTC); `claimed_at` says when, so a run
+        # never claims again what it claimed itself. On SQLite (one worker: the lock) the
+        # columns are written the same way and the leases never keep anything back.
+        "ALTER TABLE deliveries ADD COLUMN claimed_by TEXT",
+        "ALTER TABLE deliveries ADD COLUMN claimed_at TEXT",
+        "ALTER TABLE deliveries ADD COLUMN lease_until TEXT",
+        # One fetch of a (source, digest day) at a time, once per scheduled firing: the worker
+        # that holds the claim (until `lease_until`) fetches; `done_at` is when the fetch's
+        # papers were recorded (in the record transaction).
+        """CREATE TABLE fetch_claims (
+            source TEXT NOT NULL,
+            day TEXT NOT NULL,
+            claimed_by TEXT NOT NULL,
+            lease_until TEXT NOT NULL,
+            done_at TEXT,
+            PRIMARY KEY (source, day)
+        )""",
+        # The next free slot (seconds since the epoch) of a paced destination (a Slack channel,
+        # arXiv), shared by every worker.
+        "CREATE TABLE pacing (key TEXT PRIMARY KEY, next_at REAL NOT NULL)",
+        # The workers of this state and their heartbeats (`status`, `health`).
+        """CREATE TABLE workers (
+            id TEXT PRIMARY KEY,            -- host:pid:random
+            host TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            started_at TEXT NOT NULL,       -- UTC timestamps
+            beat_at TEXT NOT NULL,          -- the latest sign of life
+            ok_at TEXT NOT NULL,            -- the latest start or good run (the heartbeat)
+            event TEXT NOT NULL,            -- "started" | "run ok" | "stopped"
+            summary TEXT NOT NULL DEFAULT ''
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -30,6 +30,19 @@ same email.
 A delivery's `key` names its exact set of papers, so the recovering attempt looks for exactly
 what the crashed attempt sent. Rows belong to the state file's one connection (store.py); the
 outbox has no transactions of its own beyond the small ones each method runs.
+
+Several workers (a PostgreSQL state) share the outbox by claims. `claim` hands a worker one
+*unit*: every due row of one place (channel or mailbox) and digest day, so whatever one message
+carries (a Delivery, or a recipient's grouped email) is in one worker's hands. It is taken in
+one transaction: the unit's rows are locked `FOR UPDATE SKIP LOCKED`, then written
+`claimed_by` = the worker, `lease_until` = now + the lease. A live lease keeps every other
+worker off the rows, whatever their status; a `sending` row whose lease ran out was left by a
+dead worker, and is handed out as *recovering*, so the crash recovery above runs. `mark_*`
+change only rows the calling worker still holds (or rows nobody ever claimed): a worker whose
+lease ran out and was taken over writes nothing, and `mark_sending` tells it not to send. The
+unique key still makes a paper reach a destination at most once. On SQLite the same code runs
+for the one worker the lock lets in; a lease there keeps nothing back (a row claimed by anyone
+else was claimed by a process that is gone).
 """
 
 from __future__ import annotations
@@ -39,13 +52,20 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from bot.models import FOLLOWED_REASON, Delivery, Match, Paper
 from bot.state.backend import Db
 
 BACKOFF_START = timedelta(minutes=5)
 BACKOFF_MAX = timedelta(hours=6)
+# How long a claimed unit stays a worker's own without a word from it: one message's send with
+# its retries (an SMTP or Slack call times out after `http.timeout`, retried a few times, and a
+# rate-limited Slack post waits its Retry-After) fits many times over; a lease is renewed when
+# each message of the unit is marked sending. Past it, a dead worker's unit goes to another
+# worker. `delivery_lease` in bot.yaml sets it.
+DEFAULT_LEASE = timedelta(minutes=10)
+CANDIDATE_UNITS = 16  # units looked at per claim: workers racing skip each other's
 
 PaperFromRow = Callable[[tuple[object, ...]], Paper]
 # A delivery and the ids of those of its papers a change applies to.
@@ -129,6 +149,11 @@ def _iso(when: datetime) -> str:
     return when.astimezone(UTC).isoformat(timespec="seconds")
 
 
+def _stamp(when: datetime) -> str:
+    """A claim's times (claimed_at, lease_until): leases may be short, so to the microsecond."""
+    return when.astimezone(UTC).isoformat(timespec="microseconds")
+
+
 class Outbox:
     """Queries and state changes of the `deliveries` table."""
 
@@ -143,6 +168,8 @@ class Outbox:
         self._transaction = transaction
         self._paper_columns = paper_columns
         self._paper_from_row = paper_from_row
+        self.worker = "local"  # who claims: the Store's worker id
+        self.lease = DEFAULT_LEASE
 
     def due(self, now: datetime, *, respect_backoff: bool = True) -> list[Delivery]:
         """What to deliver now: rows left `sending` by a crash (as recovering deliveries),
@@ -165,6 +192,9 @@ class Outbox:
                          d.score DESC, d.paper_id""",
             params,
         )
+        return self._deliveries(rows)
+
+    def _deliveries(self, rows: Iterable[Any]) -> list[Delivery]:
         groups: dict[tuple[str, str, str, bool], list[tuple[Match, str, int]]] = {}
         for profile_id, dest, name, day, candidates, score, why, sending, *paper in rows:
             reasons = tuple(json.loads(why))
@@ -185,11 +215,111 @@ class Outbox:
             for (profile_id, dest, day, sending), items in groups.items()
         ]
 
-    def mark_sending(self, *deliveries: Delivery) -> None:
-        """Commit that the channel is about to be asked (the crash trace): every row of
-        `deliveries` (the digests one message carries), in one transaction."""
+    def claim(
+        self,
+        now: datetime,
+        place: Callable[[str], str],
+        *,
+        since: datetime,
+        respect_backoff: bool = True,
+    ) -> list[Delivery]:
+        """Claim the next unit of work for this worker: the due rows (as `due` says) of one
+        place and digest day that no other worker holds, or [] when none is left. Rows this
+        worker claimed at or after `since` (its run's start) are not handed out again, so a
+        run ends. `place` maps a destination to where it lands (`App.place`)."""
+        shared = self._db.dialect.shared
+        free = " AND (d.lease_until IS NULL OR d.lease_until < ?)" if shared else ""
+        due = "d.status IN ('pending', 'sending')"
+        params: list[object] = []
+        if respect_backoff:
+            due += " OR (d.status = 'failed' AND d.next_attempt_at <= ?)"
+            params.append(_iso(now))
+        else:
+            due += " OR d.status = 'failed'"
+        where = f"({due}) AND NOT (COALESCE(d.claimed_by, '') = ? AND d.claimed_at >= ?){free}"
+        params += [self.worker, _stamp(since)] + ([_stamp(now)] if shared else [])
+        while True:
+            heads = self._db.execute(
+                f"""SELECT d.digest_day, d.destination, MIN(d.profile_id) FROM deliveries d
+                    WHERE {where} GROUP BY d.digest_day, d.destination
+                    ORDER BY 1, 3, 2 LIMIT {CANDIDATE_UNITS}""",
+                params,
+            ).fetchall()
+            if not heads:
+                return []
+            with self._transaction():
+                for day, destination, _ in heads:
+                    unit = place(destination)
+                    # One claimer of a unit at a time, so a message is never split between
+                    # two workers; a unit another worker is claiming now is passed over.
+                    if not self._db.serialise(f"outbox:{unit}:{day}", wait=False):
+                        continue
+                    claimed = self._claim_unit(day, unit, place, where, params, now)
+                    if claimed:
+                        return claimed
+            # Every candidate was being claimed by others (or taken meanwhile): look again.
+
+    def _claim_unit(
+        self,
+        day: str,
+        unit: str,
+        place: Callable[[str], str],
+        where: str,
+        params: Sequence[object],
+        now: datetime,
+    ) -> list[Delivery]:
+        dests = [
+            dest
+            for (dest,) in self._db.execute(
+                f"SELECT DISTINCT d.destination FROM deliveries d WHERE d.digest_day = ?"
+                f" AND {where}",
+                [day, *params],
+            )
+            if place(dest) == unit
+        ]
+        if not dests:
+            return []
+        marks = ",".join("?" * len(dests))
+        rows = self._db.execute(
+            f"""SELECT d.profile_id, d.destination, d.profile_name, d.digest_day, d.candidates,
+                       d.score, d.why, d.status = 'sending', {self._paper_columns}
+                FROM deliveries d JOIN papers p ON p.id = d.paper_id
+                WHERE d.digest_day = ? AND d.destination IN ({marks}) AND {where}
+                ORDER BY d.digest_day, d.profile_id, d.destination, d.status = 'sending' DESC,
+                         d.score DESC, d.paper_id{self._db.dialect.skip_locked}""",
+            [day, *dests, *params],
+        ).fetchall()
+        self._db.executemany(
+            "UPDATE deliveries SET claimed_by = ?, claimed_at = ?, lease_until = ?"
+            " WHERE paper_id = ? AND profile_id = ? AND destination = ?",
+            [
+                (self.worker, _stamp(now), _stamp(now + self.lease), row[8], row[0], row[1])
+                for row in rows
+            ],
+        )
+        return self._deliveries(rows)
+
+    def release(self, deliveries: Iterable[Delivery]) -> None:
+        """Give back claimed rows this worker will not deliver (a stop): due again at once for
+        any worker."""
         parts = [(d, [m.paper.id for m in d.matches]) for d in deliveries]
-        self._update(parts, "status = 'sending'", ())
+        self._update(parts, "lease_until = NULL", ())
+
+    def mark_sending(self, *deliveries: Delivery) -> bool:
+        """Commit that the channel is about to be asked (the crash trace): every row of
+        `deliveries` (the digests one message carries), in one transaction, with a fresh
+        lease for the send. False, and nothing written, when another worker took any of them
+        over (this worker's lease ran out): then the message must not be sent."""
+        parts = [(d, [m.paper.id for m in d.matches]) for d in deliveries]
+        until = _stamp(datetime.now(UTC) + self.lease)
+        try:
+            with self._transaction():
+                changed = self._update_held(parts, "status = 'sending', lease_until = ?", (until,))
+                if changed < sum(len(ids) for _, ids in parts):
+                    raise _Lost
+        except _Lost:
+            return False
+        return True
 
     def mark_sent(self, delivery: Delivery, paper_ids: Iterable[str]) -> None:
         self.mark_sent_parts([(delivery, paper_ids)])
@@ -199,7 +329,7 @@ class Outbox:
         self._update(
             parts,
             "status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL,"
-            " next_attempt_at = NULL",
+            " next_attempt_at = NULL, lease_until = NULL",
             (_iso(datetime.now(UTC)),),
         )
 
@@ -237,7 +367,8 @@ class Outbox:
         if permanent:
             self._update(
                 parts,
-                "status = 'dead', attempts = attempts + 1, last_error = ?, next_attempt_at = NULL",
+                "status = 'dead', attempts = attempts + 1, last_error = ?, next_attempt_at = NULL,"
+                " lease_until = NULL",
                 (error,),
             )
             return
@@ -253,13 +384,14 @@ class Outbox:
                     ).fetchone()
                     self._db.execute(
                         "UPDATE deliveries SET status = 'failed', attempts = ?, last_error = ?,"
-                        " next_attempt_at = ? WHERE paper_id = ? AND profile_id = ?"
-                        " AND destination = ?",
+                        " next_attempt_at = ?, lease_until = NULL WHERE paper_id = ?"
+                        f" AND profile_id = ? AND destination = ? AND {_HELD}",
                         (
                             attempts + 1,
                             error,
                             _iso(now + max(backoff(attempts + 1), asked)),
                             *key,
+                            self.worker,
                         ),
                     )
 
@@ -363,12 +495,27 @@ class Outbox:
 
     def _update(self, parts: Sequence[Part], assignments: str, values: tuple[object, ...]) -> None:
         with self._transaction():
-            self._db.executemany(
-                f"UPDATE deliveries SET {assignments}"
-                " WHERE paper_id = ? AND profile_id = ? AND destination = ?",
-                [
-                    (*values, pid, delivery.profile_id, delivery.destination)
-                    for delivery, paper_ids in parts
-                    for pid in paper_ids
-                ],
-            )
+            self._update_held(parts, assignments, values)
+
+    def _update_held(
+        self, parts: Sequence[Part], assignments: str, values: tuple[object, ...]
+    ) -> int:
+        """Change the rows of `parts` this worker holds (or nobody ever claimed); how many."""
+        return self._db.executemany(  # its rowcount: the rows of every statement
+            f"UPDATE deliveries SET {assignments}"
+            f" WHERE paper_id = ? AND profile_id = ? AND destination = ? AND {_HELD}",
+            [
+                (*values, pid, delivery.profile_id, delivery.destination, self.worker)
+                for delivery, paper_ids in parts
+                for pid in paper_ids
+            ],
+        ).rowcount
+
+
+# A row this worker may change: its own claim, or one nobody claimed (written before claims
+# existed, or by a caller that reads `due` without claiming).
+_HELD = "(claimed_by IS NULL OR claimed_by = ?)"
+
+
+class _Lost(Exception):
+    """Another worker holds a row of the message: leave the transaction without writing."""

@@ -21,6 +21,10 @@ migrations are in bot/state/migrations.py):
 - `served_profiles`  every profile id a run has served; one not listed is new and gets a first
                 digest from the papers already stored (bot/first_digest.py).
 - `votes`       readers' votes on a profile's papers, the latest per person (bot/state/votes.py).
+- `fetch_claims`, `pacing`, `workers`   several workers on one PostgreSQL state: who fetches a
+                (source, day) for a firing (bot/state/fetch_claims.py), paces kept across them
+                (bot/state/pacing.py), the workers and their heartbeats (bot/state/workers.py);
+                deliveries are claimed in their own rows (bot/state/outbox.py `claim`).
 
 `record()` writes the new papers, their vectors, their fetch outcomes and their queued
 deliveries in ONE transaction: a crash either loses the whole run (it is fetched again) or none
@@ -42,11 +46,14 @@ from bot.progress import progress
 from bot.state import db as state_db
 from bot.state.backend import Db, PostgresDb, PostgresState, SqliteDb, StateTarget, read_password
 from bot.state.corpus import CorpusStats
+from bot.state.fetch_claims import FetchClaims
 from bot.state.fetch_log import FetchLog, FetchOutcome
 from bot.state.incidents import Incidents
 from bot.state.migrations import MIGRATIONS, SCHEMA_VERSION
 from bot.state.outbox import Outbox, Queued
+from bot.state.pacing import SharedPacing
 from bot.state.votes import Votes
+from bot.state.workers import Workers, new_worker_id
 
 
 def _now() -> str:
@@ -59,10 +66,16 @@ class Store:
     def __init__(self, db: Db, *, readonly: bool = False) -> None:
         self._db = db
         self.readonly = readonly
+        self.worker = new_worker_id()  # who this process is among the state's workers
         self.corpus = CorpusStats(db)  # document frequencies (the IDF) and example papers
         self.outbox = Outbox(db, self._transaction, _prefixed("p"), _paper_from_row)
+        self.outbox.worker = self.worker
         self.incidents = Incidents(db, self._transaction, self._writable)
         self.fetches = FetchLog(db)  # what each source fetch gave, per digest day
+        self.fetch_claims = FetchClaims(db, self.worker)  # which worker fetches a source's day
+        # Paces kept across workers (a PostgreSQL state; SQLite's one worker paces itself).
+        self.pacing = SharedPacing(db) if db.dialect.shared and not readonly else None
+        self.workers = Workers(db, self._transaction, self.worker)  # their heartbeats
         self.votes = Votes(db, self._transaction, self._writable)  # readers' 👍/👎
 
     # ------------------------------------------------------------------ opening
@@ -384,6 +397,9 @@ class Store:
         self._writable()
         now = _now()
         with self._transaction():
+            # One record at a time among workers: what is already stored is read inside, so
+            # papers another worker stored meanwhile are neither counted nor inserted twice.
+            self._db.serialise("record")
             for paper in updated:
                 self._merge_metadata(paper)
             # Only papers not stored yet count into the document frequencies (once, ever).
@@ -395,6 +411,7 @@ class Store:
                 [(*_paper_row(p), digest_day.isoformat(), now) for p in papers],
             )
             self.fetches.add(fetches, now)
+            self.fetch_claims.done(((f.source, f.day) for f in fetches), datetime.now(UTC))
             rows = [Queued(*q) for q in queued]
             self._db.executemany(
                 "INSERT INTO deliveries (paper_id, profile_id, destination,"
