@@ -110,6 +110,29 @@ def test_two_claimers_racing_each_get_whole_units_and_never_the_same_row(
     assert got[0] and got[1]  # both worked
 
 
+def test_destinations_of_one_place_are_claimed_as_one_unit(stores: list[Store]) -> None:
+    """A mailbox written two ways (the domain's case) is one place: its rows are one unit,
+    whose place the first claim works out and keeps in the rows; the other worker, which
+    reads the kept places, finds nothing left."""
+    papers = [paper("2607.00001"), paper("2607.00002")]
+    queued = [
+        Queued(Match(papers[0], "a", 0.5), "email:alice@Lab.example", "A", DAY, 2),
+        Queued(Match(papers[1], "b", 0.5), "email:alice@lab.example", "B", DAY, 2),
+        Queued(Match(papers[1], "b", 0.5), "email:bob@lab.example", "B", DAY, 2),
+    ]
+    stores[0].record(papers, [], queued, digest_day=DAY)
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    mailbox = str.lower
+    first = stores[0].outbox.claim(datetime.now(UTC), mailbox, since=since)
+    assert {d.destination for d in first} in (
+        {"email:alice@Lab.example", "email:alice@lab.example"},
+        {"email:bob@lab.example"},
+    )
+    second = stores[1].outbox.claim(datetime.now(UTC), str.upper, since=since)  # not asked
+    assert {d.destination for d in first + second} == {q.destination for q in queued}
+    assert stores[1].outbox.claim(datetime.now(UTC), str.upper, since=since) == []
+
+
 def test_a_live_lease_keeps_others_off_and_an_expired_one_hands_sending_rows_over(
     stores: list[Store],
 ) -> None:

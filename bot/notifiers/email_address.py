@@ -17,6 +17,7 @@ adding or changing a display name never changes where a digest goes or what was 
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from email import errors as email_errors
 from email.headerregistry import Address
@@ -43,6 +44,7 @@ def formatted(name: str, addr: str) -> str:
     return str(Address(display_name=name, username=address.username, domain=address.domain))
 
 
+@functools.lru_cache(maxsize=65536)  # email's `place` and `key` of every queued row: thousands
 def addr_spec(value: str) -> str:
     """The bare address of a checked address text."""
     return _address(value).addr_spec

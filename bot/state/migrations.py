@@ -207,6 +207,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE deliveries ADD COLUMN claimed_by TEXT",
         "ALTER TABLE deliveries ADD COLUMN claimed_at TEXT",
         "ALTER TABLE deliveries ADD COLUMN lease_until TEXT",
+        # Where the row's message lands (`App.place`: a channel, a mailbox), written by the
+        # first claim that sees the row: a claim takes one (digest day, place) by this index.
+        "ALTER TABLE deliveries ADD COLUMN place TEXT",
+        "CREATE INDEX deliveries_unit ON deliveries (digest_day, place)",
         # One fetch of a (source, digest day) at a time, once per scheduled firing: the worker
         # that holds the claim (until `lease_until`) fetches; `done_at` is when the fetch's
         # papers were recorded (in the record transaction).

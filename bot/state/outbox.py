@@ -48,6 +48,7 @@ else was claimed by a process that is gone).
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
@@ -170,6 +171,9 @@ class Outbox:
         self._paper_from_row = paper_from_row
         self.worker = "local"  # who claims: the Store's worker id
         self.lease = DEFAULT_LEASE
+        # The units (digest day, place) a run has yet to try, read once per run (`claim`).
+        self._units: deque[tuple[str, str, str]] = deque()
+        self._units_since: datetime | None = None
 
     def due(self, now: datetime, *, respect_backoff: bool = True) -> list[Delivery]:
         """What to deliver now: rows left `sending` by a crash (as recovering deliveries),
@@ -226,7 +230,9 @@ class Outbox:
         """Claim the next unit of work for this worker: the due rows (as `due` says) of one
         place and digest day that no other worker holds, or [] when none is left. Rows this
         worker claimed at or after `since` (its run's start) are not handed out again, so a
-        run ends. `place` maps a destination to where it lands (`App.place`)."""
+        run ends. `place` maps a destination to where it lands (`App.place`): each row's place
+        is worked out once and kept in the row, so a claim is one indexed query, however many
+        thousands of places are due (an institution's mailboxes)."""
         shared = self._db.dialect.shared
         free = " AND (d.lease_until IS NULL OR d.lease_until < ?)" if shared else ""
         due = "d.status IN ('pending', 'sending')"
@@ -238,56 +244,65 @@ class Outbox:
             due += " OR d.status = 'failed'"
         where = f"({due}) AND NOT (COALESCE(d.claimed_by, '') = ? AND d.claimed_at >= ?){free}"
         params += [self.worker, _stamp(since)] + ([_stamp(now)] if shared else [])
+        if self._units_since != since:  # a new run: its own list of units
+            self._units, self._units_since = deque(), since
         while True:
-            heads = self._db.execute(
-                f"""SELECT d.digest_day, d.destination, MIN(d.profile_id) FROM deliveries d
-                    WHERE {where} GROUP BY d.digest_day, d.destination
-                    ORDER BY 1, 3, 2 LIMIT {CANDIDATE_UNITS}""",
-                params,
-            ).fetchall()
-            if not heads:
-                return []
-            with self._transaction():
-                for day, destination, _ in heads:
-                    unit = place(destination)
+            if not self._units:
+                # The units due now, read once and then claimed one by one (looked at again
+                # when the list runs out: what other workers left, or queued meanwhile).
+                self._fill_places(place)
+                self._units.extend(
+                    self._db.execute(
+                        f"""SELECT d.digest_day, d.place, MIN(d.profile_id) FROM deliveries d
+                            WHERE {where} GROUP BY d.digest_day, d.place ORDER BY 1, 3, 2""",
+                        params,
+                    ).fetchall()
+                )
+                if not self._units:
+                    return []
+            while self._units:
+                day, unit, _ = self._units.popleft()
+                with self._transaction():
                     # One claimer of a unit at a time, so a message is never split between
                     # two workers; a unit another worker is claiming now is passed over.
                     if not self._db.serialise(f"outbox:{unit}:{day}", wait=False):
                         continue
-                    claimed = self._claim_unit(day, unit, place, where, params, now)
-                    if claimed:
-                        return claimed
-            # Every candidate was being claimed by others (or taken meanwhile): look again.
+                    claimed = self._claim_unit(day, unit, where, params, now)
+                if claimed:
+                    return claimed
+            # Every unit of the list was taken by others meanwhile: look again.
+
+    def _fill_places(self, place: Callable[[str], str]) -> None:
+        """Write the place of every row that has none yet (queued since the last claim)."""
+        missing = [
+            d
+            for (d,) in self._db.execute(
+                "SELECT DISTINCT destination FROM deliveries WHERE place IS NULL"
+            )
+        ]
+        if missing:
+            with self._transaction():
+                self._db.executemany(
+                    "UPDATE deliveries SET place = ? WHERE destination = ? AND place IS NULL",
+                    [(place(d), d) for d in missing],
+                )
 
     def _claim_unit(
         self,
         day: str,
         unit: str,
-        place: Callable[[str], str],
         where: str,
         params: Sequence[object],
         now: datetime,
     ) -> list[Delivery]:
-        dests = [
-            dest
-            for (dest,) in self._db.execute(
-                f"SELECT DISTINCT d.destination FROM deliveries d WHERE d.digest_day = ?"
-                f" AND {where}",
-                [day, *params],
-            )
-            if place(dest) == unit
-        ]
-        if not dests:
-            return []
-        marks = ",".join("?" * len(dests))
         rows = self._db.execute(
             f"""SELECT d.profile_id, d.destination, d.profile_name, d.digest_day, d.candidates,
                        d.score, d.why, d.status = 'sending', {self._paper_columns}
                 FROM deliveries d JOIN papers p ON p.id = d.paper_id
-                WHERE d.digest_day = ? AND d.destination IN ({marks}) AND {where}
+                WHERE d.digest_day = ? AND d.place = ? AND {where}
                 ORDER BY d.digest_day, d.profile_id, d.destination, d.status = 'sending' DESC,
                          d.score DESC, d.paper_id{self._db.dialect.skip_locked}""",
-            [day, *dests, *params],
+            [day, unit, *params],
         ).fetchall()
         self._db.executemany(
             "UPDATE deliveries SET claimed_by = ?, claimed_at = ?, lease_until = ?"
