@@ -350,7 +350,12 @@ def delivery_run(
     result["duplicated"] = sum(c - 1 for c in ids.values())
     result["lost"] = max(0, expected - len(ids))
     if len(times) > 1 and kill_at is None:
+        # Over the whole run (processes started to all exited), and over the sending itself
+        # (first to last message received: without start-up, fetch and claim of the run).
         result["messages_per_s"] = round(len(times) / wall, 1)
+        span = max(times) - min(times)
+        result["sending_s"] = round(span, 2)
+        result["sending_messages_per_s"] = round((len(times) - 1) / span, 1) if span else None
     result["failed_outputs"] = [
         o[-1500:]
         for (c, _, o), p in zip(outs, procs, strict=True)
