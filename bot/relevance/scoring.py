@@ -295,7 +295,7 @@ def evaluate(
                 pvs[j] = _with_vote_score(
                     pvs[j], voted[profiles[i].id], pool, in_r, outside_row, stats
                 )
-        raw = _raw_scores(F, pvs)
+        raw = _raw_scores(F, pvs, shared)
         for j, i in enumerate(chunk):
             profile, pv = profiles[i], pvs[j]
             raw_f = raw[:, j]
@@ -417,6 +417,7 @@ class _Shared:
         # (tf, id of the terms list) -> (the list, kept alive so the id stays its own; columns;
         # weights)
         self._rows: dict[tuple[str, int], tuple[list[str], np.ndarray, np.ndarray]] = {}
+        self.buffer = np.empty(0)  # `_block`'s
 
     def vectorise(self, parts_list: Sequence[list[tuple[str, str, list[str]]]]) -> None:
         for tf in ("log", "bm25"):
@@ -510,7 +511,7 @@ def _profile_vectors(
         else:
             plans.append(_Plan("keyword", seed, PSEUDO_K, against))
     searched = [p for p in plans if p.kind != "none"]
-    for p, (top, after) in zip(searched, _nearest_many(R, searched), strict=True):
+    for p, (top, after) in zip(searched, _nearest_many(R, searched, shared), strict=True):
         p.top, p.after = top, after
     for p in plans:
         if p.kind == "example":
@@ -527,7 +528,7 @@ def _profile_vectors(
         p.seed = np.zeros(0)  # no longer needed: the block stays bounded
     held = {
         kind: _products(
-            R if kind == "example" else stats.R_inv, [p for p in plans if p.kind == kind]
+            R if kind == "example" else stats.R_inv, [p for p in plans if p.kind == kind], shared
         )
         for kind in ("example", "keyword")
     }
@@ -559,26 +560,30 @@ def _profile_vectors(
     return out
 
 
-def _block(vectors: Sequence[np.ndarray], width: int) -> np.ndarray:
-    """The vectors as the columns of one dense (width x len) array."""
-    block = np.empty((width, len(vectors)))
+def _block(vectors: Sequence[np.ndarray], shared: _Shared) -> np.ndarray:
+    """The vectors as the columns of one dense (width x len) array: the start of one buffer
+    reused by every block of the run (a new 50 MB array each time costs its page faults)."""
+    size = shared.width * len(vectors)
+    if shared.buffer.size < size:
+        shared.buffer = np.empty(size)
+    block = shared.buffer[:size].reshape(shared.width, len(vectors))
     for j, v in enumerate(vectors):
         block[:, j] = v
     return block
 
 
-def _products(M: csr_matrix, plans: Sequence[_Plan]) -> list[np.ndarray]:
+def _products(M: csr_matrix, plans: Sequence[_Plan], shared: _Shared) -> list[np.ndarray]:
     """M @ each plan's vector, as one sparse x dense product."""
     if not plans:
         return []
     vectors = [p.vector for p in plans if p.vector is not None]
-    product = M @ _block(vectors, M.shape[1])
+    product = M @ _block(vectors, shared)
     return [product[:, j].copy() for j in range(len(vectors))]
 
 
-def _raw_scores(F: csr_matrix, pvs: Sequence[_ProfileVector]) -> np.ndarray:
+def _raw_scores(F: csr_matrix, pvs: Sequence[_ProfileVector], shared: _Shared) -> np.ndarray:
     """raw(x) = x . q - x . offset for every new paper x (rows) and profile (columns)."""
-    raw: np.ndarray = F @ _block([pv.q for pv in pvs], F.shape[1])
+    raw: np.ndarray = F @ _block([pv.q for pv in pvs], shared)
     along: dict[int, np.ndarray] = {}  # most profiles share one of two offsets
     for j, pv in enumerate(pvs):
         key = id(pv.offset)
@@ -659,17 +664,15 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / norm if norm else x
 
 
-def _nearest(R: csr_matrix, q: np.ndarray, k: int) -> tuple[np.ndarray, int | None]:
-    """The k papers of R nearest q (at most 2% of R; ties by position), and the next one."""
-    return _nearest_many(R, [_Plan("keyword", q, k, None)])[0]
-
-
-def _nearest_many(R: csr_matrix, plans: Sequence[_Plan]) -> list[tuple[np.ndarray, int | None]]:
-    """`_nearest` of each plan's seed, the scores of R one product for all."""
+def _nearest_many(
+    R: csr_matrix, plans: Sequence[_Plan], shared: _Shared
+) -> list[tuple[np.ndarray, int | None]]:
+    """For each plan, the k papers of R nearest its seed (at most 2% of R; ties by position)
+    and the next one; the scores of R one product for all."""
     if not plans:
         return []
     n = R.shape[0]
-    scores = R @ _block([p.seed for p in plans], R.shape[1]) if n else None
+    scores = R @ _block([p.seed for p in plans], shared) if n else None
     out: list[tuple[np.ndarray, int | None]] = []
     for j, p in enumerate(plans):
         k = min(p.k, max(1, n // K_SHARE), n)
