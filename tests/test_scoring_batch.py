@@ -171,3 +171,28 @@ def test_rank_is_evaluate_everything_false() -> None:
         voted_vectors=stored,
     )
     assert ranked == {pid: [c.match for c in cands if c.passed] for pid, cands in full.items()}
+
+
+def test_a_paper_scoring_exactly_min_score_is_sent() -> None:
+    # rank skips the papers whose percentile is below min_score by more than the score's
+    # rounding; one whose rounded score IS min_score is sent, as evaluate says.
+    [full] = _evaluate([replace(SPEC, min_score=0.0, max_per_digest=100)], False).values()
+    scores = sorted({c.match.score for c in full if c.match.score > 0}, reverse=True)
+    for s in scores[:8]:
+        strict = replace(SPEC, min_score=s, max_per_digest=100)
+        [sent] = _evaluate([strict], False, everything=False).values()
+        assert [c.match.paper.id for c in sent] == [
+            c.match.paper.id for c in full if c.match.score >= s
+        ], s
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_nearest_papers_are_the_first_of_a_full_sort_ties_by_position(seed: int) -> None:
+    # scoring._best takes the m best without sorting all: ties at the m-th score included.
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    scores = rng.integers(0, 6, size=300).astype(float) / 7  # many ties
+    for m in (1, 5, 40, 299, 300, 301):
+        full = np.lexsort((np.arange(scores.size), -scores))[:m]
+        assert scoring._best(scores, m).tolist() == full.tolist(), m
