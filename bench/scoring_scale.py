@@ -45,8 +45,8 @@ if os.environ.get("DIGESTBOT_CODE"):
 from bot.config import load_profiles  # noqa: E402
 from bot.models import Match, Paper, Profile, canonical_id, fold_whitespace  # noqa: E402
 from bot.relevance import scoring  # noqa: E402
-from bot.relevance.reference import REFERENCE_SIZE, Reference  # noqa: E402
-from bot.relevance.tfidf import MemoryDocFreqs, Space, terms_of  # noqa: E402
+from bot.relevance.reference import REFERENCE_SIZE, Reference, encode_rows  # noqa: E402
+from bot.relevance.tfidf import MemoryDocFreqs, Space, Vocabulary, terms_of  # noqa: E402
 
 DATA = Path(os.environ.get("DIGESTBOT_BENCH", ROOT.parent / "shared" / "bench"))
 DAYS = DATA / "daily_arxiv" / "days"
@@ -173,9 +173,16 @@ def main() -> None:
         args.profiles, day, [p.id for p in in_r], older, args.votes, args.voted_every
     )
     by_id = {p.id: p for p in before}
-    wanted = {i for p in profs for i in (*p.examples, *p.not_like)} | {
-        i for v in votes.values() for i in v
-    }
+    # Voted papers older than R: their vectors are stored (the state keeps a voted paper's
+    # vector), made here with the same IDF, as pipeline.run_once reads them.
+    r_ids = {p.id for p in in_r}
+    voted_old = sorted({i for v in votes.values() for i in v if i not in r_ids})
+    own = Vocabulary()
+    old_terms = [terms_of(by_id[i].text) for i in voted_old]
+    voted_vectors = dict(
+        zip(voted_old, encode_rows(Space(old_terms, freqs, vocabulary=own).vectors(old_terms), own))
+    )
+    wanted = {i for p in profs for i in (*p.examples, *p.not_like)}
     examples = {i: by_id[i] for i in wanted if i in by_id}
     setup = time.perf_counter() - t0
     print(
@@ -194,7 +201,14 @@ def main() -> None:
         if profiler:
             profiler.enable()
         matches = scoring.rank(
-            profs, day, freqs, examples, reference, fresh_vectors=fresh, votes=votes
+            profs,
+            day,
+            freqs,
+            examples,
+            reference,
+            fresh_vectors=fresh,
+            votes=votes,
+            voted_vectors=voted_vectors,
         )
         if profiler:
             profiler.disable()
@@ -241,11 +255,12 @@ def pipeline_costs(
     from types import SimpleNamespace
 
     from bot import first_digest, pipeline
-    from bot.relevance.reference import encode_rows
     from bot.state.outbox import share
     from bot.state.store import Store
 
-    profs = [replace(p, destinations=(f"email:reader{i}@lab.example",)) for i, p in enumerate(profs)]
+    profs = [
+        replace(p, destinations=(f"email:reader{i}@lab.example",)) for i, p in enumerate(profs)
+    ]
     # A stand-in for the App: `_rows` reads app.resolve only.
     app = SimpleNamespace(resolve=lambda d: d)
     d = day[0].day or date.today()
