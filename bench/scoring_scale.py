@@ -180,7 +180,11 @@ def main() -> None:
     own = Vocabulary()
     old_terms = [terms_of(by_id[i].text) for i in voted_old]
     voted_vectors = dict(
-        zip(voted_old, encode_rows(Space(old_terms, freqs, vocabulary=own).vectors(old_terms), own))
+        zip(
+            voted_old,
+            encode_rows(Space(old_terms, freqs, vocabulary=own).vectors(old_terms), own),
+            strict=True,
+        )
     )
     wanted = {i for p in profs for i in (*p.examples, *p.not_like)}
     examples = {i: by_id[i] for i in wanted if i in by_id}
@@ -282,9 +286,13 @@ def pipeline_costs(
             store.record(chunk, [], [], digest_day=chunk[-1].day or d)
         vocab = reference.vocabulary
         vectors = dict(
-            zip((p.id for p in before[-REFERENCE_SIZE:]), encode_rows(reference.matrix(), vocab))
+            zip(
+                (p.id for p in before[-REFERENCE_SIZE:]),
+                encode_rows(reference.matrix(), vocab),
+                strict=True,
+            )
         )
-        vectors.update(zip((p.id for p in last), encode_rows(fresh, vocab)))  # type: ignore[arg-type]
+        vectors.update(zip((p.id for p in last), encode_rows(fresh, vocab), strict=True))  # type: ignore[arg-type]
         store.record(last, [], [], digest_day=d, vectors=vectors)
         print(f"state for first digests built in {time.perf_counter() - t0:.0f} s")
         reset_peak()
