@@ -551,10 +551,14 @@ def _profile_vectors(
         held_out = held["keyword"].pop(0) - stats.base
         if p.top.size:
             # Without pseudo-positive i, the next nearest paper takes its place in mu (same k).
-            own = stats.R_inv[p.top]
-            swap = np.asarray(own.multiply(R[p.top]).sum(axis=1)).ravel()
+            # r_i . (r_i * inv_-i), and r_i . (r_next * inv_-i): R_inv has R's entries
+            at = _entries(R, p.top)
+            owner = np.repeat(np.arange(p.top.size), np.diff(R.indptr)[p.top])
+            swap = np.bincount(
+                owner, weights=stats.R_inv.data[at] * R.data[at], minlength=p.top.size
+            )
             if p.after is not None:
-                swap -= np.asarray(own @ R[p.after].T.toarray()).ravel()
+                swap -= learned.row_dots(stats.R_inv, p.top, _dense_row(R, p.after))
             held_out[p.top] -= swap / p.n_pos
         out.append(_ProfileVector(p.vector * stats.inv, stats.offset, [], held_out))
     return out
@@ -696,9 +700,27 @@ def _best(scores: np.ndarray, m: int) -> np.ndarray:
 
 
 def _mean_rows(R: csr_matrix, rows: np.ndarray) -> np.ndarray:
+    """The mean of R's `rows`, each term summed in the order of `rows` (as `R[rows].sum(0)`
+    adds them, without slicing R: a slice per profile cost more than the sum)."""
     if rows.size == 0:
         return np.zeros(R.shape[1])
-    return np.asarray(R[rows].sum(axis=0)).ravel() / rows.size
+    at = _entries(R, rows)
+    return np.bincount(R.indices[at], weights=R.data[at], minlength=R.shape[1]) / rows.size
+
+
+def _dense_row(M: csr_matrix, row: int) -> np.ndarray:
+    out = np.zeros(M.shape[1])
+    start, end = M.indptr[row], M.indptr[row + 1]
+    out[M.indices[start:end]] = M.data[start:end]
+    return out
+
+
+def _entries(M: csr_matrix, rows: np.ndarray) -> np.ndarray:
+    """The positions in M.data / M.indices of the entries of `rows`, row after row."""
+    starts, ends = M.indptr[rows], M.indptr[rows + 1]
+    lengths = ends - starts
+    first = np.cumsum(lengths) - lengths
+    return np.repeat(starts - first, lengths) + np.arange(int(lengths.sum()))
 
 
 def _candidates(
@@ -786,19 +808,15 @@ def _match(
         reasons.append("keyword " + ", ".join(hits))
     if pv.examples:
         best_id, best = max(
-            (
-                (pid, float(vector.multiply(widen(v, vector.shape[1])).sum()))
-                for pid, v in pv.examples
-            ),
+            ((pid, _similarity(vector, v)) for pid, v in pv.examples),
             key=lambda t: (t[1], t[0]),
         )
         if best >= EXAMPLE_REASON_MIN:
             reasons.append(f"like your example paper {best_id}")
     if liked:
         reasons.append(liked)
-    row = vector.tocoo()
-    contrib = row.data * pv.q[row.col]
-    top = sorted(zip(contrib, row.col, strict=True), key=lambda t: (-t[0], t[1]))
+    contrib = vector.data * pv.q[vector.indices]
+    top = sorted(zip(contrib, vector.indices, strict=True), key=lambda t: (-t[0], t[1]))
     shown = ReasonTerms(paper)  # no links, numbers or boilerplate (bot/relevance/reasons.py)
     terms: list[str] = []
     for value, col in top:
@@ -809,6 +827,13 @@ def _match(
     if terms:
         reasons.append("terms " + ", ".join(terms))
     return Match(paper, profile.id, score, tuple(reasons), followed=author is not None)
+
+
+def _similarity(a: csr_matrix, b: csr_matrix) -> float:
+    """a . b of two one-row vectors (sorted columns, no zeros), added as
+    `a.multiply(b).sum()` adds them (numpy's sum of the products, in column order)."""
+    _, ia, ib = np.intersect1d(a.indices, b.indices, assume_unique=True, return_indices=True)
+    return float(np.sum(a.data[ia] * b.data[ib]))
 
 
 def _liked_reasons(
