@@ -65,6 +65,7 @@ keyword hits, the most similar example paper, and the shared terms that weighed 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -93,6 +94,8 @@ WHY_TERMS = 4  # shared terms shown as a reason
 EXAMPLE_REASON_MIN = 0.1  # an example paper is named as a reason only when this similar
 LIKED_SHOWN = 2  # liked papers named in a reason ("like 3 papers you liked: a, b, ...")
 UPVOTES_SCALE = math.log1p(100)  # 100 HF upvotes give the full `upvote_weight`
+CHUNK = 256  # profiles scored together (evaluate) ...
+CHUNK_BYTES = 64 * 2**20  # ... fewer when a dense block of them would outgrow this
 
 
 @dataclass(frozen=True)
@@ -222,6 +225,7 @@ def evaluate(
     explain: int = 0,
     votes: Mapping[str, Mapping[str, int]] | None = None,
     voted_vectors: Mapping[str, StoredVector] | None = None,
+    everything: bool = True,
 ) -> dict[str, list[Candidate]]:
     """Every new paper for every profile, best first: what would be sent and what would not.
     `reference` is R (none: the cold start); `fresh_vectors`, if given, are `fresh`'s vectors
@@ -230,7 +234,14 @@ def evaluate(
     `net`); the voted papers are looked up in R (by id) or in `examples` (a voted paper found
     in neither is left out) and feed the profile's vote score (relevance/learned.py);
     `voted_vectors` are the stored vectors of voted papers (Store.vectors_of), read instead of
-    re-analysing their text."""
+    re-analysing their text. `everything=False`: only the candidates that pass (what `rank`
+    needs; the papers below every threshold are skipped without being looked at one by one).
+
+    Profiles are scored in chunks (`_chunk`): each chunk's profile vectors are the columns of
+    one dense block, and the products with R and with the day's papers are one sparse x dense
+    product per chunk. A profile's scores do not depend on the chunk it is in: the same
+    numbers, to the last bit, as scored alone (a sparse x dense block product adds up each
+    column in the order a sparse x vector product does)."""
     result: dict[str, list[Candidate]] = {p.id: [] for p in profiles}
     if not fresh or not profiles:
         return result
@@ -239,7 +250,8 @@ def evaluate(
     profiles = [with_votes(p, voted[p.id]) for p in profiles]
     reference = reference if reference is not None else Reference()
     in_r = reference.rows_of()
-    profile_parts = [_parts(p, examples) for p in profiles]
+    analysed: dict[str, list[str]] = {}  # an example paper's terms, analysed once
+    profile_parts = [_parts(p, examples, analysed) for p in profiles]
     # Voted papers that are not rows of R: their stored vectors, read as R's rows are (the state
     # keeps voted papers' vectors); the others are vectorised like example papers (analysing
     # 100 profiles x 100 old voted papers' text costs seconds).
@@ -248,7 +260,9 @@ def evaluate(
     stored = set(stored_ids)
     outside = [i for i in beyond_r if i in examples and i not in stored]
     outside_terms = [terms_of(examples[i].text) for i in outside]
-    every = [t for parts in profile_parts for _, _, t in parts] + outside_terms
+    # The space only needs the set of the terms: each example paper's terms once.
+    distinct = {id(t): t for parts in profile_parts for _, _, t in parts}
+    every = list(distinct.values()) + outside_terms
     paper_terms = [terms_of(p.text) for p in fresh] if fresh_vectors is None else []
     space = Space(paper_terms + every, freqs, vocabulary=reference.vocabulary)
     # After the day's papers' terms joined the vocabulary: the voted papers' terms that no
@@ -270,18 +284,38 @@ def evaluate(
     # Every voted paper's vector is a row of one matrix, R's rows first: a profile's liked and
     # disliked papers are then one slice each.
     pool = vstack([R, widen(outside_vectors, R.shape[1])], format="csr") if beyond_r else R
-    for profile, parts in zip(profiles, profile_parts, strict=True):
-        pv = _profile_vector(space, parts, stats)
-        if voted[profile.id] and R.shape[0]:
-            pv = _with_vote_score(pv, voted[profile.id], pool, in_r, outside_row, stats)
-        raw_f = F @ pv.q - F @ pv.offset
-        if cold:  # the day's papers are R's last rows, and may have helped fit the profile
-            raw_f = pv.held_out[R.shape[0] - len(fresh) :]
-        raw_r = np.sort(pv.held_out)
-        calibrated = np.searchsorted(raw_r, raw_f, side="left") / max(1, raw_r.size)
-        if not pv.q.any():
-            calibrated = np.zeros(len(fresh))  # a profile with no usable text scores nothing
-        result[profile.id] = _candidates(profile, fresh, F, raw_f, calibrated, pv, space, explain)
+    shared = _Shared(space, stats)
+    authors = _AuthorIndex(fresh)
+    step = _chunk(width)
+    for start in range(0, len(profiles), step):
+        chunk = range(start, min(start + step, len(profiles)))
+        pvs = _profile_vectors(space, [profile_parts[i] for i in chunk], stats, shared)
+        for j, i in enumerate(chunk):
+            if voted[profiles[i].id] and R.shape[0]:
+                pvs[j] = _with_vote_score(
+                    pvs[j], voted[profiles[i].id], pool, in_r, outside_row, stats
+                )
+        raw = _raw_scores(F, pvs, shared)
+        for j, i in enumerate(chunk):
+            profile, pv = profiles[i], pvs[j]
+            raw_f = raw[:, j]
+            if cold:  # the day's papers are R's last rows, and may have helped fit the profile
+                raw_f = pv.held_out[R.shape[0] - len(fresh) :]
+            raw_r = np.sort(pv.held_out)
+            calibrated = np.searchsorted(raw_r, raw_f, side="left") / max(1, raw_r.size)
+            if not pv.q.any():
+                calibrated = np.zeros(len(fresh))  # a profile with no usable text scores nothing
+            result[profile.id] = _candidates(
+                profile,
+                fresh,
+                F,
+                raw_f,
+                calibrated,
+                pv,
+                space,
+                explain,
+                None if everything else authors,
+            )
     return result
 
 
@@ -309,6 +343,7 @@ def rank(
         fresh_vectors=fresh_vectors,
         votes=votes,
         voted_vectors=voted_vectors,
+        everything=False,
     )
     return {pid: [c.match for c in cands if c.passed] for pid, cands in evaluated.items()}
 
@@ -345,9 +380,13 @@ def with_votes(profile: Profile, votes: Mapping[str, int]) -> Profile:
 # --------------------------------------------------------------------------- internals
 
 
-def _parts(profile: Profile, examples: Mapping[str, Paper]) -> list[tuple[str, str, list[str]]]:
+def _parts(
+    profile: Profile, examples: Mapping[str, Paper], analysed: dict[str, list[str]] | None = None
+) -> list[tuple[str, str, list[str]]]:
     """(role, tf, terms) of each piece of text that makes up the profile: "text" (the
-    description and keywords x2, sublinear tf), "example:<id>", "not_like:<id>" (papers, BM25)."""
+    description and keywords x2, sublinear tf), "example:<id>", "not_like:<id>" (papers, BM25).
+    `analysed`: paper id -> terms, shared by the profiles of one run (the same example paper
+    in many profiles is analysed once, and is the same list: its vector is made once)."""
     parts: list[tuple[str, str, list[str]]] = []
     text = ". ".join(
         [profile.description.strip()] * bool(profile.description.strip())
@@ -355,60 +394,207 @@ def _parts(profile: Profile, examples: Mapping[str, Paper]) -> list[tuple[str, s
     )
     if text:
         parts.append(("text", "log", terms_of(text)))
-    for pid in profile.examples:
-        if pid in examples:
-            parts.append((f"example:{pid}", "bm25", terms_of(examples[pid].text)))
-    for pid in profile.not_like:
-        if pid in examples:
-            parts.append((f"not_like:{pid}", "bm25", terms_of(examples[pid].text)))
+    cache: dict[str, list[str]] = {} if analysed is None else analysed
+    for role, ids in (("example", profile.examples), ("not_like", profile.not_like)):
+        for pid in ids:
+            if pid in examples:
+                if pid not in cache:
+                    cache[pid] = terms_of(examples[pid].text)
+                parts.append((f"{role}:{pid}", "bm25", cache[pid]))
     return parts
+
+
+class _Shared:
+    """What the profiles of one `evaluate` call share: R's background direction, and the
+    vector of each piece of profile text, made once (an example paper is in many profiles),
+    all pieces of a chunk in one `Space.vectors` call (its rows do not depend on each other)."""
+
+    def __init__(self, space: Space, stats: _Stats) -> None:
+        self.space = space
+        self.width = len(space.vocabulary)
+        self.bg = BACKGROUND * stats.b
+        self.bg_along = BACKGROUND * stats.along_b
+        # (tf, id of the terms list) -> (the list, kept alive so the id stays its own; columns;
+        # weights)
+        self._rows: dict[tuple[str, int], tuple[list[str], np.ndarray, np.ndarray]] = {}
+        self.buffer = np.empty(0)  # `_block`'s
+
+    def vectorise(self, parts_list: Sequence[list[tuple[str, str, list[str]]]]) -> None:
+        for tf in ("log", "bm25"):
+            todo: dict[int, list[str]] = {}
+            for parts in parts_list:
+                for _, kind, terms in parts:
+                    if kind == tf and (tf, id(terms)) not in self._rows:
+                        todo[id(terms)] = terms
+            if not todo:
+                continue
+            m = self.space.vectors(list(todo.values()), tf)
+            for r, (key, terms) in enumerate(todo.items()):
+                start, end = m.indptr[r], m.indptr[r + 1]
+                self._rows[(tf, key)] = (terms, m.indices[start:end], m.data[start:end])
+
+    def dense(self, tf: str, terms: list[str]) -> np.ndarray:
+        _, cols, data = self._rows[(tf, id(terms))]
+        out = np.zeros(self.width)
+        out[cols] = data  # a row's columns are distinct: the same as .toarray()
+        return out
+
+    def row(self, tf: str, terms: list[str]) -> csr_matrix:
+        _, cols, data = self._rows[(tf, id(terms))]
+        return csr_matrix((data, cols, np.array([0, cols.size])), shape=(1, self.width))
+
+
+def _chunk(width: int) -> int:
+    """Profiles scored together: a dense block of them over the vocabulary stays near
+    CHUNK_BYTES (the blocks alive at once keep a run in hundreds of MB)."""
+    return max(1, min(CHUNK, CHUNK_BYTES // (8 * max(1, width))))
 
 
 def _profile_vector(
     space: Space, parts: list[tuple[str, str, list[str]]], stats: _Stats
 ) -> _ProfileVector:
-    width = len(space.vocabulary)
-    vectors = [space.vectors([terms], tf) for _, tf, terms in parts]
-    dense = [np.asarray(v.toarray()).ravel() for v in vectors]
-    found = [
-        (role.split(":", 1)[1], vectors[i])
-        for i, (role, _, _) in enumerate(parts)
-        if role.startswith("example:")
-    ]
-    negatives = [dense[i] for i, (role, _, _) in enumerate(parts) if role.startswith("not_like:")]
-    against = W_NOT_LIKE * np.mean(negatives, axis=0) if negatives else np.zeros(width)
+    """One profile's vector (`_profile_vectors` for a chunk of one)."""
+    return _profile_vectors(space, [parts], stats, _Shared(space, stats))[0]
+
+
+@dataclass
+class _Plan:
+    """A profile's vector half made: its seed for the nearest papers of R, then q (example
+    profiles) or mu (keyword profiles)."""
+
+    kind: str  # "example", "keyword" or "none" (no usable text)
+    seed: np.ndarray
+    k: int
+    against: np.ndarray | None  # W_NOT_LIKE * mean v(counter-examples), if any
+    found: list[tuple[str, csr_matrix]] = field(default_factory=list)
+    top: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    after: int | None = None
+    vector: np.ndarray | None = None  # q or mu
+    u: np.ndarray | None = None
+    n_pos: int = 0
+
+
+def _profile_vectors(
+    space: Space,
+    parts_list: Sequence[list[tuple[str, str, list[str]]]],
+    stats: _Stats,
+    shared: _Shared,
+) -> list[_ProfileVector]:
+    """The vectors of a chunk of profiles (see the module docstring for the model). The sparse
+    products with R (the nearest papers of each seed, the held-out scores) are one product
+    per chunk; the rest is each profile's own dense arithmetic, as for one profile alone."""
+    shared.vectorise(parts_list)
+    width = shared.width
     R = stats.R
-    if found:
-        positives = [
-            dense[i] for i, (role, _, _) in enumerate(parts) if role[:8] in ("text", "example:")
+    plans: list[_Plan] = []
+    for parts in parts_list:
+        dense = [shared.dense(tf, terms) for _, tf, terms in parts]
+        negatives = [
+            dense[i] for i, (role, _, _) in enumerate(parts) if role.startswith("not_like:")
         ]
-        c = _unit(np.mean(positives, axis=0))
-        top, after = _nearest(R, c, PRF_K)
-        u = c + PRF_BETA * _mean_rows(R, top)
-        q = _unit(u) - against
-        held_out = R @ q - BACKGROUND * stats.along_b
-        held_out[top] = _prf_held_out(R, top, after, u, against) - BACKGROUND * stats.along_b[top]
-        return _ProfileVector(q, BACKGROUND * stats.b, found, held_out)
-    seed = next((dense[i] for i, (role, _, _) in enumerate(parts) if role == "text"), None)
-    if seed is None or not seed.any():
-        zero = np.zeros(width)
-        return _ProfileVector(zero, zero, [], np.zeros(R.shape[0]))
-    top, after = _nearest(R, seed, PSEUDO_K)
-    # While R is too small to give PSEUDO_K papers, the profile's own words are one more
-    # positive: the few nearest papers of a young store may all be off-topic, and held out one
-    # by one, they would leave the profile with nothing of its own.
-    n_seed = 1 if top.size < PSEUDO_K else 0
-    n_pos = top.size + n_seed
-    mu = (n_seed * seed + _mean_rows(R, top) * top.size) / n_pos - against
-    held_out = stats.R_inv @ mu - stats.base
-    if top.size:
-        # Without pseudo-positive i, the next nearest paper takes its place in mu (same k).
-        own = stats.R_inv[top]
-        swap = np.asarray(own.multiply(R[top]).sum(axis=1)).ravel()
-        if after is not None:
-            swap -= np.asarray(own @ R[after].T.toarray()).ravel()
-        held_out[top] -= swap / n_pos
-    return _ProfileVector(mu * stats.inv, stats.offset, [], held_out)
+        against = W_NOT_LIKE * np.mean(negatives, axis=0) if negatives else None
+        found = [
+            (role.split(":", 1)[1], shared.row(tf, terms))
+            for role, tf, terms in parts
+            if role.startswith("example:")
+        ]
+        if found:
+            positives = [
+                dense[i] for i, (role, _, _) in enumerate(parts) if role[:8] in ("text", "example:")
+            ]
+            c = _unit(np.mean(positives, axis=0))
+            plans.append(_Plan("example", c, PRF_K, against, found))
+            continue
+        seed = next((dense[i] for i, (role, _, _) in enumerate(parts) if role == "text"), None)
+        if seed is None or not seed.any():
+            plans.append(_Plan("none", np.zeros(0), 0, None))
+        else:
+            plans.append(_Plan("keyword", seed, PSEUDO_K, against))
+    searched = [p for p in plans if p.kind != "none"]
+    for p, (top, after) in zip(searched, _nearest_many(R, searched, shared), strict=True):
+        p.top, p.after = top, after
+    for p in plans:
+        if p.kind == "example":
+            p.u = p.seed + PRF_BETA * _mean_rows(R, p.top)
+            p.vector = _unit(p.u) if p.against is None else _unit(p.u) - p.against
+        elif p.kind == "keyword":
+            # While R is too small to give PSEUDO_K papers, the profile's own words are one more
+            # positive: the few nearest papers of a young store may all be off-topic, and held
+            # out one by one, they would leave the profile with nothing of its own.
+            n_seed = 1 if p.top.size < PSEUDO_K else 0
+            p.n_pos = p.top.size + n_seed
+            mu = (n_seed * p.seed + _mean_rows(R, p.top) * p.top.size) / p.n_pos
+            p.vector = mu if p.against is None else mu - p.against
+        p.seed = np.zeros(0)  # no longer needed: the block stays bounded
+    held = {
+        kind: _products(
+            R if kind == "example" else stats.R_inv, [p for p in plans if p.kind == kind], shared
+        )
+        for kind in ("example", "keyword")
+    }
+    out: list[_ProfileVector] = []
+    for p in plans:
+        if p.kind == "none":
+            zero = np.zeros(width)
+            out.append(_ProfileVector(zero, zero, [], np.zeros(R.shape[0])))
+            continue
+        assert p.vector is not None
+        if p.kind == "example":
+            assert p.u is not None
+            against = p.against if p.against is not None else np.zeros(width)
+            held_out = held["example"].pop(0) - shared.bg_along
+            held_out[p.top] = (
+                _prf_held_out(R, p.top, p.after, p.u, against) - shared.bg_along[p.top]
+            )
+            out.append(_ProfileVector(p.vector, shared.bg, p.found, held_out))
+            continue
+        held_out = held["keyword"].pop(0) - stats.base
+        if p.top.size:
+            # Without pseudo-positive i, the next nearest paper takes its place in mu (same k).
+            # r_i . (r_i * inv_-i), and r_i . (r_next * inv_-i): R_inv has R's entries
+            at = _entries(R, p.top)
+            owner = np.repeat(np.arange(p.top.size), np.diff(R.indptr)[p.top])
+            swap = np.bincount(
+                owner, weights=stats.R_inv.data[at] * R.data[at], minlength=p.top.size
+            )
+            if p.after is not None:
+                swap -= learned.row_dots(stats.R_inv, p.top, _dense_row(R, p.after))
+            held_out[p.top] -= swap / p.n_pos
+        out.append(_ProfileVector(p.vector * stats.inv, stats.offset, [], held_out))
+    return out
+
+
+def _block(vectors: Sequence[np.ndarray], shared: _Shared) -> np.ndarray:
+    """The vectors as the columns of one dense (width x len) array: the start of one buffer
+    reused by every block of the run (a new 50 MB array each time costs its page faults)."""
+    size = shared.width * len(vectors)
+    if shared.buffer.size < size:
+        shared.buffer = np.empty(size)
+    block = shared.buffer[:size].reshape(shared.width, len(vectors))
+    for j, v in enumerate(vectors):
+        block[:, j] = v
+    return block
+
+
+def _products(M: csr_matrix, plans: Sequence[_Plan], shared: _Shared) -> list[np.ndarray]:
+    """M @ each plan's vector, as one sparse x dense product."""
+    if not plans:
+        return []
+    vectors = [p.vector for p in plans if p.vector is not None]
+    product = M @ _block(vectors, shared)
+    return [product[:, j].copy() for j in range(len(vectors))]
+
+
+def _raw_scores(F: csr_matrix, pvs: Sequence[_ProfileVector], shared: _Shared) -> np.ndarray:
+    """raw(x) = x . q - x . offset for every new paper x (rows) and profile (columns)."""
+    raw: np.ndarray = F @ _block([pv.q for pv in pvs], shared)
+    along: dict[int, np.ndarray] = {}  # most profiles share one of two offsets
+    for j, pv in enumerate(pvs):
+        key = id(pv.offset)
+        if key not in along:
+            along[key] = F @ pv.offset
+        raw[:, j] -= along[key]
+    return raw
 
 
 def _with_vote_score(
@@ -482,20 +668,59 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / norm if norm else x
 
 
-def _nearest(R: csr_matrix, q: np.ndarray, k: int) -> tuple[np.ndarray, int | None]:
-    """The k papers of R nearest q (at most 2% of R; ties by position), and the next one."""
-    k = min(k, max(1, R.shape[0] // K_SHARE), R.shape[0])
-    if k == 0:
-        return np.zeros(0, dtype=np.int64), None
-    scores = R @ q
-    ranked = np.lexsort((np.arange(scores.size), -scores))[: k + 1]
-    return ranked[:k], int(ranked[k]) if ranked.size > k else None
+def _nearest_many(
+    R: csr_matrix, plans: Sequence[_Plan], shared: _Shared
+) -> list[tuple[np.ndarray, int | None]]:
+    """For each plan, the k papers of R nearest its seed (at most 2% of R; ties by position)
+    and the next one; the scores of R one product for all."""
+    if not plans:
+        return []
+    n = R.shape[0]
+    scores = R @ _block([p.seed for p in plans], shared) if n else None
+    out: list[tuple[np.ndarray, int | None]] = []
+    for j, p in enumerate(plans):
+        k = min(p.k, max(1, n // K_SHARE), n)
+        if k == 0 or scores is None:
+            out.append((np.zeros(0, dtype=np.int64), None))
+            continue
+        ranked = _best(scores[:, j], k + 1)
+        out.append((ranked[:k], int(ranked[k]) if ranked.size > k else None))
+    return out
+
+
+def _best(scores: np.ndarray, m: int) -> np.ndarray:
+    """The positions of the m highest scores, highest first, ties by position: the first m of
+    `np.lexsort((positions, -scores))`, without sorting all of them."""
+    neg = -scores
+    if m >= neg.size:
+        return np.lexsort((np.arange(neg.size), neg))[:m]
+    cut = np.partition(neg, m - 1)[m - 1]
+    near = np.flatnonzero(neg <= cut)  # every score tied with the m-th is in
+    return near[np.lexsort((near, neg[near]))][:m]
 
 
 def _mean_rows(R: csr_matrix, rows: np.ndarray) -> np.ndarray:
+    """The mean of R's `rows`, each term summed in the order of `rows` (as `R[rows].sum(0)`
+    adds them, without slicing R: a slice per profile cost more than the sum)."""
     if rows.size == 0:
         return np.zeros(R.shape[1])
-    return np.asarray(R[rows].sum(axis=0)).ravel() / rows.size
+    at = _entries(R, rows)
+    return np.bincount(R.indices[at], weights=R.data[at], minlength=R.shape[1]) / rows.size
+
+
+def _dense_row(M: csr_matrix, row: int) -> np.ndarray:
+    out = np.zeros(M.shape[1])
+    start, end = M.indptr[row], M.indptr[row + 1]
+    out[M.indices[start:end]] = M.data[start:end]
+    return out
+
+
+def _entries(M: csr_matrix, rows: np.ndarray) -> np.ndarray:
+    """The positions in M.data / M.indices of the entries of `rows`, row after row."""
+    starts, ends = M.indptr[rows], M.indptr[rows + 1]
+    lengths = ends - starts
+    first = np.cumsum(lengths) - lengths
+    return np.repeat(starts - first, lengths) + np.arange(int(lengths.sum()))
 
 
 def _candidates(
@@ -507,9 +732,19 @@ def _candidates(
     pv: _ProfileVector,
     space: Space,
     explain: int,
+    authors: _AuthorIndex | None = None,
 ) -> list[Candidate]:
+    """The candidates of one profile, best first. With `authors` (evaluate's
+    `everything=False`), only those that pass, and only the papers that can pass are looked at
+    one by one: with no bonus, the score is the rounded percentile, so a paper more than a
+    rounding step below `min_score` cannot pass, unless a followed author wrote it."""
+    papers: Sequence[int] = range(len(fresh))
+    if authors is not None and not (profile.category_boost or profile.upvote_weight):
+        near = np.flatnonzero((calibrated > 0) & (calibrated >= profile.min_score - 1e-4))
+        papers = sorted({*near.tolist(), *authors.papers_of(profile)})
     rows: list[tuple[float, float, str, int, str | None, str | None]] = []
-    for i, paper in enumerate(fresh):
+    for i in papers:
+        paper = fresh[i]
         bonus = category_bonus(profile, paper) + upvote_bonus(profile, paper)
         # Rounded, so the threshold applies to the score the user is shown.
         score = round(min(1.0, max(0.0, float(calibrated[i]) + bonus)), 4)
@@ -545,6 +780,8 @@ def _candidates(
     liked = _liked_reasons(F, [i for _, i, _, _, shown in decided if shown], pv, fresh)
     out: list[Candidate] = []
     for score, i, held, author, explained in decided:
+        if authors is not None and held is not None:
+            continue
         if explained:
             match = _match(profile, fresh[i], score, F[i], pv, space, author, liked.get(i))
         else:
@@ -571,19 +808,15 @@ def _match(
         reasons.append("keyword " + ", ".join(hits))
     if pv.examples:
         best_id, best = max(
-            (
-                (pid, float(vector.multiply(widen(v, vector.shape[1])).sum()))
-                for pid, v in pv.examples
-            ),
+            ((pid, _similarity(vector, v)) for pid, v in pv.examples),
             key=lambda t: (t[1], t[0]),
         )
         if best >= EXAMPLE_REASON_MIN:
             reasons.append(f"like your example paper {best_id}")
     if liked:
         reasons.append(liked)
-    row = vector.tocoo()
-    contrib = row.data * pv.q[row.col]
-    top = sorted(zip(contrib, row.col, strict=True), key=lambda t: (-t[0], t[1]))
+    contrib = vector.data * pv.q[vector.indices]
+    top = sorted(zip(contrib, vector.indices, strict=True), key=lambda t: (-t[0], t[1]))
     shown = ReasonTerms(paper)  # no links, numbers or boilerplate (bot/relevance/reasons.py)
     terms: list[str] = []
     for value, col in top:
@@ -594,6 +827,13 @@ def _match(
     if terms:
         reasons.append("terms " + ", ".join(terms))
     return Match(paper, profile.id, score, tuple(reasons), followed=author is not None)
+
+
+def _similarity(a: csr_matrix, b: csr_matrix) -> float:
+    """a . b of two one-row vectors (sorted columns, no zeros), added as
+    `a.multiply(b).sum()` adds them (numpy's sum of the products, in column order)."""
+    _, ia, ib = np.intersect1d(a.indices, b.indices, assume_unique=True, return_indices=True)
+    return float(np.sum(a.data[ia] * b.data[ib]))
 
 
 def _liked_reasons(
@@ -626,6 +866,32 @@ def _liked_reasons(
     return out
 
 
+class _AuthorIndex:
+    """The day's papers by their authors' last names: a profile that follows authors need only
+    look at the papers with an author of a followed name's last name (`_same_person`)."""
+
+    def __init__(self, fresh: Sequence[Paper]) -> None:
+        self._fresh = fresh
+        self._by_last: dict[str, set[int]] | None = None
+
+    def papers_of(self, profile: Profile) -> set[int]:
+        if not profile.authors:
+            return set()
+        if self._by_last is None:
+            self._by_last = {}
+            for i, paper in enumerate(self._fresh):
+                for name in paper.authors:
+                    key = _name_key(name)
+                    if key:
+                        self._by_last.setdefault(key[-1], set()).add(i)
+        out: set[int] = set()
+        for name in profile.authors:
+            key = _name_key(name)
+            if key:
+                out |= self._by_last.get(key[-1], set())
+        return out
+
+
 _PHRASES: dict[str, re.Pattern[str]] = {}
 
 
@@ -636,6 +902,7 @@ def _phrase(term: str) -> re.Pattern[str]:
     return _PHRASES[term]
 
 
+@functools.lru_cache(maxsize=65536)  # the same authors, paper after paper, profile after profile
 def _name_key(name: str) -> tuple[str, ...]:
     folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
     if "," in folded:  # "Hinton, Geoffrey" -> "geoffrey hinton"
