@@ -74,3 +74,26 @@ def test_help_imports_none_of_the_heavy_libraries() -> None:
     modules = imported(result.stderr)
     assert "click" in modules
     assert modules & NOT_FOR_HELP == set()
+
+
+def test_numpy_computes_on_one_blas_thread_unless_the_operator_says_otherwise() -> None:
+    """Scoring's many small dense vectors are faster on one BLAS thread than with a pool to
+    wake (bot/__init__.py); a thread count the operator set is kept."""
+    probe = (
+        "import bot.relevance.scoring, threadpoolctl; "
+        "print(max(p['num_threads'] for p in threadpoolctl.threadpool_info()))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    one = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert one.returncode == 0, one.stderr
+    assert one.stdout.strip() == "1"
+    two = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env={**env, "OPENBLAS_NUM_THREADS": "2"},
+        capture_output=True,
+        text=True,
+    )
+    assert two.stdout.strip() == "2", two.stderr
