@@ -61,7 +61,7 @@ from bot.relevance.tfidf import MemoryDocFreqs, Space, Vocabulary, terms_of
 from bot.relevance.votes import voted_ids
 from bot.sanitize import clean_batch
 from bot.secrets import redact
-from bot.sources.base import MAX_CATCHUP_DAYS, Source, cron_trigger
+from bot.sources.base import MAX_CATCHUP_DAYS, Source, cron_trigger, latest_fire
 from bot.state.fetch_log import SKIPPED, FetchOutcome
 from bot.state.outbox import Queued, messages, share
 
@@ -299,22 +299,11 @@ def _fetch_source(
 
 
 def _last_firing(app: App, source: Source) -> datetime:
-    """The latest scheduled firing of `source` (within about 16 days; else now): what
-    "fetched for this firing" is measured from."""
+    """The latest scheduled firing of `source` (within 16 days; else now): what "fetched for
+    this firing" is measured from."""
     now = datetime.now(UTC)
     trigger = cron_trigger(source.settings.schedule, ZoneInfo(app.settings.timezone))
-    # Look back a minute, then twice as far each time: a schedule of every few seconds is not
-    # stepped through for 8 days, one of once a week takes a dozen lookups.
-    window = timedelta(minutes=1)
-    while window <= timedelta(days=16):
-        fire = trigger.get_next_fire_time(None, now - window)
-        if fire is not None and fire <= now:
-            latest: datetime = fire
-            while (fire := trigger.get_next_fire_time(fire, fire)) is not None and fire <= now:
-                latest = fire
-            return latest
-        window *= 2
-    return now
+    return latest_fire(trigger, now, timedelta(days=16)) or now
 
 
 def _fetch_day(

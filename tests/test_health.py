@@ -10,8 +10,13 @@ install sends one day's digest, not its whole look-back.
 from __future__ import annotations
 
 import textwrap
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import pytest
+
+from bot.sources.base import cron_trigger, latest_fire
 from tests.conftest import FIXTURES
 from tests.e2e import Bot, make_bot, posted_ids
 
@@ -182,3 +187,34 @@ def test_days_beyond_catchup_days_are_named_once_shown_in_status_and_can_be_fetc
     assert "Anything about language models — 2026-07-31" in headers(bot, "#papers-spec")
     status = bot.run("status").stdout
     assert "36 day(s) skipped by catch-up (2026-06-13..2026-07-18)" in status
+
+
+@pytest.mark.parametrize(
+    ("schedule", "horizon"),
+    [
+        ("*/2 * * * * *", timedelta(hours=2)),  # every 2 s: 3,600 firings to step through
+        ("0 9 * * mon-fri", timedelta(days=8)),
+        ("30 8 * * 1", timedelta(days=8)),
+        ("0 0 1 1 *", timedelta(days=8)),  # yearly: none within the horizon
+    ],
+)
+def test_the_latest_firing_is_what_stepping_through_every_firing_finds(
+    schedule: str, horizon: timedelta
+) -> None:
+    """`latest_fire` (the heartbeat's last due run, the fetch claims' firing) looks back in
+    doubling windows instead of stepping through days of firings; it finds what a full step
+    through the horizon finds, at times on and between firings, across a DST change."""
+    trigger = cron_trigger(schedule, ZoneInfo("Europe/Berlin"))
+    berlin = ZoneInfo("Europe/Berlin")
+    for before in (
+        datetime(2026, 10, 26, 9, 0, 0, tzinfo=berlin),  # a firing itself, the day after DST
+        datetime(2026, 10, 26, 9, 0, 1, tzinfo=berlin),
+        datetime(2026, 10, 24, 12, 13, 14, tzinfo=berlin),  # a Saturday
+        datetime(2026, 11, 3, 8, 29, 59, tzinfo=berlin),
+    ):
+        stepped = None
+        fire = trigger.get_next_fire_time(None, before - horizon)
+        while fire is not None and fire <= before:
+            stepped = fire
+            fire = trigger.get_next_fire_time(fire, fire)
+        assert latest_fire(trigger, before, horizon) == stepped, (schedule, before)

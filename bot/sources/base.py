@@ -9,7 +9,7 @@ that digest day (possibly none) or raises `FetchError`: a failure is never an em
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Annotated, ClassVar
 from urllib.parse import urlsplit
 
@@ -61,6 +61,25 @@ def cron_trigger(expression: str, timezone: str | tzinfo) -> CronTrigger:
             second=fields[0], **dict(zip(_CRON_FIELDS, fields[1:], strict=True)), timezone=timezone
         )
     return WallClockCron.from_crontab(expression, timezone=timezone)
+
+
+def latest_fire(trigger: CronTrigger, before: datetime, horizon: timedelta) -> datetime | None:
+    """The trigger's latest firing at or before `before`, if any within `horizon`. Looks back a
+    minute, then twice as far each time: a schedule of every few seconds is not stepped
+    through for days (it took `health` 30 s and more), one of once a week takes a dozen
+    lookups."""
+    window = timedelta(minutes=1)
+    while True:
+        window = min(window, horizon)
+        fire = trigger.get_next_fire_time(None, before - window)
+        if fire is not None and fire <= before:
+            latest: datetime = fire
+            while (fire := trigger.get_next_fire_time(fire, fire)) is not None and fire <= before:
+                latest = fire
+            return latest
+        if window >= horizon:
+            return None
+        window *= 2
 
 
 def http_base_url(value: str) -> str:

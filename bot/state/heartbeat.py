@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Settings
 from bot.errors import StateError
-from bot.sources.base import cron_trigger
+from bot.sources.base import cron_trigger, latest_fire
 from bot.state.store import Store
 from bot.state.workers import Worker
 
@@ -80,12 +80,9 @@ def last_due(settings: Settings, before: datetime) -> datetime | None:
     latest: datetime | None = None
     tz = ZoneInfo(settings.timezone)
     for source in settings.sources:
-        trigger = cron_trigger(source.schedule, tz)
-        fire = trigger.get_next_fire_time(None, before - timedelta(days=8))
-        while fire is not None and fire <= before:
-            if latest is None or fire > latest:
-                latest = fire
-            fire = trigger.get_next_fire_time(fire, fire)
+        fire = latest_fire(cron_trigger(source.schedule, tz), before, timedelta(days=8))
+        if fire is not None and (latest is None or fire > latest):
+            latest = fire
     return latest
 
 
