@@ -424,3 +424,32 @@ def test_replay_finds_example_papers_in_a_postgresql_state(pg_state: PostgresSta
     profile = Profile(id="p", name="P", description="d", examples=("1706.03762",))
     found = for_tuning(pg_state, HttpSettings(), "http://127.0.0.1:9", [profile])
     assert found == {"1706.03762": example}
+
+
+def test_workers_starting_together_on_a_new_database_migrate_it_once(pg_server: PgServer) -> None:
+    """Three processes opening one new database at once: one migrates, the others wait for the
+    schema lock and then find the schema there. (The version check read PostgreSQL's catalog
+    cache, which could still say "no schema_version table" after the first process committed:
+    a second one then ran the first migration again, "relation papers already exists", in
+    about one process in five.)"""
+    from tests.conftest import new_database
+
+    code = (
+        "import sys; from bot.state.store import Store; "
+        "from bot.state.backend import PostgresState; "
+        "Store.open(PostgresState(sys.argv[1])).close()"
+    )
+    for _ in range(4):
+        url = new_database(pg_server)
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", code, url], cwd=ROOT, stderr=subprocess.PIPE, text=True
+            )
+            for _ in range(3)
+        ]
+        errors = [p.communicate(timeout=60)[1] for p in procs]
+        assert [p.returncode for p in procs] == [0, 0, 0], errors
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT version FROM schema_version").fetchall() == [
+                (SCHEMA_VERSION,)
+            ]

@@ -351,7 +351,14 @@ class PostgresDb:
                 self._held = None
 
     def version(self) -> int:
-        (exists,) = self.execute(f"SELECT to_regclass('{_VERSION_TABLE}') IS NOT NULL").fetchone()
+        # A scan of pg_tables (this statement's snapshot), not to_regclass: that reads the
+        # session's catalog cache, which can still say "no such table" after another worker's
+        # migration committed while this one waited for the schema lock (two workers starting
+        # on a new database then both ran the first migration: "papers already exists").
+        (exists,) = self.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables"
+            f" WHERE schemaname = current_schema() AND tablename = '{_VERSION_TABLE}')"
+        ).fetchone()
         if not exists:  # a new database (read without creating anything: dry runs read only)
             return 0
         row = self.execute(f"SELECT version FROM {_VERSION_TABLE}").fetchone()
