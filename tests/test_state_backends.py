@@ -8,6 +8,7 @@ for the outage a server of the test's own that it stops and starts again.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -432,15 +433,13 @@ def test_workers_starting_together_on_a_new_database_migrate_it_once(pg_server: 
     cache, which could still say "no schema_version table" after the first process committed:
     a second one then ran the first migration again, "relation papers already exists", in
     about one process in five.)"""
-    from tests.conftest import new_database
-
     code = (
         "import sys; from bot.state.store import Store; "
         "from bot.state.backend import PostgresState; "
         "Store.open(PostgresState(sys.argv[1])).close()"
     )
-    for _ in range(4):
-        url = new_database(pg_server)
+    for k in range(4):
+        url = pg_server.create_database(f"together_{os.getpid()}_{k}")
         procs = [
             subprocess.Popen(
                 [sys.executable, "-c", code, url], cwd=ROOT, stderr=subprocess.PIPE, text=True
