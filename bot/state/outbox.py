@@ -155,6 +155,16 @@ def _stamp(when: datetime) -> str:
     return when.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+def _due(now: datetime, respect_backoff: bool) -> tuple[str, list[object]]:
+    """The WHERE clause (on `deliveries d`) of the rows due now, and its parameters: left
+    `sending` by a crash, pending, or failed with the next attempt due (every failed row when
+    `respect_backoff` is off)."""
+    if respect_backoff:
+        clause = " OR (d.status = 'failed' AND d.next_attempt_at <= ?)"
+        return f"d.status IN ('pending', 'sending'){clause}", [_iso(now)]
+    return "d.status IN ('pending', 'sending') OR d.status = 'failed'", []
+
+
 class Outbox:
     """Queries and state changes of the `deliveries` table."""
 
@@ -180,13 +190,7 @@ class Outbox:
         pending rows, and failed rows whose next attempt is due (all of them when
         `respect_backoff` is off: a manual run retries at once). One Delivery per profile,
         destination, digest day and state; oldest day first; matches best first."""
-        clause = "d.status IN ('pending', 'sending')"
-        params: list[str] = []
-        if respect_backoff:
-            clause += " OR (d.status = 'failed' AND d.next_attempt_at <= ?)"
-            params.append(_iso(now))
-        else:
-            clause += " OR d.status = 'failed'"
+        clause, params = _due(now, respect_backoff)
         rows = self._db.execute(
             f"""SELECT d.profile_id, d.destination, d.profile_name, d.digest_day, d.candidates,
                        d.score, d.why, d.status = 'sending', {self._paper_columns}
@@ -235,13 +239,7 @@ class Outbox:
         thousands of places are due (an institution's mailboxes)."""
         shared = self._db.dialect.shared
         free = " AND (d.lease_until IS NULL OR d.lease_until < ?)" if shared else ""
-        due = "d.status IN ('pending', 'sending')"
-        params: list[object] = []
-        if respect_backoff:
-            due += " OR (d.status = 'failed' AND d.next_attempt_at <= ?)"
-            params.append(_iso(now))
-        else:
-            due += " OR d.status = 'failed'"
+        due, params = _due(now, respect_backoff)
         where = f"({due}) AND NOT (COALESCE(d.claimed_by, '') = ? AND d.claimed_at >= ?){free}"
         params += [self.worker, _stamp(since)] + ([_stamp(now)] if shared else [])
         if self._units_since != since:  # a new run: its own list of units
