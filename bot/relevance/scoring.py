@@ -163,8 +163,12 @@ class _ProfileVector:
 
 def excluded_by(profile: Profile, paper: Paper) -> str | None:
     """The `exclude` term found in the paper's title or abstract, if any."""
+    return _excluded(profile, _Texts([paper]), 0)
+
+
+def _excluded(profile: Profile, texts: _Texts, i: int) -> str | None:
     for term in profile.exclude:
-        if _phrase(term).search(paper.text):
+        if texts.has(term, i):
             return term.lower()
     return None
 
@@ -202,7 +206,8 @@ def followed_author(profile: Profile, paper: Paper) -> str | None:
 
 
 def keyword_hits(profile: Profile, paper: Paper) -> list[str]:
-    return [k for k in profile.keywords if _phrase(k).search(paper.text)]
+    texts = _Texts([paper])
+    return [k for k in profile.keywords if texts.has(k, 0)]
 
 
 @dataclass(frozen=True)
@@ -285,7 +290,7 @@ def evaluate(
     # disliked papers are then one slice each.
     pool = vstack([R, widen(outside_vectors, R.shape[1])], format="csr") if beyond_r else R
     shared = _Shared(space, stats)
-    authors = _AuthorIndex(fresh)
+    day = _Day(fresh, F)
     step = _chunk(width)
     for start in range(0, len(profiles), step):
         chunk = range(start, min(start + step, len(profiles)))
@@ -306,15 +311,7 @@ def evaluate(
             if not pv.q.any():
                 calibrated = np.zeros(len(fresh))  # a profile with no usable text scores nothing
             result[profile.id] = _candidates(
-                profile,
-                fresh,
-                F,
-                raw_f,
-                calibrated,
-                pv,
-                space,
-                explain,
-                None if everything else authors,
+                profile, day, raw_f, calibrated, pv, space, explain, only_passing=not everything
             )
     return result
 
@@ -725,23 +722,23 @@ def _entries(M: csr_matrix, rows: np.ndarray) -> np.ndarray:
 
 def _candidates(
     profile: Profile,
-    fresh: Sequence[Paper],
-    F: csr_matrix,
+    day: _Day,
     raw: np.ndarray,
     calibrated: np.ndarray,
     pv: _ProfileVector,
     space: Space,
     explain: int,
-    authors: _AuthorIndex | None = None,
+    only_passing: bool = False,
 ) -> list[Candidate]:
-    """The candidates of one profile, best first. With `authors` (evaluate's
-    `everything=False`), only those that pass, and only the papers that can pass are looked at
+    """The candidates of one profile, best first. `only_passing` (evaluate's
+    `everything=False`): only those that pass, and only the papers that can pass are looked at
     one by one: with no bonus, the score is the rounded percentile, so a paper more than a
     rounding step below `min_score` cannot pass, unless a followed author wrote it."""
+    fresh = day.papers
     papers: Sequence[int] = range(len(fresh))
-    if authors is not None and not (profile.category_boost or profile.upvote_weight):
+    if only_passing and not (profile.category_boost or profile.upvote_weight):
         near = np.flatnonzero((calibrated > 0) & (calibrated >= profile.min_score - 1e-4))
-        papers = sorted({*near.tolist(), *authors.papers_of(profile)})
+        papers = sorted({*near.tolist(), *day.authors.papers_of(profile)})
     rows: list[tuple[float, float, str, int, str | None, str | None]] = []
     for i in papers:
         paper = fresh[i]
@@ -749,7 +746,7 @@ def _candidates(
         # Rounded, so the threshold applies to the score the user is shown.
         score = round(min(1.0, max(0.0, float(calibrated[i]) + bonus)), 4)
         author = followed_author(profile, paper)
-        vetoed = excluded_by(profile, paper)
+        vetoed = _excluded(profile, day.texts, i)
         if vetoed:
             held: str | None = f"excluded: {vetoed}"
         elif author:
@@ -775,65 +772,87 @@ def _candidates(
         explained = passed or others < explain
         others += 0 if passed or not explained else 1
         decided.append((score, i, held, author, explained))
+    shown = [i for _, i, _, _, explained in decided if explained]
     # The liked papers named in the reasons of every paper explained: one product for all
     # (paper by paper, it cost as much as the vote scores themselves).
-    liked = _liked_reasons(F, [i for _, i, _, _, shown in decided if shown], pv, fresh)
+    liked = _liked_reasons(day.F, shown, pv, fresh)
+    similar = _example_reasons(day.F, shown, pv)
     out: list[Candidate] = []
     for score, i, held, author, explained in decided:
-        if authors is not None and held is not None:
+        if only_passing and held is not None:
             continue
         if explained:
-            match = _match(profile, fresh[i], score, F[i], pv, space, author, liked.get(i))
+            reasons = _reasons(profile, day, i, pv, space, author, similar.get(i), liked.get(i))
+            match = Match(fresh[i], profile.id, score, reasons, followed=author is not None)
         else:
             match = Match(fresh[i], profile.id, score, (), followed=author is not None)
         out.append(Candidate(match, held is None, held))
     return out
 
 
-def _match(
+def _reasons(
     profile: Profile,
-    paper: Paper,
-    score: float,
-    vector: csr_matrix,
+    day: _Day,
+    i: int,
     pv: _ProfileVector,
     space: Space,
     author: str | None,
-    liked: str | None = None,
-) -> Match:
+    example: str | None,
+    liked: str | None,
+) -> tuple[str, ...]:
+    paper = day.papers[i]
     reasons: list[str] = []
     if author:
         reasons.append(FOLLOWED_REASON + author)
-    hits = keyword_hits(profile, paper)
+    hits = [k for k in profile.keywords if day.texts.has(k, i)]
     if hits:
         reasons.append("keyword " + ", ".join(hits))
-    if pv.examples:
-        best_id, best = max(
-            ((pid, _similarity(vector, v)) for pid, v in pv.examples),
-            key=lambda t: (t[1], t[0]),
-        )
-        if best >= EXAMPLE_REASON_MIN:
-            reasons.append(f"like your example paper {best_id}")
+    if example:
+        reasons.append(f"like your example paper {example}")
     if liked:
         reasons.append(liked)
-    contrib = vector.data * pv.q[vector.indices]
-    top = sorted(zip(contrib, vector.indices, strict=True), key=lambda t: (-t[0], t[1]))
+    start, end = day.F.indptr[i], day.F.indptr[i + 1]
+    cols, data = day.F.indices[start:end], day.F.data[start:end]
+    contrib = data * pv.q[cols]
+    # The shared terms that weighed most, ties by column (as a sort by (-value, column)).
+    order = np.lexsort((cols, -contrib))
     shown = ReasonTerms(paper)  # no links, numbers or boilerplate (bot/relevance/reasons.py)
     terms: list[str] = []
-    for value, col in top:
+    for value, col in zip(contrib[order].tolist(), cols[order].tolist(), strict=True):
         if value <= 0 or len(terms) == WHY_TERMS:
             break
         if space.terms[col] in shown:
             terms.append(space.terms[col])
     if terms:
         reasons.append("terms " + ", ".join(terms))
-    return Match(paper, profile.id, score, tuple(reasons), followed=author is not None)
+    return tuple(reasons)
 
 
-def _similarity(a: csr_matrix, b: csr_matrix) -> float:
-    """a . b of two one-row vectors (sorted columns, no zeros), added as
-    `a.multiply(b).sum()` adds them (numpy's sum of the products, in column order)."""
-    _, ia, ib = np.intersect1d(a.indices, b.indices, assume_unique=True, return_indices=True)
-    return float(np.sum(a.data[ia] * b.data[ib]))
+def _example_reasons(F: csr_matrix, rows: list[int], pv: _ProfileVector) -> dict[int, str]:
+    """For each of `rows` (new papers), the example paper most similar to it (equal
+    similarities: the higher id), if at least EXAMPLE_REASON_MIN similar."""
+    if not pv.examples or not rows:
+        return {}
+    out: dict[int, str] = {}
+    for i in rows:
+        start, end = F.indptr[i], F.indptr[i + 1]
+        a_cols, a_data = F.indices[start:end], F.data[start:end]
+        best_id, best = max(
+            ((pid, _similarity(a_cols, a_data, v)) for pid, v in pv.examples),
+            key=lambda t: (t[1], t[0]),
+        )
+        if best >= EXAMPLE_REASON_MIN:
+            out[i] = best_id
+    return out
+
+
+def _similarity(a_cols: np.ndarray, a_data: np.ndarray, b: csr_matrix) -> float:
+    """a . b of two vectors (sorted columns, no zeros), added as `a.multiply(b).sum()` adds
+    them (numpy's sum of the products, in column order)."""
+    at = np.searchsorted(b.indices, a_cols)
+    at[at == b.indices.size] = 0
+    shared = b.indices[at] == a_cols if b.indices.size else np.zeros(a_cols.size, dtype=bool)
+    return float(np.sum(a_data[shared] * b.data[at[shared]]))
 
 
 def _liked_reasons(
@@ -866,6 +885,17 @@ def _liked_reasons(
     return out
 
 
+class _Day:
+    """The day's new papers, as every profile reads them: their vectors (rows of F), their
+    texts and their authors."""
+
+    def __init__(self, papers: Sequence[Paper], F: csr_matrix) -> None:
+        self.papers = papers
+        self.F = F
+        self.texts = _Texts(papers)
+        self.authors = _AuthorIndex(papers)
+
+
 class _AuthorIndex:
     """The day's papers by their authors' last names: a profile that follows authors need only
     look at the papers with an author of a followed name's last name (`_same_person`)."""
@@ -890,6 +920,29 @@ class _AuthorIndex:
             if key:
                 out |= self._by_last.get(key[-1], set())
         return out
+
+
+class _Texts:
+    """The texts of some papers, for the phrase tests of every profile (`exclude`, keyword
+    reasons): each text made once, and its lower case kept when it is ASCII. An ASCII term can
+    only match an ASCII text where its lower case is a substring of the text's (for ASCII,
+    IGNORECASE is ASCII case folding), a test far cheaper than the regex, which still decides
+    (whole words); other texts and terms go straight to the regex (Unicode case folding)."""
+
+    def __init__(self, papers: Sequence[Paper]) -> None:
+        self.text = [p.text for p in papers]
+        self.lower = [t.lower() if t.isascii() else None for t in self.text]
+
+    def has(self, term: str, i: int) -> bool:
+        low = self.lower[i]
+        if low is not None and term.isascii() and _lower(term) not in low:
+            return False
+        return _phrase(term).search(self.text[i]) is not None
+
+
+@functools.lru_cache(maxsize=65536)
+def _lower(term: str) -> str:
+    return term.lower()
 
 
 _PHRASES: dict[str, re.Pattern[str]] = {}
