@@ -314,14 +314,14 @@ def test_reference_papers_are_scored_by_the_profile_fit_without_them() -> None:
         space = Space([t for _, _, t in parts], freqs, vocabulary=vocabulary)
         R = widen(R, len(vocabulary))
         pv = _profile_vector(space, parts, _Stats.of(R))
-        fitted = R @ pv.q - R @ pv.offset
+        fitted = R @ pv.q_dense() - R @ pv.offset
         spread = float(pv.held_out.std())
         gaps = []
         for i in range(R.shape[0]):
             without = _profile_vector(
                 space, parts, _Stats.of(R[[j for j in range(R.shape[0]) if j != i]])
             )
-            refit = float((R[i] @ without.q - R[i] @ without.offset)[0])
+            refit = float((R[i] @ without.q_dense() - R[i] @ without.offset)[0])
             assert abs(pv.held_out[i] - refit) <= tolerance * spread, (profile.id, i)
             gaps.append(fitted[i] - refit)
         # What the full fit gave the papers that fit it: tens of times the spread of the scores.

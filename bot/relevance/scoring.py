@@ -76,7 +76,7 @@ import numpy as np
 from scipy.sparse import csr_matrix, vstack
 
 from bot.models import FOLLOWED_REASON, Match, Paper, Profile
-from bot.relevance import learned
+from bot.relevance import learned, sparse
 from bot.relevance.reasons import ReasonTerms
 from bot.relevance.reference import Reference, StoredVector, widen
 from bot.relevance.tfidf import DocFreqs, MemoryDocFreqs, Space, terms_of
@@ -94,8 +94,7 @@ WHY_TERMS = 4  # shared terms shown as a reason
 EXAMPLE_REASON_MIN = 0.1  # an example paper is named as a reason only when this similar
 LIKED_SHOWN = 2  # liked papers named in a reason ("like 3 papers you liked: a, b, ...")
 UPVOTES_SCALE = math.log1p(100)  # 100 HF upvotes give the full `upvote_weight`
-CHUNK = 256  # profiles scored together (evaluate) ...
-CHUNK_BYTES = 64 * 2**20  # ... fewer when a dense block of them would outgrow this
+CHUNK = 256  # profiles scored together (evaluate)
 
 
 @dataclass(frozen=True)
@@ -151,14 +150,19 @@ class _Stats:
 
 @dataclass(frozen=True)
 class _ProfileVector:
-    q: np.ndarray  # dense over the vocabulary: raw(x) = x . q - x . offset
-    offset: np.ndarray
+    q: sparse.Vec  # sparse over the vocabulary: raw(x) = x . q - x . offset
+    offset: np.ndarray  # dense, shared by the profiles without votes
     examples: list[tuple[str, csr_matrix]]  # (paper id, unit vector) of the found examples
     held_out: np.ndarray  # raw score of each row of R by the model fit without it
     liked_ids: list[str] = field(default_factory=list)  # papers voted +1, sorted ...
     liked: csr_matrix | None = None  # ... and their unit vectors, one row each
     vote_q: np.ndarray | None = None  # the votes' part of q and offset (learned.py), scaled
     vote_offset: np.ndarray | None = None
+
+    def q_dense(self) -> np.ndarray:
+        out = np.zeros(self.offset.size)
+        out[self.q[0]] = self.q[1]
+        return out
 
 
 def excluded_by(profile: Profile, paper: Paper) -> str | None:
@@ -291,24 +295,23 @@ def evaluate(
     pool = vstack([R, widen(outside_vectors, R.shape[1])], format="csr") if beyond_r else R
     shared = _Shared(space, stats)
     day = _Day(fresh, F)
-    step = _chunk(width)
-    for start in range(0, len(profiles), step):
-        chunk = range(start, min(start + step, len(profiles)))
+    for start in range(0, len(profiles), CHUNK):
+        chunk = range(start, min(start + CHUNK, len(profiles)))
         pvs = _profile_vectors(space, [profile_parts[i] for i in chunk], stats, shared)
         for j, i in enumerate(chunk):
             if voted[profiles[i].id] and R.shape[0]:
                 pvs[j] = _with_vote_score(
                     pvs[j], voted[profiles[i].id], pool, in_r, outside_row, stats
                 )
-        raw = _raw_scores(F, pvs, shared)
+        raw = _raw_scores(day, pvs)
         for j, i in enumerate(chunk):
             profile, pv = profiles[i], pvs[j]
-            raw_f = raw[:, j]
+            raw_f = raw[j]
             if cold:  # the day's papers are R's last rows, and may have helped fit the profile
                 raw_f = pv.held_out[R.shape[0] - len(fresh) :]
             raw_r = np.sort(pv.held_out)
             calibrated = np.searchsorted(raw_r, raw_f, side="left") / max(1, raw_r.size)
-            if not pv.q.any():
+            if not pv.q[1].any():
                 calibrated = np.zeros(len(fresh))  # a profile with no usable text scores nothing
             result[profile.id] = _candidates(
                 profile, day, raw_f, calibrated, pv, space, explain, only_passing=not everything
@@ -402,19 +405,24 @@ def _parts(
 
 
 class _Shared:
-    """What the profiles of one `evaluate` call share: R's background direction, and the
-    vector of each piece of profile text, made once (an example paper is in many profiles),
-    all pieces of a chunk in one `Space.vectors` call (its rows do not depend on each other)."""
+    """What the profiles of one `evaluate` call share: R's background direction, R and its
+    whitened rows transposed (the products of sparse profile vectors with R's rows,
+    bot/relevance/sparse.py), one dense buffer, and the vector of each piece of profile text,
+    made once (an example paper is in many profiles), all pieces of a chunk in one
+    `Space.vectors` call (its rows do not depend on each other)."""
 
     def __init__(self, space: Space, stats: _Stats) -> None:
         self.space = space
         self.width = len(space.vocabulary)
         self.bg = BACKGROUND * stats.b
         self.bg_along = BACKGROUND * stats.along_b
+        self.zero = np.zeros(self.width)
+        self.RT = stats.R.T.tocsr()
+        self.R_invT = stats.R_inv.T.tocsr()
+        self.dense = sparse.Dense(self.width)
         # (tf, id of the terms list) -> (the list, kept alive so the id stays its own; columns;
         # weights)
         self._rows: dict[tuple[str, int], tuple[list[str], np.ndarray, np.ndarray]] = {}
-        self.buffer = np.empty(0)  # `_block`'s
 
     def vectorise(self, parts_list: Sequence[list[tuple[str, str, list[str]]]]) -> None:
         for tf in ("log", "bm25"):
@@ -428,23 +436,16 @@ class _Shared:
             m = self.space.vectors(list(todo.values()), tf)
             for r, (key, terms) in enumerate(todo.items()):
                 start, end = m.indptr[r], m.indptr[r + 1]
-                self._rows[(tf, key)] = (terms, m.indices[start:end], m.data[start:end])
+                cols = m.indices[start:end].astype(np.int64)
+                self._rows[(tf, key)] = (terms, cols, m.data[start:end])
 
-    def dense(self, tf: str, terms: list[str]) -> np.ndarray:
+    def vec(self, tf: str, terms: list[str]) -> sparse.Vec:
         _, cols, data = self._rows[(tf, id(terms))]
-        out = np.zeros(self.width)
-        out[cols] = data  # a row's columns are distinct: the same as .toarray()
-        return out
+        return cols, data
 
     def row(self, tf: str, terms: list[str]) -> csr_matrix:
         _, cols, data = self._rows[(tf, id(terms))]
         return csr_matrix((data, cols, np.array([0, cols.size])), shape=(1, self.width))
-
-
-def _chunk(width: int) -> int:
-    """Profiles scored together: a dense block of them over the vocabulary stays near
-    CHUNK_BYTES (the blocks alive at once keep a run in hundreds of MB)."""
-    return max(1, min(CHUNK, CHUNK_BYTES // (8 * max(1, width))))
 
 
 def _profile_vector(
@@ -460,14 +461,14 @@ class _Plan:
     profiles) or mu (keyword profiles)."""
 
     kind: str  # "example", "keyword" or "none" (no usable text)
-    seed: np.ndarray
+    seed: sparse.Vec
     k: int
-    against: np.ndarray | None  # W_NOT_LIKE * mean v(counter-examples), if any
+    against: sparse.Vec | None  # W_NOT_LIKE * mean v(counter-examples), if any
     found: list[tuple[str, csr_matrix]] = field(default_factory=list)
     top: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     after: int | None = None
-    vector: np.ndarray | None = None  # q or mu
-    u: np.ndarray | None = None
+    vector: sparse.Vec | None = None  # q or mu
+    u: sparse.Vec | None = None
     n_pos: int = 0
 
 
@@ -477,19 +478,22 @@ def _profile_vectors(
     stats: _Stats,
     shared: _Shared,
 ) -> list[_ProfileVector]:
-    """The vectors of a chunk of profiles (see the module docstring for the model). The sparse
-    products with R (the nearest papers of each seed, the held-out scores) are one product
-    per chunk; the rest is each profile's own dense arithmetic, as for one profile alone."""
+    """The vectors of a chunk of profiles (see the module docstring for the model), sparse
+    (bot/relevance/sparse.py: the same numbers as the dense arithmetic). The products with R
+    (the nearest papers of each seed, the held-out scores) are one sparse product per chunk."""
     shared.vectorise(parts_list)
-    width = shared.width
     R = stats.R
+    dense = shared.dense
     plans: list[_Plan] = []
     for parts in parts_list:
-        dense = [shared.dense(tf, terms) for _, tf, terms in parts]
+        vecs = [shared.vec(tf, terms) for _, tf, terms in parts]
         negatives = [
-            dense[i] for i, (role, _, _) in enumerate(parts) if role.startswith("not_like:")
+            vecs[i] for i, (role, _, _) in enumerate(parts) if role.startswith("not_like:")
         ]
-        against = W_NOT_LIKE * np.mean(negatives, axis=0) if negatives else None
+        against = None
+        if negatives:
+            cols, vals = sparse.mean(negatives)
+            against = (cols, W_NOT_LIKE * vals)
         found = [
             (role.split(":", 1)[1], shared.row(tf, terms))
             for role, tf, terms in parts
@@ -497,14 +501,14 @@ def _profile_vectors(
         ]
         if found:
             positives = [
-                dense[i] for i, (role, _, _) in enumerate(parts) if role[:8] in ("text", "example:")
+                vecs[i] for i, (role, _, _) in enumerate(parts) if role[:8] in ("text", "example:")
             ]
-            c = _unit(np.mean(positives, axis=0))
+            c = sparse.unit(sparse.mean(positives), dense)
             plans.append(_Plan("example", c, PRF_K, against, found))
             continue
-        seed = next((dense[i] for i, (role, _, _) in enumerate(parts) if role == "text"), None)
-        if seed is None or not seed.any():
-            plans.append(_Plan("none", np.zeros(0), 0, None))
+        seed = next((vecs[i] for i, (role, _, _) in enumerate(parts) if role == "text"), None)
+        if seed is None or not seed[1].any():
+            plans.append(_Plan("none", sparse.EMPTY, 0, None))
         else:
             plans.append(_Plan("keyword", seed, PSEUDO_K, against))
     searched = [p for p in plans if p.kind != "none"]
@@ -512,85 +516,91 @@ def _profile_vectors(
         p.top, p.after = top, after
     for p in plans:
         if p.kind == "example":
-            p.u = p.seed + PRF_BETA * _mean_rows(R, p.top)
-            p.vector = _unit(p.u) if p.against is None else _unit(p.u) - p.against
+            p.u = sparse.combine(p.seed, sparse.mean_rows(R, p.top, dense), _prf_sum, dense)
+            unit_u = sparse.unit(p.u, dense)
+            p.vector = (
+                unit_u if p.against is None else sparse.combine(unit_u, p.against, _minus, dense)
+            )
         elif p.kind == "keyword":
             # While R is too small to give PSEUDO_K papers, the profile's own words are one more
             # positive: the few nearest papers of a young store may all be off-topic, and held
             # out one by one, they would leave the profile with nothing of its own.
             n_seed = 1 if p.top.size < PSEUDO_K else 0
-            p.n_pos = p.top.size + n_seed
-            mu = (n_seed * p.seed + _mean_rows(R, p.top) * p.top.size) / p.n_pos
-            p.vector = mu if p.against is None else mu - p.against
-        p.seed = np.zeros(0)  # no longer needed: the block stays bounded
+            p.n_pos = n_pos = p.top.size + n_seed
+            mu = sparse.combine(
+                p.seed,
+                sparse.mean_rows(R, p.top, dense),
+                functools.partial(_pseudo_mean, n_seed=n_seed, k=p.top.size, n_pos=n_pos),
+                dense,
+            )
+            p.vector = mu if p.against is None else sparse.combine(mu, p.against, _minus, dense)
     held = {
-        kind: _products(
-            R if kind == "example" else stats.R_inv, [p for p in plans if p.kind == kind], shared
+        kind: iter(
+            sparse.rows_times(
+                [p.vector for p in plans if p.kind == kind and p.vector is not None],
+                shared.RT if kind == "example" else shared.R_invT,
+            )
         )
         for kind in ("example", "keyword")
     }
     out: list[_ProfileVector] = []
     for p in plans:
         if p.kind == "none":
-            zero = np.zeros(width)
-            out.append(_ProfileVector(zero, zero, [], np.zeros(R.shape[0])))
+            out.append(_ProfileVector(sparse.EMPTY, shared.zero, [], np.zeros(R.shape[0])))
             continue
         assert p.vector is not None
         if p.kind == "example":
             assert p.u is not None
-            against = p.against if p.against is not None else np.zeros(width)
-            held_out = held["example"].pop(0) - shared.bg_along
+            against = p.against if p.against is not None else sparse.EMPTY
+            held_out = next(held["example"]) - shared.bg_along
             held_out[p.top] = (
-                _prf_held_out(R, p.top, p.after, p.u, against) - shared.bg_along[p.top]
+                _prf_held_out(R, p.top, p.after, p.u, against, dense) - shared.bg_along[p.top]
             )
             out.append(_ProfileVector(p.vector, shared.bg, p.found, held_out))
             continue
-        held_out = held["keyword"].pop(0) - stats.base
+        held_out = next(held["keyword"]) - stats.base
         if p.top.size:
             # Without pseudo-positive i, the next nearest paper takes its place in mu (same k).
             # r_i . (r_i * inv_-i), and r_i . (r_next * inv_-i): R_inv has R's entries
-            at = _entries(R, p.top)
+            at = sparse.entries(R, p.top)
             owner = np.repeat(np.arange(p.top.size), np.diff(R.indptr)[p.top])
             swap = np.bincount(
                 owner, weights=stats.R_inv.data[at] * R.data[at], minlength=p.top.size
             )
             if p.after is not None:
-                swap -= learned.row_dots(stats.R_inv, p.top, _dense_row(R, p.after))
+                swap -= dense.row_dots(stats.R_inv, p.top, sparse.of_row(R, p.after))
             held_out[p.top] -= swap / p.n_pos
-        out.append(_ProfileVector(p.vector * stats.inv, stats.offset, [], held_out))
+        cols, vals = p.vector
+        out.append(_ProfileVector((cols, vals * stats.inv[cols]), stats.offset, [], held_out))
     return out
 
 
-def _block(vectors: Sequence[np.ndarray], shared: _Shared) -> np.ndarray:
-    """The vectors as the columns of one dense (width x len) array: the start of one buffer
-    reused by every block of the run (a new 50 MB array each time costs its page faults)."""
-    size = shared.width * len(vectors)
-    if shared.buffer.size < size:
-        shared.buffer = np.empty(size)
-    block = shared.buffer[:size].reshape(shared.width, len(vectors))
-    for j, v in enumerate(vectors):
-        block[:, j] = v
-    return block
+def _prf_sum(seed: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """u = c + PRF_BETA * mean v(top_PRF_K(c))."""
+    out: np.ndarray = seed + PRF_BETA * mean
+    return out
 
 
-def _products(M: csr_matrix, plans: Sequence[_Plan], shared: _Shared) -> list[np.ndarray]:
-    """M @ each plan's vector, as one sparse x dense product."""
-    if not plans:
-        return []
-    vectors = [p.vector for p in plans if p.vector is not None]
-    product = M @ _block(vectors, shared)
-    return [product[:, j].copy() for j in range(len(vectors))]
+def _pseudo_mean(seed: np.ndarray, mean: np.ndarray, n_seed: int, k: int, n_pos: int) -> np.ndarray:
+    """mu = (n_seed * q0 + k * mean v(top_k(q0))) / n_pos."""
+    out: np.ndarray = (n_seed * seed + mean * k) / n_pos
+    return out
 
 
-def _raw_scores(F: csr_matrix, pvs: Sequence[_ProfileVector], shared: _Shared) -> np.ndarray:
-    """raw(x) = x . q - x . offset for every new paper x (rows) and profile (columns)."""
-    raw: np.ndarray = F @ _block([pv.q for pv in pvs], shared)
+def _minus(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    out: np.ndarray = a - b
+    return out
+
+
+def _raw_scores(day: _Day, pvs: Sequence[_ProfileVector]) -> np.ndarray:
+    """raw(x) = x . q - x . offset for every profile (rows) and new paper x (columns)."""
+    raw = sparse.rows_times([pv.q for pv in pvs], day.FT)
     along: dict[int, np.ndarray] = {}  # most profiles share one of two offsets
     for j, pv in enumerate(pvs):
         key = id(pv.offset)
         if key not in along:
-            along[key] = F @ pv.offset
-        raw[:, j] -= along[key]
+            along[key] = day.F @ pv.offset
+        raw[j] -= along[key]
     return raw
 
 
@@ -627,8 +637,10 @@ def _with_vote_score(
         return pv
     text = 1.0 / s_text if s_text else 0.0
     lam = learned.weight(found.n) / s_vote
+    q = text * pv.q_dense() + lam * vs.q
+    nonzero = np.flatnonzero(q)  # a zero adds nothing to any product
     return _ProfileVector(
-        q=text * pv.q + lam * vs.q,
+        q=(nonzero, q[nonzero]),
         offset=text * pv.offset + lam * vs.offset,
         examples=pv.examples,
         held_out=text * pv.held_out + lam * vs.held_out,
@@ -640,29 +652,31 @@ def _with_vote_score(
 
 
 def _prf_held_out(
-    R: csr_matrix, top: np.ndarray, after: int | None, u: np.ndarray, against: np.ndarray
+    R: csr_matrix,
+    top: np.ndarray,
+    after: int | None,
+    u: sparse.Vec,
+    against: sparse.Vec,
+    dense: sparse.Dense,
 ) -> np.ndarray:
     """x . q_-i for each PRF neighbour r_i (x = r_i), q_-i = unit(u + PRF_BETA * d_i) - against
     with d_i = (r_next - r_i) / k: the profile vector had r_i not been in R."""
     k = top.size
-    rows = R[top]
-    nxt = R[after] if after is not None else csr_matrix((1, R.shape[1]))
-    ru = rows @ u
-    rr = np.asarray(rows.multiply(rows).sum(axis=1)).ravel()
-    rn = np.asarray((rows @ nxt.T).toarray()).ravel()
-    un = float((nxt @ u)[0])
-    nn = float(nxt.multiply(nxt).sum())
+    ru = dense.row_dots(R, top, u)
+    rr = sparse.row_sq_sums(R, top)
+    rn, un, nn = np.zeros(k), 0.0, 0.0
+    if after is not None:
+        nxt = sparse.of_row(R, after)
+        rn = dense.row_dots(R, top, nxt)
+        un = float(dense.row_dots(R, np.array([after]), u)[0])
+        nn = float(np.sum(nxt[1] * nxt[1]))
     b = PRF_BETA / k
     dot = ru + b * (rn - rr)  # r_i . (u + beta d_i)
-    sq = float(u @ u) + 2 * b * (un - ru) + b * b * (nn - 2 * rn + rr)
+    sq = dense.dot(u) + 2 * b * (un - ru) + b * b * (nn - 2 * rn + rr)
     norm = np.sqrt(np.maximum(sq, 0.0))
-    held: np.ndarray = np.divide(dot, norm, out=np.zeros(k), where=norm > 0) - rows @ against
+    held: np.ndarray = np.divide(dot, norm, out=np.zeros(k), where=norm > 0)
+    held -= dense.row_dots(R, top, against)
     return held
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    norm = float(np.linalg.norm(x))
-    return x / norm if norm else x
 
 
 def _nearest_many(
@@ -673,14 +687,14 @@ def _nearest_many(
     if not plans:
         return []
     n = R.shape[0]
-    scores = R @ _block([p.seed for p in plans], shared) if n else None
+    scores = sparse.rows_times([p.seed for p in plans], shared.RT) if n else None
     out: list[tuple[np.ndarray, int | None]] = []
     for j, p in enumerate(plans):
         k = min(p.k, max(1, n // K_SHARE), n)
         if k == 0 or scores is None:
             out.append((np.zeros(0, dtype=np.int64), None))
             continue
-        ranked = _best(scores[:, j], k + 1)
+        ranked = _best(scores[j], k + 1)
         out.append((ranked[:k], int(ranked[k]) if ranked.size > k else None))
     return out
 
@@ -694,30 +708,6 @@ def _best(scores: np.ndarray, m: int) -> np.ndarray:
     cut = np.partition(neg, m - 1)[m - 1]
     near = np.flatnonzero(neg <= cut)  # every score tied with the m-th is in
     return near[np.lexsort((near, neg[near]))][:m]
-
-
-def _mean_rows(R: csr_matrix, rows: np.ndarray) -> np.ndarray:
-    """The mean of R's `rows`, each term summed in the order of `rows` (as `R[rows].sum(0)`
-    adds them, without slicing R: a slice per profile cost more than the sum)."""
-    if rows.size == 0:
-        return np.zeros(R.shape[1])
-    at = _entries(R, rows)
-    return np.bincount(R.indices[at], weights=R.data[at], minlength=R.shape[1]) / rows.size
-
-
-def _dense_row(M: csr_matrix, row: int) -> np.ndarray:
-    out = np.zeros(M.shape[1])
-    start, end = M.indptr[row], M.indptr[row + 1]
-    out[M.indices[start:end]] = M.data[start:end]
-    return out
-
-
-def _entries(M: csr_matrix, rows: np.ndarray) -> np.ndarray:
-    """The positions in M.data / M.indices of the entries of `rows`, row after row."""
-    starts, ends = M.indptr[rows], M.indptr[rows + 1]
-    lengths = ends - starts
-    first = np.cumsum(lengths) - lengths
-    return np.repeat(starts - first, lengths) + np.arange(int(lengths.sum()))
 
 
 def _candidates(
@@ -813,7 +803,7 @@ def _reasons(
         reasons.append(liked)
     start, end = day.F.indptr[i], day.F.indptr[i + 1]
     cols, data = day.F.indices[start:end], day.F.data[start:end]
-    contrib = data * pv.q[cols]
+    contrib = data * sparse.at(pv.q, cols)
     # The shared terms that weighed most, ties by column (as a sort by (-value, column)).
     order = np.lexsort((cols, -contrib))
     shown = ReasonTerms(paper)  # no links, numbers or boilerplate (bot/relevance/reasons.py)
@@ -892,6 +882,7 @@ class _Day:
     def __init__(self, papers: Sequence[Paper], F: csr_matrix) -> None:
         self.papers = papers
         self.F = F
+        self.FT = F.T.tocsr()
         self.texts = _Texts(papers)
         self.authors = _AuthorIndex(papers)
 
