@@ -186,6 +186,32 @@ def test_a_paper_scoring_exactly_min_score_is_sent() -> None:
         ], s
 
 
+@pytest.mark.parametrize(
+    "bonus",
+    [
+        {"upvote_weight": 0.3},
+        {"category_boost": {"cs.CL": 0.3, "cs.LG": -0.3}},
+        {"category_boost": {"cs.CL": 0.2}, "upvote_weight": 0.2},
+    ],
+    ids=["upvotes", "boost and penalty", "both"],
+)
+def test_a_paper_its_bonus_lifts_to_min_score_is_sent(bonus: dict[str, object]) -> None:
+    # rank skips the papers whose percentile is too low to pass: with a bonus, "too low" is
+    # below min_score by more than the largest bonus the profile can give (a penalty gives
+    # none), and a bonus alone may reach a low min_score.
+    loose = replace(SPEC, min_score=0.0, max_per_digest=100, **bonus)  # type: ignore[arg-type]
+    [full] = _evaluate([loose], False).values()
+    [plain] = _evaluate([replace(SPEC, min_score=0.0, max_per_digest=100)], False).values()
+    percentile = {c.match.paper.id: c.match.score for c in plain}
+    lifted = [c.match.score for c in full if c.match.score > percentile[c.match.paper.id] + 0.01]
+    assert len(lifted) >= 2  # else the test proves little
+    for s in sorted(set(lifted))[:: max(1, len(set(lifted)) // 8)]:
+        [sent] = _evaluate([replace(loose, min_score=s)], False, everything=False).values()
+        assert [c.match.paper.id for c in sent] == [
+            c.match.paper.id for c in full if c.match.score >= s
+        ], s
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_the_nearest_papers_are_the_first_of_a_full_sort_ties_by_position(seed: int) -> None:
     # scoring._best takes the m best without sorting all: ties at the m-th score included.
@@ -196,3 +222,22 @@ def test_the_nearest_papers_are_the_first_of_a_full_sort_ties_by_position(seed: 
     for m in (1, 5, 40, 299, 300, 301):
         full = np.lexsort((np.arange(scores.size), -scores))[:m]
         assert scoring._best(scores, m).tolist() == full.tolist(), m
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_percentiles_worked_out_from_a_floor_are_the_full_sorts(seed: int) -> None:
+    # rank's percentiles (scoring._percentiles_from) sort only R's scores above the floor's
+    # order statistic: where it works one out, it is the full sort's, to the bit.
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    for n in (1, 7, 50, 5000):
+        held = rng.integers(0, 40, size=n).astype(float) / 9  # many ties
+        raw = np.concatenate([rng.integers(-2, 43, size=300) / 9, held[:20]])
+        full = scoring._percentiles(held, raw)
+        for floor in (-1e-4, 0.0, 0.3, 0.5, 0.95, 0.99 - 1e-4, 0.9999, 1.0):
+            also = {3, 17, 250}
+            part = scoring._percentiles_from(held, raw, floor, also)
+            wanted = {i for i in range(raw.size) if full[i] > 0 and full[i] >= floor} | also
+            assert all(part[i] == full[i] for i in wanted), (n, floor)
+            assert not part[[i for i in range(raw.size) if i not in wanted]].any(), (n, floor)

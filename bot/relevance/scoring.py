@@ -92,6 +92,7 @@ KEYWORD_REPEAT = 2  # keywords count twice next to the description
 W_NOT_LIKE = 0.5
 WHY_TERMS = 4  # shared terms shown as a reason
 EXAMPLE_REASON_MIN = 0.1  # an example paper is named as a reason only when this similar
+NEAR = 1e-4  # a percentile this far below min_score may still round up to it
 LIKED_SHOWN = 2  # liked papers named in a reason ("like 3 papers you liked: a, b, ...")
 UPVOTES_SCALE = math.log1p(100)  # 100 HF upvotes give the full `upvote_weight`
 CHUNK = 256  # profiles scored together (evaluate)
@@ -309,12 +310,16 @@ def evaluate(
             raw_f = raw[j]
             if cold:  # the day's papers are R's last rows, and may have helped fit the profile
                 raw_f = pv.held_out[R.shape[0] - len(fresh) :]
-            raw_r = np.sort(pv.held_out)
-            calibrated = np.searchsorted(raw_r, raw_f, side="left") / max(1, raw_r.size)
             if not pv.q[1].any():
                 calibrated = np.zeros(len(fresh))  # a profile with no usable text scores nothing
+            elif everything or (floor := _floor(profile)) is None:
+                calibrated = _percentiles(pv.held_out, raw_f)
+            else:  # `rank`: only the papers that can pass are read
+                calibrated = _percentiles_from(
+                    pv.held_out, raw_f, floor, day.authors.papers_of(profile)
+                )
             result[profile.id] = _candidates(
-                profile, day, raw_f, calibrated, pv, space, explain, only_passing=not everything
+                profile, day, raw_f, calibrated, pv, shared, explain, only_passing=not everything
             )
     return result
 
@@ -710,32 +715,91 @@ def _best(scores: np.ndarray, m: int) -> np.ndarray:
     return near[np.lexsort((near, neg[near]))][:m]
 
 
+def _floor(profile: Profile) -> float | None:
+    """The lowest percentile at which a paper may still reach `min_score` (with the largest
+    bonus the profile can give, and a rounding step); None when even a paper below every
+    paper of R may (a bonus alone reaches `min_score`)."""
+    ceiling = sum(max(0.0, b) for b in profile.category_boost.values())
+    ceiling += max(0.0, profile.upvote_weight)
+    floor = profile.min_score - NEAR - ceiling
+    return None if ceiling and floor <= 0 else floor
+
+
+def _percentiles(held_out: np.ndarray, raw: np.ndarray) -> np.ndarray:
+    """The share of R's held-out scores strictly below each raw score."""
+    raw_r = np.sort(held_out)
+    out: np.ndarray = np.searchsorted(raw_r, raw, side="left") / max(1, raw_r.size)
+    return out
+
+
+def _percentiles_from(
+    held_out: np.ndarray, raw: np.ndarray, floor: float, also: set[int]
+) -> np.ndarray:
+    """`_percentiles`, worked out only where it is positive and at least `floor`, and at the
+    papers `also` (0 elsewhere): a profile's papers below its threshold are never read, and
+    sorting all 5,000 scores of R for every profile cost more than the rest of its percentiles.
+    The `need`-th lowest score of R (the fewest below a paper that put it at `floor`) splits
+    them; only the scores above it are sorted."""
+    n = held_out.size
+    out = np.zeros(raw.size)
+    if n == 0:
+        return out
+    need = max(1, math.ceil(floor * n) - 1)
+    while need <= n and need / n < floor:  # the float comparison the percentile meets
+        need += 1
+    while need > 1 and (need - 1) / n >= floor:
+        need -= 1
+    if need <= n:
+        kth = np.partition(held_out, need - 1)[need - 1]
+        near = np.flatnonzero(raw > kth)  # at least `need` scores of R below: at `floor` or above
+        if near.size:
+            below = int(np.count_nonzero(held_out < kth))
+            tail = np.sort(held_out[held_out >= kth])
+            out[near] = (below + np.searchsorted(tail, raw[near], side="left")) / n
+    for i in also:
+        if not out[i]:
+            out[i] = np.count_nonzero(held_out < raw[i]) / n
+    return out
+
+
 def _candidates(
     profile: Profile,
     day: _Day,
     raw: np.ndarray,
     calibrated: np.ndarray,
     pv: _ProfileVector,
-    space: Space,
+    shared: _Shared,
     explain: int,
     only_passing: bool = False,
 ) -> list[Candidate]:
     """The candidates of one profile, best first. `only_passing` (evaluate's
     `everything=False`): only those that pass, and only the papers that can pass are looked at
-    one by one: with no bonus, the score is the rounded percentile, so a paper more than a
-    rounding step below `min_score` cannot pass, unless a followed author wrote it."""
+    one by one: the score is the percentile plus at most the profile's largest bonus, rounded,
+    so a paper whose percentile is below `_floor` cannot pass, unless a followed author wrote
+    it; and once `max_per_digest` are sent, only a followed author's paper can be."""
     fresh = day.papers
     papers: Sequence[int] = range(len(fresh))
-    if only_passing and not (profile.category_boost or profile.upvote_weight):
-        near = np.flatnonzero((calibrated > 0) & (calibrated >= profile.min_score - 1e-4))
-        papers = sorted({*near.tolist(), *day.authors.papers_of(profile)})
-    rows: list[tuple[float, float, str, int, str | None, str | None]] = []
+    authored = day.authors.papers_of(profile)
+    floor = _floor(profile)
+    if only_passing and floor is not None:
+        near = np.flatnonzero((calibrated > 0) & (calibrated >= floor))
+        papers = sorted({*near.tolist(), *authored})
+    ranked: list[tuple[float, float, str, int]] = []
     for i in papers:
         paper = fresh[i]
-        bonus = category_bonus(profile, paper) + upvote_bonus(profile, paper)
+        boost = category_bonus(profile, paper) if profile.category_boost else 0.0
+        bonus = boost + upvote_bonus(profile, paper)
         # Rounded, so the threshold applies to the score the user is shown.
         score = round(min(1.0, max(0.0, float(calibrated[i]) + bonus)), 4)
-        author = followed_author(profile, paper)
+        ranked.append((score, round(float(raw[i]), 9), paper.id, i))
+    ranked.sort(key=lambda t: (-t[0], -t[1], t[2]))
+    sent = others = 0
+    decided: list[tuple[float, int, str | None, str | None, bool]] = []
+    for score, _, _, i in ranked:
+        if only_passing and sent >= profile.max_per_digest and i not in authored:
+            continue  # cannot pass: the digest is full, and no followed author wrote it
+        paper = fresh[i]
+        author = followed_author(profile, paper) if i in authored else None
         vetoed = _excluded(profile, day.texts, i)
         if vetoed:
             held: str | None = f"excluded: {vetoed}"
@@ -745,20 +809,15 @@ def _candidates(
             held = "category"
         elif score <= 0 or score < profile.min_score:
             held = "below min_score"
+        elif sent >= profile.max_per_digest:
+            held = "over max_per_digest"
         else:
             held = None
-        rows.append((score, round(float(raw[i]), 9), paper.id, i, held, author))
-    rows.sort(key=lambda t: (-t[0], -t[1], t[2]))
-    sent = others = 0
-    decided: list[tuple[float, int, str | None, str | None, bool]] = []
-    for score, _, _, i, held, author in rows:
-        if held is None and not author:
-            if sent >= profile.max_per_digest:
-                held = "over max_per_digest"
-            else:
-                sent += 1
+            sent += 1
         passed = held is None
-        # reasons cost a sparse product each: only for what someone will read
+        if only_passing and not passed:
+            continue
+        # reasons cost a few array operations each: only for what someone will read
         explained = passed or others < explain
         others += 0 if passed or not explained else 1
         decided.append((score, i, held, author, explained))
@@ -766,13 +825,13 @@ def _candidates(
     # The liked papers named in the reasons of every paper explained: one product for all
     # (paper by paper, it cost as much as the vote scores themselves).
     liked = _liked_reasons(day.F, shown, pv, fresh)
-    similar = _example_reasons(day.F, shown, pv)
+    similar = _example_reasons(day.F, shown, pv, shared.dense)
+    contributions = _contributions(day.F, shown, pv, shared.dense)
     out: list[Candidate] = []
     for score, i, held, author, explained in decided:
-        if only_passing and held is not None:
-            continue
         if explained:
-            reasons = _reasons(profile, day, i, pv, space, author, similar.get(i), liked.get(i))
+            why = contributions[i]
+            reasons = _reasons(profile, day, i, why, shared, author, similar.get(i), liked.get(i))
             match = Match(fresh[i], profile.id, score, reasons, followed=author is not None)
         else:
             match = Match(fresh[i], profile.id, score, (), followed=author is not None)
@@ -780,12 +839,31 @@ def _candidates(
     return out
 
 
+def _contributions(
+    F: csr_matrix, rows: list[int], pv: _ProfileVector, dense: sparse.Dense
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """For each of `rows` (new papers): its terms' columns and their parts of x . q."""
+    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    if not rows:
+        return out
+    cols_q, vals_q = pv.q
+    dense.buffer[cols_q] = vals_q
+    try:
+        for i in rows:
+            start, end = F.indptr[i], F.indptr[i + 1]
+            cols = F.indices[start:end]
+            out[i] = (cols, F.data[start:end] * dense.buffer[cols])
+    finally:
+        dense.buffer[cols_q] = 0.0
+    return out
+
+
 def _reasons(
     profile: Profile,
     day: _Day,
     i: int,
-    pv: _ProfileVector,
-    space: Space,
+    contribution: tuple[np.ndarray, np.ndarray],
+    shared: _Shared,
     author: str | None,
     example: str | None,
     liked: str | None,
@@ -801,48 +879,46 @@ def _reasons(
         reasons.append(f"like your example paper {example}")
     if liked:
         reasons.append(liked)
-    start, end = day.F.indptr[i], day.F.indptr[i + 1]
-    cols, data = day.F.indices[start:end], day.F.data[start:end]
-    contrib = data * sparse.at(pv.q, cols)
+    cols, contrib = contribution
     # The shared terms that weighed most, ties by column (as a sort by (-value, column)).
-    order = np.lexsort((cols, -contrib))
+    positive = np.flatnonzero(contrib > 0)
+    order = positive[np.lexsort((cols[positive], -contrib[positive]))]
     shown = ReasonTerms(paper)  # no links, numbers or boilerplate (bot/relevance/reasons.py)
     terms: list[str] = []
-    for value, col in zip(contrib[order].tolist(), cols[order].tolist(), strict=True):
-        if value <= 0 or len(terms) == WHY_TERMS:
+    names = shared.space.terms
+    for col in cols[order].tolist():
+        if len(terms) == WHY_TERMS:
             break
-        if space.terms[col] in shown:
-            terms.append(space.terms[col])
+        if names[col] in shown:
+            terms.append(names[col])
     if terms:
         reasons.append("terms " + ", ".join(terms))
     return tuple(reasons)
 
 
-def _example_reasons(F: csr_matrix, rows: list[int], pv: _ProfileVector) -> dict[int, str]:
+def _example_reasons(
+    F: csr_matrix, rows: list[int], pv: _ProfileVector, dense: sparse.Dense
+) -> dict[int, str]:
     """For each of `rows` (new papers), the example paper most similar to it (equal
-    similarities: the higher id), if at least EXAMPLE_REASON_MIN similar."""
+    similarities: the higher id), if at least EXAMPLE_REASON_MIN similar. Each similarity is
+    a . b as `a.multiply(b).sum()` adds it: numpy's sum of the products of the shared terms, in
+    column order."""
     if not pv.examples or not rows:
         return {}
-    out: dict[int, str] = {}
-    for i in rows:
-        start, end = F.indptr[i], F.indptr[i + 1]
-        a_cols, a_data = F.indices[start:end], F.data[start:end]
-        best_id, best = max(
-            ((pid, _similarity(a_cols, a_data, v)) for pid, v in pv.examples),
-            key=lambda t: (t[1], t[0]),
-        )
-        if best >= EXAMPLE_REASON_MIN:
-            out[i] = best_id
-    return out
-
-
-def _similarity(a_cols: np.ndarray, a_data: np.ndarray, b: csr_matrix) -> float:
-    """a . b of two vectors (sorted columns, no zeros), added as `a.multiply(b).sum()` adds
-    them (numpy's sum of the products, in column order)."""
-    at = np.searchsorted(b.indices, a_cols)
-    at[at == b.indices.size] = 0
-    shared = b.indices[at] == a_cols if b.indices.size else np.zeros(a_cols.size, dtype=bool)
-    return float(np.sum(a_data[shared] * b.data[at[shared]]))
+    best: dict[int, tuple[float, str]] = {}
+    for pid, example in pv.examples:
+        dense.buffer[example.indices] = example.data
+        try:
+            for i in rows:
+                start, end = F.indptr[i], F.indptr[i + 1]
+                theirs = dense.buffer[F.indices[start:end]]
+                shared = theirs != 0
+                sim = float(np.sum(F.data[start:end][shared] * theirs[shared]))
+                if i not in best or (sim, pid) > best[i]:
+                    best[i] = (sim, pid)
+        finally:
+            dense.buffer[example.indices] = 0.0
+    return {i: pid for i, (sim, pid) in best.items() if sim >= EXAMPLE_REASON_MIN}
 
 
 def _liked_reasons(
