@@ -76,6 +76,7 @@ def prose(text: str) -> str:
     return _LINKS.sub(" ", text)
 
 
+@lru_cache(maxsize=65536)  # the same terms, match after match
 def readable(term: str) -> bool:
     """Whether `term` (a word or a pair) can stand as a reason on its own."""
     if term in BOILERPLATE_PHRASES:

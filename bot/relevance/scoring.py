@@ -153,7 +153,7 @@ class _Stats:
 class _ProfileVector:
     q: sparse.Vec  # sparse over the vocabulary: raw(x) = x . q - x . offset
     offset: np.ndarray  # dense, shared by the profiles without votes
-    examples: list[tuple[str, csr_matrix]]  # (paper id, unit vector) of the found examples
+    examples: list[tuple[str, sparse.Vec]]  # (paper id, unit vector) of the found examples
     held_out: np.ndarray  # raw score of each row of R by the model fit without it
     liked_ids: list[str] = field(default_factory=list)  # papers voted +1, sorted ...
     liked: csr_matrix | None = None  # ... and their unit vectors, one row each
@@ -448,10 +448,6 @@ class _Shared:
         _, cols, data = self._rows[(tf, id(terms))]
         return cols, data
 
-    def row(self, tf: str, terms: list[str]) -> csr_matrix:
-        _, cols, data = self._rows[(tf, id(terms))]
-        return csr_matrix((data, cols, np.array([0, cols.size])), shape=(1, self.width))
-
 
 def _profile_vector(
     space: Space, parts: list[tuple[str, str, list[str]]], stats: _Stats
@@ -469,7 +465,7 @@ class _Plan:
     seed: sparse.Vec
     k: int
     against: sparse.Vec | None  # W_NOT_LIKE * mean v(counter-examples), if any
-    found: list[tuple[str, csr_matrix]] = field(default_factory=list)
+    found: list[tuple[str, sparse.Vec]] = field(default_factory=list)
     top: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     after: int | None = None
     vector: sparse.Vec | None = None  # q or mu
@@ -500,9 +496,7 @@ def _profile_vectors(
             cols, vals = sparse.mean(negatives)
             against = (cols, W_NOT_LIKE * vals)
         found = [
-            (role.split(":", 1)[1], shared.row(tf, terms))
-            for role, tf, terms in parts
-            if role.startswith("example:")
+            (role[8:], vecs[i]) for i, (role, _, _) in enumerate(parts) if role[:8] == "example:"
         ]
         if found:
             positives = [
@@ -906,8 +900,8 @@ def _example_reasons(
     if not pv.examples or not rows:
         return {}
     best: dict[int, tuple[float, str]] = {}
-    for pid, example in pv.examples:
-        dense.buffer[example.indices] = example.data
+    for pid, (cols, vals) in pv.examples:
+        dense.buffer[cols] = vals
         try:
             for i in rows:
                 start, end = F.indptr[i], F.indptr[i + 1]
@@ -917,7 +911,7 @@ def _example_reasons(
                 if i not in best or (sim, pid) > best[i]:
                     best[i] = (sim, pid)
         finally:
-            dense.buffer[example.indices] = 0.0
+            dense.buffer[cols] = 0.0
     return {i: pid for i, (sim, pid) in best.items() if sim >= EXAMPLE_REASON_MIN}
 
 
