@@ -1,6 +1,7 @@
 """Loading many profile files in a fresh process, measured by hand (not in CI; issue 17).
 
     .venv/bin/python bench/profile_load.py [--files 10000] [--repeat 3] [--cprofile OUT.prof]
+                                           [--against DIR]
 
 Every CLI command that reads profiles (`once`, `preview`, `status`, `check`, the web page) is a
 fresh process and parses every profile file: for an institution's 10,000 files that load is
@@ -11,6 +12,9 @@ carry (quoted example-paper ids, authors, categories, a block-scalar description
 channel, comments), then times `bot.config.load_profiles` on the folder in `--repeat` fresh
 processes (`python -c`, no cache: the daemon's `ProfileCache` lives in one process only) and
 prints the median ms per file; `--cprofile` writes the first process's profile of the load.
+`--against DIR` also times another checkout's bot/ (e.g. `git archive main bot | tar -x -C DIR`)
+on the same files, alternating with this one, so a before/after on a busy machine compares
+like with like.
 """
 
 from __future__ import annotations
@@ -80,31 +84,35 @@ def main() -> int:
     ap.add_argument("--files", type=int, default=10_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--cprofile", default="", help="write the first run's cProfile here")
+    ap.add_argument("--against", type=Path, help="a folder holding another checkout's bot/")
     args = ap.parse_args()
+    roots = {"this checkout": ROOT, **({"--against": args.against} if args.against else {})}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         write_varied(folder, args.files)
-        runs = []
+        runs: dict[str, list[float]] = {name: [] for name in roots}
         for r in range(args.repeat):
-            cprofile = args.cprofile if r == 0 else ""
-            out = subprocess.run(
-                [sys.executable, "-c", PROBE, str(folder / "profiles"), cprofile],
-                cwd=ROOT,
-                check=True,
-                capture_output=True,
-                text=True,
+            for name, root in roots.items():
+                cprofile = args.cprofile if r == 0 and root == ROOT else ""
+                out = subprocess.run(
+                    [sys.executable, "-c", PROBE, str(folder / "profiles"), cprofile],
+                    cwd=root,  # `python -c` imports bot/ from its working directory first
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                )
+                result = json.loads(out.stdout)
+                if result["profiles"] != args.files or result["errors"]:
+                    print(f"unexpected: {result}", file=sys.stderr)
+                    return 1
+                runs[name].append(result["seconds"])
+                print(f"run {r + 1}, {name}: {result['seconds']:.2f} s", flush=True)
+        for name, seconds in runs.items():
+            median = statistics.median(seconds)
+            print(
+                f"{name}: load_profiles, {args.files} files, fresh process: median "
+                f"{median:.2f} s, {1000 * median / args.files:.3f} ms per file"
             )
-            result = json.loads(out.stdout)
-            if result["profiles"] != args.files or result["errors"]:
-                print(f"unexpected: {result}", file=sys.stderr)
-                return 1
-            runs.append(result["seconds"])
-            print(f"run {r + 1}: {result['seconds']:.2f} s for {args.files} files", flush=True)
-        median = statistics.median(runs)
-        print(
-            f"load_profiles, {args.files} files, fresh process: median {median:.2f} s, "
-            f"{1000 * median / args.files:.3f} ms per file"
-        )
     return 0
 
 

@@ -15,6 +15,8 @@ text; dates are dates), so plain values agree. `plain_data` declines (None) wher
 
 - an alias (`*`, a "billion laughs": bot/yaml_budget.py's check on the round-trip path decides),
   nesting `MAX_DEPTH` levels or more (that check refuses it), or a key that is not text;
+- a mapping inside a list: libyaml reads a one-pair mapping in a flow list written JSON-like,
+  `["a":b]` or `["a" :b]`, where ruamel refuses the file; no profile key holds one anyway;
 - `_MAX_OPENERS` characters that can open a nesting level: libyaml's composer recurses in C once
   per level, beyond Python's recursion limit, and 50,000 nested `[` crash the process (a
   segmentation fault; 20,000 pass, in a thread too). Every level is opened by one of `[{-:?`,
@@ -73,16 +75,18 @@ def plain_data(text: str) -> Any | None:
     return data if _tree(data, 1) else None
 
 
-def _tree(node: Any, depth: int) -> bool:
-    """True when `node` nests fewer than MAX_DEPTH collections and its keys are all text.
-    Without aliases the data is the document's tree, so this is the depth check_budget counts
-    on the parser's events (it refuses a collection MAX_DEPTH levels below the top one)."""
+def _tree(node: Any, depth: int, in_list: bool = False) -> bool:
+    """True when `node` nests fewer than MAX_DEPTH collections, its keys are all text and no
+    list holds a mapping. Without aliases the data is the document's tree, so this is the depth
+    check_budget counts on the parser's events (it refuses a collection MAX_DEPTH levels below
+    the top one)."""
     if isinstance(node, dict):
-        items: Any = node.values()
-        if not all(isinstance(key, str) for key in node):
+        if in_list or not all(isinstance(key, str) for key in node):
             return False
+        items: Any = node.values()
     elif isinstance(node, list):
         items = node
     else:
         return True
-    return depth < MAX_DEPTH and all(_tree(item, depth + 1) for item in items)
+    inner = isinstance(node, list)
+    return depth < MAX_DEPTH and all(_tree(item, depth + 1, inner) for item in items)

@@ -11,18 +11,24 @@ before the fast path existed; `load_profile` is what every command calls.
 
 from __future__ import annotations
 
+import io
 import json
 import random
 from collections.abc import Callable
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from ruamel.yaml import YAML
 
 from bot import config, yaml_fast
 from bot.config import load_profile
 from bot.errors import ConfigError, ConfigErrors
 from bot.models import Profile
 from tests.test_config import BROKEN_PROFILES
+
+BROKEN_PROFILES_TEXTS = [p.values for p in BROKEN_PROFILES]
 
 REPO = Path(__file__).resolve().parents[1]
 REPO_PROFILES = sorted(
@@ -122,6 +128,7 @@ TRICKY = [
     pytest.param(GOOD + "keywords: &k [a]\nexclude: *k\n", False, id="anchor-alias"),
     pytest.param(GOOD + "keywords: &k [a]\n", True, id="anchor-only"),
     pytest.param(GOOD + "keywords: [a:b, 'c: d']\n", False, id="colon-in-flow"),
+    pytest.param(GOOD + 'notify:\n  slack: ["#a":b]\n', False, id="json-key-in-flow-list"),
     pytest.param(GOOD + "description: |-\n  two\n  lines\n", False, id="block-scalar-dup"),
     pytest.param("name: Reader\ndescription: >+\n  folded\n  text\n\n", True, id="folded"),
     pytest.param("---\n" + GOOD + "...\n", True, id="document-markers"),
@@ -287,3 +294,69 @@ def test_generated_documents_read_the_same(tmp_path: Path) -> None:
     # The comparison means something only if both paths took part: the fast one answered for a
     # good share of the documents (95 of 400 with this seed), the round-trip one for the rest.
     assert 80 <= answered <= 320, answered
+
+
+# ------------------------------------------------------------------ the plain data itself
+
+# YAML corners beyond profiles: `plain_data` gives what the round-trip loader reads, or None.
+SNIPPETS = [
+    *("d: first line\n  second line\n\n  third\n", "d: 'first\n  second\n\n  third  '\n"),
+    *('d: "first \\\n  second\n\n   third"\n', "d: |\n\n  x\n", "d: |\n   \n  x\n"),
+    *("d: |\n    x\n  y\n", "d: >\n  a\n    b\n  c\n\n  d\n", "d: |+\n  x\n\n", "d: |-\n  x   "),
+    *(
+        "d: >-\n  x\n\n\n",
+        "d: |1\n  x\n",
+        "d: x\n#c\n  y\n",
+        "d: [a,\n  b]\n",
+        "d: {a: b,\n c: d}\n",
+    ),
+    *("d: x # c\n", "d: x#c\n", "d:\n  - a\n  -\n  - c\n", "? d\n: x\n", "d: 'it''s'\n"),
+    *('d: "\\x41\\u00e9\\U0001F600"\n', 'd: "\\e\\a\\0\\ \\_"\n', "d: -x\n", "d: :x\n"),
+    *("d: x\r\n  y\r\n", "d: x\ry\n", "---\nd: x\n", "d: x\n...\n", "d:   \n  x\n"),
+    *(" d: x\n e: y\n", "d: [a, b,]\n", "d: {a: }\n", "d: [a: b]\n", "d: ['a': b]\n"),
+    *('d: ["a":b]\n', 'd: ["a" :b]\n', 'd: [? "a":b]\n', 'd: {"a":b}\n', "d: {'a':[b]}\n"),
+    *("d: 1.0.0\n", "d: 0.1e+3\n", "d: 1e+3\n", "d: +.inf\n", "d: .NAN\n", "d: tRue\n"),
+    *("d: 2001-12-14t21:59:43.10-05:00\n", "d: 2001-12-14 21:59:43.10 -5\n", "d: 2001-1-1\n"),
+    *("d: 0o8\n", "d: -0o7\n", "d: 0b2\n", "d: 1_000.000_1\n", "d: 12:30:45.5\n"),
+    *("d: \u00a0x\n", "d: x\u00a0\n", "d: \u3000x\n", "d: x\u200by\n", "d: \ue000\n"),
+    *('d: "\\ud83d\\ude00"\n', 'd: "\\ud800"\n', "d: \ufffe\n", "1: x\n", "~: x\n"),
+    *("d: [[a, [b]], {c: [d]}]\n", "d: {a: {b: {c: d}}}\n", "d:\n- - a\n  - b\n- c\n"),
+]
+
+
+def shape(node: Any) -> Any:
+    """`node` (as either loader built it) as plain values tagged with their base type: a
+    ScalarString is a str, a CommentedMap a dict, a TimeStamp a datetime; NaN equals NaN."""
+    if isinstance(node, dict):
+        return ("dict", [(shape(k), shape(v)) for k, v in node.items()])
+    if isinstance(node, list):
+        return ("list", [shape(v) for v in node])
+    for kind in (bool, int, float, str):
+        if isinstance(node, kind):
+            return (kind.__name__, repr(kind(node)))
+    if isinstance(node, (datetime, date)):
+        return (type(node).__mro__[-2].__name__, node.isoformat())
+    return (type(node).__name__, repr(node))  # anything else (a TaggedScalar) is a difference
+
+
+def round_trip_data(text: str) -> Any:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    return yaml.load(io.StringIO(text))
+
+
+def test_plain_data_is_what_round_trip_reads_or_none() -> None:
+    rng = random.Random(17)
+    texts = [
+        *SNIPPETS,
+        *(p.values[0] for p in TRICKY),
+        *(text for text, *_ in BROKEN_PROFILES_TEXTS),
+        *(document(rng, i) for i in range(400)),
+    ]
+    answered = 0
+    for text in texts:
+        data = yaml_fast.plain_data(text)
+        if data is not None:
+            assert shape(data) == shape(round_trip_data(text)), text
+            answered += 1
+    assert answered >= 200, answered
