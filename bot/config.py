@@ -4,6 +4,9 @@ Two kinds of file: `bot.yaml` (global settings, the sources, the notifiers' sett
 YAML file per interest profile in the profiles folder. Both are read with ruamel's round-trip
 loader, which is safe (it never builds arbitrary Python objects) and keeps the line of every key,
 so a pydantic error on `sources.0.schedule` can be reported as `bot.yaml:7: sources[0].schedule`.
+A profile is first read through libyaml's C parser (bot/yaml_fast.py, five times faster, no
+lines): when that gives a valid profile it is the one the round-trip reading would give, and
+anything else (an error to report, a text it cannot judge) is read the round-trip way.
 Nested aliases (a "billion laughs") and absurd nesting are refused before anything expands
 them (bot/yaml_budget.py).
 
