@@ -321,6 +321,9 @@ SNIPPETS = [
     *("d: \u00a0x\n", "d: x\u00a0\n", "d: \u3000x\n", "d: x\u200by\n", "d: \ue000\n"),
     *('d: "\\ud83d\\ude00"\n', 'd: "\\ud800"\n', "d: \ufffe\n", "1: x\n", "~: x\n"),
     *("d: [[a, [b]], {c: [d]}]\n", "d: {a: {b: {c: d}}}\n", "d:\n- - a\n  - b\n- c\n"),
+    # control characters: refused by both readers (a NUL must not end libyaml's input early)
+    *("name: X\ndescription: d\n\x00\nkeywords: [unclosed", "d: x\x00\n", "d: x\n\x00"),
+    *("d: x\x01\n", "d: x\x1b\n", "d: x\x9f\n", "d: x\ud800\n"),
 ]
 
 
