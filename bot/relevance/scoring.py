@@ -862,7 +862,6 @@ def _reasons(
     example: str | None,
     liked: str | None,
 ) -> tuple[str, ...]:
-    paper = day.papers[i]
     reasons: list[str] = []
     if author:
         reasons.append(FOLLOWED_REASON + author)
@@ -877,7 +876,7 @@ def _reasons(
     # The shared terms that weighed most, ties by column (as a sort by (-value, column)).
     positive = np.flatnonzero(contrib > 0)
     order = positive[np.lexsort((cols[positive], -contrib[positive]))]
-    shown = ReasonTerms(paper)  # no links, numbers or boilerplate (bot/relevance/reasons.py)
+    shown = day.reason_terms(i)  # no links, numbers or boilerplate (bot/relevance/reasons.py)
     terms: list[str] = []
     names = shared.space.terms
     for col in cols[order].tolist():
@@ -955,6 +954,14 @@ class _Day:
         self.FT = F.T.tocsr()
         self.texts = _Texts(papers)
         self.authors = _AuthorIndex(papers)
+        self._reason_terms: dict[int, ReasonTerms] = {}
+
+    def reason_terms(self, i: int) -> ReasonTerms:
+        """The terms of paper i that may be shown as reasons (made once: many profiles match
+        the same paper)."""
+        if i not in self._reason_terms:
+            self._reason_terms[i] = ReasonTerms(self.papers[i])
+        return self._reason_terms[i]
 
 
 class _AuthorIndex:
