@@ -1,4 +1,4 @@
-"""Profiles scored together (scoring.evaluate scores them in chunks, one sparse x dense product
+"""Profiles scored together (scoring.evaluate scores them in chunks, one sparse product
 per chunk: issue 17) get what each gets scored alone: the same candidates in the same order,
 the same scores (to 1e-12), the same reasons; and `rank`, which looks one by one only at the
 papers that can pass, sends what `evaluate` says passes. Real recorded papers (test_scoring's

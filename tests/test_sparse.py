@@ -94,3 +94,27 @@ def test_products_are_scipys_sparse_times_dense_split_or_not(
     alone = sparse.rows_times(vs, R.T.tocsr())
     assert np.array_equal(split, want)
     assert np.array_equal(alone, want)
+
+
+def test_a_forked_child_gets_its_own_threads(
+    R: csr_matrix, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The pool's threads stay in the parent: a child forked after a split product (a daemon's
+    # helper process, a test runner) that splits one again must not wait on threads it has not.
+    import multiprocessing
+
+    monkeypatch.setattr(sparse, "threads", lambda: 2)
+    vs = _vectors(R, 40, seed=5)
+    want = sparse.rows_times(vs, R.T.tocsr())  # the parent's pool now has threads
+
+    def child() -> None:
+        got = sparse.rows_times(vs, R.T.tocsr())
+        raise SystemExit(0 if np.array_equal(got, want) else 3)
+
+    process = multiprocessing.get_context("fork").Process(target=child)
+    process.start()
+    process.join(timeout=30)
+    if process.is_alive():
+        process.kill()
+        process.join()
+    assert process.exitcode == 0

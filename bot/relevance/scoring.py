@@ -247,11 +247,12 @@ def evaluate(
     re-analysing their text. `everything=False`: only the candidates that pass (what `rank`
     needs; the papers below every threshold are skipped without being looked at one by one).
 
-    Profiles are scored in chunks (`_chunk`): each chunk's profile vectors are the columns of
-    one dense block, and the products with R and with the day's papers are one sparse x dense
-    product per chunk. A profile's scores do not depend on the chunk it is in: the same
-    numbers, to the last bit, as scored alone (a sparse x dense block product adds up each
-    column in the order a sparse x vector product does)."""
+    Profiles are scored in chunks of CHUNK. A profile's vectors are sparse (a few thousand of
+    the day's terms; bot/relevance/sparse.py), and a chunk's products with R and with the day's
+    papers are one sparse x sparse product each, split among threads. A profile's scores do not
+    depend on the chunk it is in, nor on the threads: the same numbers, to the last bit, as
+    scored alone, and as the dense vectors of earlier versions gave (every sum is added in the
+    same order)."""
     result: dict[str, list[Candidate]] = {p.id: [] for p in profiles}
     if not fresh or not profiles:
         return result

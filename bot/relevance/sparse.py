@@ -205,3 +205,7 @@ MAX_THREADS = 4
 @functools.cache
 def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(MAX_THREADS, thread_name_prefix="digestbot-products")
+
+
+# A forked child has none of its parent's threads: it makes its own pool.
+os.register_at_fork(after_in_child=_pool.cache_clear)
