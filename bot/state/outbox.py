@@ -271,18 +271,23 @@ class Outbox:
             # Every unit of the list was taken by others meanwhile: look again.
 
     def _fill_places(self, place: Callable[[str], str]) -> None:
-        """Write the place of every row that has none yet (queued since the last claim)."""
-        missing = [
-            d
-            for (d,) in self._db.execute(
-                "SELECT DISTINCT destination FROM deliveries WHERE place IS NULL"
-            )
-        ]
+        """Write the place of every row that has none yet (queued since the last claim), each
+        row by its primary key: by destination, each UPDATE read the whole table (no index
+        leads with it), 48 s for an institution's 40,000 rows (bench/scale.py)."""
+        missing = self._db.execute(
+            "SELECT paper_id, profile_id, destination FROM deliveries WHERE place IS NULL"
+        ).fetchall()
         if missing:
+            places: dict[str, str] = {}
+            for _, _, d in missing:
+                if d not in places:
+                    places[d] = place(d)
             with self._transaction():
                 self._db.executemany(
-                    "UPDATE deliveries SET place = ? WHERE destination = ? AND place IS NULL",
-                    [(place(d), d) for d in missing],
+                    """UPDATE deliveries SET place = ?
+                       WHERE paper_id = ? AND profile_id = ? AND destination = ?
+                         AND place IS NULL""",
+                    [(places[d], paper, profile, d) for paper, profile, d in missing],
                 )
 
     def _claim_unit(
