@@ -38,6 +38,7 @@ def canonical(value: str) -> str:
     return str(_address(value))
 
 
+@functools.lru_cache(maxsize=65536)  # the same sender, message after message
 def formatted(name: str, addr: str) -> str:
     """`Name <addr>` (the name quoted when it needs it), or `addr` alone without a name."""
     address = _address(addr)
@@ -50,6 +51,10 @@ def addr_spec(value: str) -> str:
     return _address(value).addr_spec
 
 
+# Every profile's recipients, and every message's sender and recipient: the same few thousand
+# texts, each parsed by the standard library's header parser (a tenth of a profile's load).
+# An Address is immutable; a text that raises is not kept.
+@functools.lru_cache(maxsize=65536)
 def _address(value: str) -> Address:
     text = value.strip()
     if not text:
