@@ -142,6 +142,25 @@ def test_outbox_life_cycle(store: Store) -> None:
     assert sorted(m.paper.id for m in outbox.due(NOW)[1].matches) == ["2607.00002", "2607.00003"]
 
 
+def test_rows_failing_together_each_count_their_own_attempts(store: Store) -> None:
+    # One failed message fails all its rows at once (mark_failed_parts, one batch): a row that
+    # had failed before waits twice as long as the rows failing for the first time.
+    papers = [paper(f"2607.0000{i}") for i in range(1, 4)]
+    queued = [(Match(p, "norm", 0.9), "slack:#x", "Norm", DAY, 3) for p in papers]
+    store.record(papers, [], queued, digest_day=DAY)
+    outbox = store.outbox
+    [delivery] = outbox.due(NOW)
+    outbox.mark_failed(delivery, ["2607.00001"], "HTTP 500", permanent=False, now=NOW)
+    [delivery] = outbox.due(NOW + timedelta(minutes=6))
+    assert sorted(m.paper.id for m in delivery.matches) == [p.id for p in papers]
+    outbox.mark_failed(delivery, [p.id for p in papers], "HTTP 503", permanent=False, now=NOW)
+    [first_time] = outbox.due(NOW + timedelta(minutes=6))  # backoff(1) = 5 min
+    assert sorted(m.paper.id for m in first_time.matches) == ["2607.00002", "2607.00003"]
+    [every] = outbox.due(NOW + timedelta(minutes=11))  # backoff(2) = 10 min
+    assert sorted(m.paper.id for m in every.matches) == [p.id for p in papers]
+    assert outbox.last_errors()["slack:#x"][0] == "HTTP 503"
+
+
 def test_backoff_doubles_up_to_six_hours() -> None:
     assert [backoff(n) for n in (1, 2, 3)] == [timedelta(minutes=m) for m in (5, 10, 20)]
     assert backoff(30) == timedelta(hours=6)

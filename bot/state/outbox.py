@@ -392,26 +392,30 @@ class Outbox:
             return
         asked = timedelta(seconds=wait_at_least or 0)
         with self._transaction():
+            updates: list[tuple[object, ...]] = []
             for delivery, paper_ids in parts:
-                for pid in paper_ids:
-                    key = (pid, delivery.profile_id, delivery.destination)
-                    (attempts,) = self._db.execute(
-                        "SELECT attempts FROM deliveries WHERE paper_id = ? AND profile_id = ?"
-                        " AND destination = ?",
-                        key,
-                    ).fetchone()
+                # One query per part and one batch of updates (a mail relay that is down fails
+                # every message of an institution's run: a round trip per row added up).
+                ids = list(dict.fromkeys(paper_ids))
+                marks = ", ".join("?" * len(ids))
+                attempts = dict(
                     self._db.execute(
-                        "UPDATE deliveries SET status = 'failed', attempts = ?, last_error = ?,"
-                        " next_attempt_at = ?, lease_until = NULL WHERE paper_id = ?"
-                        f" AND profile_id = ? AND destination = ? AND {_HELD}",
-                        (
-                            attempts + 1,
-                            error,
-                            _iso(now + max(backoff(attempts + 1), asked)),
-                            *key,
-                            self.worker,
-                        ),
-                    )
+                        "SELECT paper_id, attempts FROM deliveries WHERE profile_id = ?"
+                        f" AND destination = ? AND paper_id IN ({marks})",
+                        (delivery.profile_id, delivery.destination, *ids),
+                    ).fetchall()
+                )
+                for pid in ids:
+                    tries = attempts[pid] + 1
+                    when = _iso(now + max(backoff(tries), asked))
+                    key = (pid, delivery.profile_id, delivery.destination)
+                    updates.append((tries, error, when, *key, self.worker))
+            self._db.executemany(
+                "UPDATE deliveries SET status = 'failed', attempts = ?, last_error = ?,"
+                " next_attempt_at = ?, lease_until = NULL WHERE paper_id = ?"
+                f" AND profile_id = ? AND destination = ? AND {_HELD}",
+                updates,
+            )
 
     def retry(self, destination: str | None = None) -> int:
         """Put failed and dead rows (of one destination, or all) back to pending."""
