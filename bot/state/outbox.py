@@ -307,6 +307,18 @@ class Outbox:
                          d.score DESC, d.paper_id{self._db.dialect.skip_locked}""",
             [day, unit, *params],
         ).fetchall()
+        if self._db.dialect.skip_locked:
+            # SKIP LOCKED passes over a row another transaction holds for a moment (a worker
+            # writing places, marking its own rows): the unit is taken whole or not at all, so
+            # a message is never split between two workers; a passed-over unit is due again at
+            # the next look.
+            (due,) = self._db.execute(
+                "SELECT COUNT(*) FROM deliveries d JOIN papers p ON p.id = d.paper_id"
+                f" WHERE d.digest_day = ? AND d.place = ? AND {where}",
+                [day, unit, *params],
+            ).fetchone()
+            if due != len(rows):
+                return []
         self._db.executemany(
             "UPDATE deliveries SET claimed_by = ?, claimed_at = ?, lease_until = ?"
             " WHERE paper_id = ? AND profile_id = ? AND destination = ?",
