@@ -42,6 +42,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.sparse import csr_matrix
 
+from bot.relevance.sparse import row_dots
+
 WEIGHT = 1.0  # the vote score's weight next to the text score, once votes are many ...
 HALF = 20.0  # ... reached at half strength after this many votes
 NEG = 0.5  # weight of the disliked papers' mean
@@ -132,13 +134,3 @@ def vote_score(
     offset = BG * rbar * inv
     held -= BG * base
     return VoteScore(q, offset, held)
-
-
-def row_dots(M: csr_matrix, rows: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """M[rows] @ v, read from M's arrays in place (no sliced copy of M)."""
-    starts, ends = M.indptr[rows], M.indptr[rows + 1]
-    lengths = ends - starts
-    first = np.cumsum(lengths) - lengths
-    at = np.repeat(starts - first, lengths) + np.arange(int(lengths.sum()))
-    owner = np.repeat(np.arange(rows.size), lengths)
-    return np.bincount(owner, weights=M.data[at] * v[M.indices[at]], minlength=rows.size)
